@@ -1,0 +1,63 @@
+# trainlab — every target bootstraps .venv from the pinned lock first and is idempotent.
+#   make lab   create the venv, install, fetch data, open JupyterLab on the course
+#   make test  ruff + unit tests + nbval on every notebook
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.trainlab-installed
+export TRAINLAB_NO_PROGRESS ?= 1
+export PYTHONHASHSEED := 0
+export MPLBACKEND ?= Agg
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
+         --nbval-sanitize-with nbval-sanitize.cfg --timeout 300
+
+.PHONY: install lab test lint unit nbval execute data bench sync reproduce homework slides clean
+
+install: $(STAMP)
+
+$(STAMP): requirements-lock.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-lock.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+data: install
+	$(PY) -m trainlab.data fetch
+
+lab: install
+	-$(PY) -m trainlab.data fetch
+	TRAINLAB_NO_PROGRESS=0 MPLBACKEND= $(VENV)/bin/jupyter lab notebooks/
+
+lint: install
+	$(VENV)/bin/ruff check lib tests benchmarks scripts
+
+unit: install
+	$(PY) -m pytest -p no:cacheprovider tests/
+
+nbval: install
+	$(NBVAL) $(NOTEBOOKS)
+
+test: install
+	$(MAKE) --no-print-directory data
+	$(MAKE) --no-print-directory lint
+	$(PY) scripts/nbtools.py check
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory nbval
+
+execute: install
+	$(PY) scripts/nbtools.py sync
+	$(PY) scripts/execute_notebooks.py $(NOTEBOOKS)
+
+sync: install
+	$(PY) scripts/nbtools.py sync
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+reproduce: install
+	$(PY) -m trainlab.reproduce
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis homework slides results test-artifacts
