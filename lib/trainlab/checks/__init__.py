@@ -1,0 +1,67 @@
+"""Automatic checks for the lessons' "check yourself" exercises.
+
+One module per lesson (``checks.activations``, ``checks.init``, ...). Every check calls the
+learner's function on *fresh* random inputs and compares it with trainlab's reference, so a
+printed number cannot pass it. A failed check raises :class:`ExerciseError` (an
+``AssertionError``) whose message says what was expected and, where a common slip explains
+the difference, which slip it looks like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from trainlab.gradcheck import rel_error
+
+
+class ExerciseError(AssertionError):
+    """A check yourself exercise gave a wrong answer; the message says how to fix it."""
+
+
+class NotAttemptedError(ExerciseError):
+    """The exercise still holds the stub (it raised NotImplementedError)."""
+
+
+def call_student(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call the learner's function, turning a stub's NotImplementedError into a clear message."""
+    if not callable(fn):
+        raise ExerciseError(f"expected a function, got {type(fn).__name__}")
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError as exc:
+        raise NotAttemptedError(
+            f"{getattr(fn, '__name__', 'the function')} is not implemented yet: replace "
+            "`raise NotImplementedError()` with your code") from exc
+
+
+def expect_close(got: Any, expected: Any, what: str, *, tol: float = 1e-6,
+                 hints: dict[str, Any] | None = None) -> None:
+    """Raise ExerciseError unless ``got`` matches ``expected`` (relative error < tol).
+
+    ``hints`` maps a message to an array a common mistake would produce; when ``got`` matches
+    one of them, that message is added, so the learner learns which slip they made.
+    """
+    got_arr = np.asarray(got, dtype=np.float64)
+    exp_arr = np.asarray(expected, dtype=np.float64)
+    if got_arr.shape != exp_arr.shape:
+        raise ExerciseError(f"{what}: expected shape {exp_arr.shape}, got {got_arr.shape}")
+    if not np.all(np.isfinite(got_arr)):
+        raise ExerciseError(f"{what}: the result contains nan or inf")
+    err = rel_error(got_arr, exp_arr)
+    if err < tol:
+        return
+    message = f"{what}: relative error {err:.1e} against the reference (tolerance {tol:.0e})"
+    for hint, wrong in (hints or {}).items():
+        wrong_arr = np.asarray(wrong, dtype=np.float64)
+        if wrong_arr.shape == got_arr.shape and rel_error(got_arr, wrong_arr) < tol:
+            message += f". Hint: {hint}"
+            break
+    raise ExerciseError(message)
+
+
+def passed(name: str) -> None:
+    """Print the one line a passing check shows."""
+    print(f"✓ {name}: all checks passed")

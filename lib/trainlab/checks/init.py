@@ -1,0 +1,282 @@
+"""Checks for the "check yourself" exercises of lesson 03 (weight initialisation).
+
+Every check draws fresh fans, widths and inputs from ``seed``, calls the learner's function and
+compares it with a reference built on :func:`trainlab.init.init_std` (or the equation in the
+docstring). When the answer matches a common slip - the fan_out instead of the fan_in, the
+ReLU factor 2 forgotten, a variance returned where a standard deviation was asked for - the
+error message names the slip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from trainlab.activations import ACTIVATIONS
+from trainlab.checks import ExerciseError, call_student, expect_close
+from trainlab.init import init_std
+
+__all__ = [
+    "LAYER_ACTIVATIONS",
+    "check_init_stds",
+    "check_layer_stds",
+    "check_leaky_kaiming_std",
+    "check_linear_stds",
+    "reference_layer_stds",
+    "reference_linear_stds",
+]
+
+LAYER_ACTIVATIONS: tuple[str, ...] = ("linear", "tanh", "relu")
+"""The activations :func:`reference_layer_stds` (exercise 3) accepts."""
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return int(seed)
+
+
+def _scalar(value: Any, what: str) -> float:
+    """``value`` as a float, or an ExerciseError saying that a single number was expected."""
+    arr = np.asarray(value, dtype=np.float64) if value is not None else None
+    if arr is None or arr.size != 1:
+        raise ExerciseError(f"{what}: expected a single number, got {value!r}")
+    return float(arr.reshape(()))
+
+
+def _fan_pairs(rng: np.random.Generator, count: int) -> list[tuple[int, int]]:
+    """``count`` pairs (fan_in, fan_out) with fan_in != fan_out, so that the slips differ."""
+    pairs = []
+    while len(pairs) < count:
+        fan_in, fan_out = (int(v) for v in rng.integers(3, 3000, size=2))
+        if abs(fan_in - fan_out) > 10:
+            pairs.append((fan_in, fan_out))
+    return pairs
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 1: xavier_std(fan_in, fan_out) and kaiming_std(fan_in)
+# --------------------------------------------------------------------------------------------
+def check_init_stds(xavier_std: Callable[[int, int], float],
+                    kaiming_std: Callable[[int], float], seed: int = 0,
+                    n_cases: int = 5) -> None:
+    """Check Glorot's and He's weight standard deviations on random, non-square fans.
+
+    References: ``xavier_std(fan_in, fan_out) = sqrt(2 / (fan_in + fan_out))`` (Glorot &
+    Bengio 2010) and ``kaiming_std(fan_in) = sqrt(2 / fan_in)`` (He et al. 2015), both from
+    :func:`trainlab.init.init_std`. Raises :class:`ExerciseError` with a hint on a mismatch.
+    """
+    rng = np.random.default_rng(_check_seed(seed))
+    for fan_in, fan_out in _fan_pairs(rng, n_cases):
+        got = _scalar(call_student(xavier_std, fan_in, fan_out),
+                      f"xavier_std({fan_in}, {fan_out})")
+        expected = init_std("xavier_normal", fan_in, fan_out)
+        expect_close(got, expected, f"xavier_std({fan_in}, {fan_out})", hints={
+            "you returned the variance 2 / (fan_in + fan_out); the weights need its square "
+            "root (a standard deviation)": expected**2,
+            "that is the 1/fan_in variant (LeCun / the lecture's shortcut); Glorot & Bengio "
+            "average the two fans: Var(W) = 2 / (fan_in + fan_out)": 1 / np.sqrt(fan_in),
+            "that uses fan_out only; Glorot & Bengio average the two fans: "
+            "Var(W) = 2 / (fan_in + fan_out)": 1 / np.sqrt(fan_out),
+            "the 2 belongs in the numerator: Var(W) = 2 / (fan_in + fan_out)":
+                np.sqrt(1 / (2 * (fan_in + fan_out))),
+            "that is 1 / (fan_in + fan_out), the 2 is missing": np.sqrt(1 / (fan_in + fan_out)),
+        })
+    for fan_in, fan_out in _fan_pairs(rng, n_cases):
+        got = _scalar(call_student(kaiming_std, fan_in), f"kaiming_std({fan_in})")
+        expected = init_std("kaiming_normal", fan_in, fan_out, nonlinearity="relu")
+        expect_close(got, expected, f"kaiming_std({fan_in})", hints={
+            "you returned the variance 2 / fan_in; the weights need its square root":
+                expected**2,
+            "the ReLU factor 2 is missing: ReLU zeroes half of its input, so Var(W) must be "
+            "2 / fan_in, not 1 / fan_in": 1 / np.sqrt(fan_in),
+            "the 2 goes inside the square root: std = sqrt(2 / fan_in), not 2 / sqrt(fan_in)":
+                2 / np.sqrt(fan_in),
+            "the 2 belongs in the numerator: Var(W) = 2 / fan_in, not 1 / (2 fan_in)":
+                np.sqrt(1 / (2 * fan_in)),
+        })
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 2: predicted std after each of L linear layers
+# --------------------------------------------------------------------------------------------
+def reference_linear_stds(std_x: float, fan_ins: Sequence[int],
+                          weight_stds: Sequence[float]) -> np.ndarray:
+    """Predicted std of the output of each layer of a deep *linear* net, shape ``(L,)``.
+
+    Layer l computes ``z_l = W_l z_{l-1}`` with independent zero-mean weights of std
+    ``sigma_l`` and ``fan_ins[l]`` inputs, so ``Var(z_l) = fan_in_l sigma_l^2 Var(z_{l-1})``
+    and ``std(z_l) = std_x * prod_{k <= l} sqrt(fan_in_k) sigma_k``.
+    """
+    fan_arr = np.asarray(fan_ins, dtype=np.float64)
+    sig_arr = np.asarray(weight_stds, dtype=np.float64)
+    if fan_arr.ndim != 1 or fan_arr.shape != sig_arr.shape or fan_arr.size == 0:
+        raise ValueError(f"fan_ins and weight_stds must be 1-D of the same non-zero length, "
+                         f"got shapes {fan_arr.shape} and {sig_arr.shape}")
+    if std_x < 0 or np.any(fan_arr < 1) or np.any(sig_arr < 0):
+        raise ValueError("std_x and weight_stds must be >= 0 and fan_ins >= 1, got "
+                         f"std_x={std_x}, fan_ins={fan_ins}, weight_stds={weight_stds}")
+    return std_x * np.cumprod(np.sqrt(fan_arr) * sig_arr)
+
+
+def _linear_case(rng: np.random.Generator) -> tuple[float, list[int], list[float]]:
+    depth = int(rng.integers(3, 9))
+    fan_ins = [int(v) for v in rng.integers(8, 1024, size=depth)]
+    weight_stds = [float(rng.uniform(0.5, 1.6) / np.sqrt(n)) for n in fan_ins]
+    return float(rng.uniform(0.5, 3.0)), fan_ins, weight_stds
+
+
+def check_linear_stds(predict_linear_stds: Callable[..., Any], seed: int = 0,
+                      n_cases: int = 4) -> None:
+    """Check ``predict_linear_stds(std_x, fan_ins, weight_stds) -> (L,)`` on random nets.
+
+    Reference: :func:`reference_linear_stds`. Hints for the variances instead of the stds,
+    ``fan_in`` without its square root, one factor per layer instead of the running product,
+    and the input's std included as an extra first entry.
+    """
+    rng = np.random.default_rng(_check_seed(seed))
+    for _ in range(n_cases):
+        std_x, fan_ins, weight_stds = _linear_case(rng)
+        expected = reference_linear_stds(std_x, fan_ins, weight_stds)
+        got = np.asarray(call_student(predict_linear_stds, std_x, list(fan_ins),
+                                      list(weight_stds)), dtype=np.float64)
+        what = f"predict_linear_stds for a {len(fan_ins)}-layer net"
+        if got.shape == (len(fan_ins) + 1,):
+            raise ExerciseError(f"{what}: expected {len(fan_ins)} values (one per layer), got "
+                                f"{got.size}. Hint: leave out the input's own std")
+        if got.shape == ():
+            raise ExerciseError(f"{what}: expected {len(fan_ins)} values (one per layer), got "
+                                "a single number. Hint: return the std after every layer")
+        fans = np.asarray(fan_ins, dtype=np.float64)
+        sigmas = np.asarray(weight_stds)
+        expect_close(got, expected, what, hints={
+            "these are variances; take the square root (std, not Var)": expected**2,
+            "each layer multiplies the std by sqrt(fan_in) * sigma; you used fan_in * sigma":
+                std_x * np.cumprod(fans * sigmas),
+            "each layer multiplies the std by sqrt(fan_in) * sigma, not fan_in * sigma^2":
+                std_x * np.cumprod(fans * sigmas**2),
+            "the factors multiply up: layer l's std is the product over ALL layers up to l":
+                std_x * np.sqrt(fans) * sigmas,
+            "start from std_x: the input's std multiplies every layer's prediction":
+                np.cumprod(np.sqrt(fans) * sigmas),
+        })
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 3: per-layer stds of a forward pass
+# --------------------------------------------------------------------------------------------
+def _check_layer_inputs(x: np.ndarray, weights: Sequence[np.ndarray], activation: str) -> None:
+    if activation not in LAYER_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(LAYER_ACTIVATIONS)}, "
+                         f"got {activation!r}")
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (N, D), got {x.shape}")
+    if len(weights) == 0:
+        raise ValueError("weights must hold at least one (D_in, D_out) matrix, got none")
+    width = x.shape[1]
+    for i, w in enumerate(weights):
+        if w.ndim != 2 or w.shape[0] != width:
+            raise ValueError(f"weights[{i}] must have shape ({width}, D_out), got {w.shape}")
+        width = w.shape[1]
+
+
+def _forward_all(x: np.ndarray, weights: Sequence[np.ndarray],
+                 activation: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    f = ACTIVATIONS[activation][0]
+    pre, post = [], []
+    a = x
+    for w in weights:
+        z = a @ w
+        a = f(z)
+        pre.append(z)
+        post.append(a)
+    return pre, post
+
+
+def reference_layer_stds(x: np.ndarray, weights: Sequence[np.ndarray],
+                         activation: str) -> np.ndarray:
+    """Std of each layer's activations in a forward pass, shape ``(L,)``.
+
+    ``x``: ``(N, D_0)``; ``weights[l]``: ``(D_l, D_{l+1})`` (NumPy layout, no biases);
+    ``a_0 = x``, ``a_{l+1} = f(a_l @ W_l)`` with ``f`` in :data:`LAYER_ACTIVATIONS`. Entry l is
+    ``std(a_{l+1})`` over all ``N * D_{l+1}`` numbers (``np.std``, ddof 0).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    weights = [np.asarray(w, dtype=np.float64) for w in weights]
+    _check_layer_inputs(x, weights, activation)
+    return np.array([a.std() for a in _forward_all(x, weights, activation)[1]])
+
+
+def _layer_case(rng: np.random.Generator, activation: str) -> tuple[np.ndarray, list]:
+    widths = [int(v) for v in rng.integers(20, 90, size=int(rng.integers(3, 6)) + 1)]
+    x = rng.standard_normal((int(rng.integers(8, 40)), widths[0]))
+    scale = rng.uniform(0.7, 1.6)
+    weights = [rng.standard_normal((m, n)) * scale / np.sqrt(m)
+               for m, n in zip(widths[:-1], widths[1:], strict=True)]
+    return x, weights
+
+
+def check_layer_stds(layer_stds: Callable[..., Any], seed: int = 0) -> None:
+    """Check ``layer_stds(x, weights, activation) -> (L,)`` on random nets, all activations.
+
+    Reference: :func:`reference_layer_stds`. Hints for stds of the pre-activations, the mean
+    of per-unit stds instead of the std of the whole layer, ddof=1, and ``w @ x`` orientation.
+    The learner's function gets copies, so modifying its inputs in place cannot fool the check.
+    """
+    rng = np.random.default_rng(_check_seed(seed))
+    for activation in LAYER_ACTIVATIONS:
+        x, weights = _layer_case(rng, activation)
+        expected = reference_layer_stds(x, weights, activation)
+        what = f"layer_stds(x, weights, {activation!r}) for a {len(weights)}-layer net"
+        try:
+            got = call_student(layer_stds, x.copy(), [w.copy() for w in weights], activation)
+        except ValueError as exc:
+            if "matmul" in str(exc) or "align" in str(exc):
+                raise ExerciseError(f"{what}: {exc}. Hint: x has shape (N, D_in) and "
+                                    "w (D_in, D_out), so a layer computes a @ w") from exc
+            raise
+        got = np.asarray(got, dtype=np.float64)
+        if got.shape == (len(weights) + 1,):
+            raise ExerciseError(f"{what}: expected {len(weights)} values, got {got.size}. "
+                                "Hint: leave out the std of the input x itself")
+        pre, post = _forward_all(x, weights, activation)
+        expect_close(got, expected, what, hints={
+            "these are the stds of the pre-activations a @ w; apply the activation first":
+                [z.std() for z in pre],
+            "that is the mean of per-unit stds (std over axis 0); take the std of all the "
+            "layer's numbers": [a.std(axis=0).mean() for a in post],
+            "use np.std's default ddof=0 (population std)": [a.std(ddof=1) for a in post],
+            "these are variances; take the square root": expected**2,
+        })
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 4: Kaiming std for leaky ReLU
+# --------------------------------------------------------------------------------------------
+def check_leaky_kaiming_std(leaky_kaiming_std: Callable[[int, float], float], seed: int = 0,
+                            n_cases: int = 6) -> None:
+    """Check ``leaky_kaiming_std(fan_in, negative_slope)`` on random fans and slopes.
+
+    Reference: ``sqrt(2 / ((1 + a^2) fan_in))`` (He et al. 2015, eq. 10 with a leaky slope
+    ``a``), from :func:`trainlab.init.init_std` with ``nonlinearity="leaky_relu"``. Slopes
+    include 0 (plain ReLU) and 1 (a linear layer, where the answer is 1 / sqrt(fan_in)).
+    """
+    rng = np.random.default_rng(_check_seed(seed))
+    slopes = [0.0, 1.0, *(float(s) for s in rng.uniform(0.05, 0.6, size=max(n_cases - 2, 0)))]
+    for (fan_in, fan_out), a in zip(_fan_pairs(rng, len(slopes)), slopes, strict=True):
+        what = f"leaky_kaiming_std({fan_in}, {a:.4g})"
+        got = _scalar(call_student(leaky_kaiming_std, fan_in, a), what)
+        expected = init_std("kaiming_normal", fan_in, fan_out, nonlinearity="leaky_relu", a=a)
+        expect_close(got, expected, what, hints={
+            "you returned the variance; the weights need its square root": expected**2,
+            "E[leaky_relu(z)^2] = (1 + a^2) Var(z) / 2: the slope enters squared, not as "
+            "(1 + a)": np.sqrt(2 / ((1 + a) * fan_in)),
+            "the factor 2 is missing (half of the inputs are negative and scaled by a)":
+                np.sqrt(1 / ((1 + a**2) * fan_in)),
+            "that ignores the negative slope: it is the plain-ReLU Kaiming std sqrt(2 / fan_in)":
+                np.sqrt(2 / fan_in),
+            "that uses fan_out; Kaiming's forward rule uses fan_in":
+                np.sqrt(2 / ((1 + a**2) * fan_out)),
+        })

@@ -1,0 +1,182 @@
+"""Checks for the "check yourself" exercises of lesson 02 (data preprocessing).
+
+Each ``check_*`` calls the learner's function on fresh data drawn from ``seed`` (train and
+test deliberately come from shifted distributions, so that using the wrong statistics shows)
+and compares the answer with :mod:`trainlab.preprocess`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from trainlab import preprocess
+from trainlab.checks import ExerciseError, call_student, expect_close
+
+__all__ = [
+    "check_channel_mean_std",
+    "check_minmax_train_test",
+    "check_pca_whiten",
+    "check_standardize_train_test",
+    "shifted_split",
+]
+
+
+def _rng(seed: int) -> np.random.Generator:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def _pair(result: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise ExerciseError(f"{what} must return a tuple of two arrays, got "
+                            f"{type(result).__name__}")
+    return np.asarray(result[0], dtype=np.float64), np.asarray(result[1], dtype=np.float64)
+
+
+def shifted_split(seed: int = 0, n_train: int = 60, n_test: int = 40,
+                  d: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """A train set (n_train, d) and a test set (n_test, d) whose features have different
+    means and scales per column (the test set is shifted and stretched)."""
+    for name, value in (("n_train", n_train), ("n_test", n_test), ("d", d)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise ValueError(f"{name} must be an int >= 2, got {value!r}")
+    rng = _rng(seed)
+    loc = rng.uniform(-20, 20, d)
+    scale = rng.uniform(0.5, 8.0, d)
+    x_train = loc + scale * rng.standard_normal((n_train, d))
+    x_test = loc + 3.0 * scale + 1.5 * scale * rng.standard_normal((n_test, d))
+    return x_train, x_test
+
+
+def check_standardize_train_test(fn: Callable[[np.ndarray, np.ndarray], Any], seed: int = 0,
+                                 n_train: int = 60, n_test: int = 40, d: int = 5) -> None:
+    """Check ``fn(x_train, x_test) -> (z_train, z_test)``: both standardised with the mean and
+    (population) standard deviation of ``x_train`` only."""
+    x_train, x_test = shifted_split(seed, n_train, n_test, d)
+    ref = preprocess.Standardizer(eps=0.0).fit(x_train)
+    z_train, z_test = _pair(call_student(fn, x_train.copy(), x_test.copy()),
+                            "standardize_train_test")
+    mu, sd = x_train.mean(0), x_train.std(0)
+    ddof1 = x_train.std(0, ddof=1)
+    expect_close(z_train, ref.transform(x_train), "z_train", hints={
+        "divide by the standard deviation too, not only subtract the mean": x_train - mu,
+        "use the population standard deviation (np.std's default ddof=0)":
+            (x_train - mu) / ddof1,
+        "statistics must come from x_train alone, not from train and test together":
+            preprocess.Standardizer(eps=0.0).fit(np.vstack([x_train, x_test]))
+            .transform(x_train),
+    })
+    expect_close(z_test, ref.transform(x_test), "z_test", hints={
+        "the test set must be transformed with the TRAINING mean and std, not its own":
+            preprocess.Standardizer(eps=0.0).fit_transform(x_test),
+        "statistics must come from x_train alone, not from train and test together":
+            preprocess.Standardizer(eps=0.0).fit(np.vstack([x_train, x_test]))
+            .transform(x_test),
+        "divide by the standard deviation too, not only subtract the mean": x_test - mu,
+        "use the population standard deviation (np.std's default ddof=0)":
+            (x_test - mu) / ddof1,
+        "subtract the training mean before dividing": x_test / sd,
+    })
+
+
+def check_minmax_train_test(fn: Callable[[np.ndarray, np.ndarray], Any], seed: int = 0,
+                            n_train: int = 60, n_test: int = 40, d: int = 5) -> None:
+    """Check ``fn(x_train, x_test) -> (m_train, m_test)``: each feature mapped affinely so the
+    training minimum goes to -1 and the training maximum to +1 (test data may fall outside)."""
+    x_train, x_test = shifted_split(seed, n_train, n_test, d)
+    ref = preprocess.MinMaxScaler(-1.0, 1.0).fit(x_train)
+    m_train, m_test = _pair(call_student(fn, x_train.copy(), x_test.copy()),
+                            "minmax_train_test")
+    unit = preprocess.MinMaxScaler(0.0, 1.0).fit(x_train)
+    expect_close(m_train, ref.transform(x_train), "m_train", hints={
+        "that maps to [0, 1]; stretch to [-1, 1] with 2 * u - 1": unit.transform(x_train),
+    })
+    expect_close(m_test, ref.transform(x_test), "m_test", hints={
+        "the test set must use the TRAINING minimum and maximum, not its own":
+            preprocess.MinMaxScaler(-1.0, 1.0).fit_transform(x_test),
+        "that maps to [0, 1]; stretch to [-1, 1] with 2 * u - 1": unit.transform(x_test),
+        "do not clip the test data; values outside the training range stay outside":
+            np.clip(ref.transform(x_test), -1.0, 1.0),
+    })
+
+
+def _correlated_cloud(seed: int, n: int, d: int) -> np.ndarray:
+    rng = _rng(seed)
+    mix = rng.standard_normal((d, d)) * rng.uniform(0.3, 3.0, d)
+    return rng.uniform(-5, 5, d) + rng.standard_normal((n, d)) @ mix
+
+
+def check_pca_whiten(fn: Callable[[np.ndarray], np.ndarray], seed: int = 0, n: int = 400,
+                     d: int = 3, tol: float = 5e-3) -> None:
+    """Check ``fn(x) -> z`` whitens ``x`` of shape (n, d).
+
+    Whitening is unique only up to a rotation (PCA and ZCA whitening both pass), so the
+    check tests the defining properties: ``z`` has shape (n, d), is an affine function of
+    ``x``, has zero mean, and its covariance ``z^T z / n`` is the identity (within ``tol``,
+    which also admits the n - 1 normalisation).
+    """
+    x = _correlated_cloud(seed, n, d)
+    z = np.asarray(call_student(fn, x.copy()), dtype=np.float64)
+    if z.shape != x.shape:
+        raise ExerciseError(f"pca_whiten: expected shape {x.shape}, got {z.shape}")
+    if not np.all(np.isfinite(z)):
+        raise ExerciseError("pca_whiten: the result contains nan or inf")
+    design = np.column_stack([x, np.ones(n)])
+    coef, *_ = np.linalg.lstsq(design, z, rcond=None)
+    if np.linalg.norm(design @ coef - z) > 1e-6 * max(1.0, np.linalg.norm(z)):
+        raise ExerciseError("pca_whiten: z is not an affine function of x; whitening is "
+                            "z = (x - mean) @ W for one matrix W")
+    if np.max(np.abs(z.mean(axis=0))) > 1e-6:
+        raise ExerciseError("pca_whiten: the columns of z do not have mean 0; subtract the "
+                            "mean of x first")
+    cov = z.T @ z / n
+    off = cov - np.diag(np.diag(cov))
+    if np.max(np.abs(off)) > tol:
+        raise ExerciseError("pca_whiten: the features of z are still correlated (off-diagonal "
+                            f"covariance up to {np.max(np.abs(off)):.3f}); rotate onto the "
+                            "eigenvectors of the covariance. Dividing each feature by its own "
+                            "std is not enough")
+    diag = np.diag(cov)
+    if np.max(np.abs(diag - 1.0)) > tol:
+        lam = preprocess.PCAWhitener("pca").fit(x).eigenvalues_
+        hint = ""
+        got = np.sort(diag)
+        if np.allclose(got, np.sort(lam), rtol=1e-2):
+            hint = ("; the variances equal the eigenvalues: you decorrelated (PCA) but did "
+                    "not divide by sqrt(eigenvalue + eps)")
+        elif np.allclose(got, np.sort(1.0 / lam), rtol=1e-2):
+            hint = "; divide by the SQUARE ROOT of the eigenvalues, not the eigenvalues"
+        raise ExerciseError("pca_whiten: the variances of z are "
+                            f"{np.array2string(diag, precision=3)}, not 1{hint}")
+
+
+def check_channel_mean_std(fn: Callable[[np.ndarray], Any], seed: int = 0, n: int = 6,
+                           size: int = 5, channels: int = 3) -> None:
+    """Check ``fn(images) -> (mean, std)`` for an (n, size, size, channels) batch: each of
+    shape (channels,), over all images and pixels (population std)."""
+    rng = _rng(seed)
+    offsets = rng.uniform(20, 200, channels)
+    spread = rng.uniform(5, 60, channels)
+    per_image = rng.normal(0, 30, (n, 1, 1, channels))
+    images = offsets + per_image + spread * rng.standard_normal((n, size, size, channels))
+    ref_mean, ref_std = preprocess.channel_mean_std(images)
+    result = call_student(fn, images.copy())
+    mean, std = _pair(result, "channel_mean_std")
+    if mean.shape == (size, size, channels):
+        raise ExerciseError("channel_mean_std: you averaged over the images only, which gives "
+                            "the mean IMAGE (AlexNet style); average over images, height and "
+                            f"width: axis=(0, 1, 2), shape ({channels},)")
+    expect_close(mean, ref_mean, "mean", hints={
+        "average each channel separately (keep the last axis)": np.full(channels, images.mean()),
+    })
+    expect_close(std, ref_std, "std", hints={
+        "the per-channel std is over ALL N*H*W values, not the average of per-image stds":
+            images.std(axis=(1, 2)).mean(axis=0),
+        "use the population standard deviation (np.std's default ddof=0)":
+            images.std(axis=(0, 1, 2), ddof=1),
+        "return the standard deviation, not the variance": images.var(axis=(0, 1, 2)),
+    })

@@ -1,0 +1,149 @@
+"""Dropout (Srivastava et al. 2014) as NumPy forward/backward pairs, in both formulations.
+
+The parameter is ``keep_prob``, the probability that a unit is KEPT. torch's
+``torch.nn.Dropout(p)`` takes the DROP probability: p = 1 - keep_prob.
+
+- Inverted dropout (what torch and every modern framework do), :func:`dropout_forward`:
+  training: out = x * mask / keep_prob, mask ~ Bernoulli(keep_prob); evaluation: out = x.
+  The expected training output equals x, so nothing changes at test time.
+- The paper's original formulation, :func:`standard_dropout_forward`:
+  training: out = x * mask (no rescaling); evaluation: out = keep_prob * x (the weights are
+  scaled by the keep probability at test time).
+
+Both give the same expected output; they differ in where the factor 1 / keep_prob goes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from trainlab.layers import _as_float_array, _check_cache, _check_real, _check_shape
+
+__all__ = [
+    "dropout_backward",
+    "dropout_forward",
+    "make_rng",
+    "standard_dropout_backward",
+    "standard_dropout_forward",
+]
+
+
+def make_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """A NumPy Generator from a Generator (returned as is), an int seed, or None (fresh
+    OS entropy, not reproducible)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, bool) or not isinstance(rng, int | np.integer):
+        raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got "
+                        f"{type(rng).__name__}")
+    if rng < 0:
+        raise ValueError(f"rng must be a non-negative int seed, got {rng}")
+    return np.random.default_rng(int(rng))
+
+
+def _check_keep_prob(keep_prob: Any) -> float:
+    k = _check_real(keep_prob, "keep_prob")
+    if not 0 < k <= 1:
+        raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob!r} (it is the "
+                         f"probability of KEEPING a unit; torch's p = 1 - keep_prob)")
+    return k
+
+
+def _check_mask(mask: Any, shape: tuple[int, ...]) -> np.ndarray:
+    m = np.asarray(mask)
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"mask must be a boolean or 0/1 numeric array, got dtype {m.dtype}")
+    try:
+        full = np.broadcast_shapes(m.shape, shape)
+    except ValueError:
+        full = None
+    if full != shape:
+        raise ValueError(f"mask must have x's shape {shape} (or broadcast to it), got "
+                         f"{m.shape}")
+    if m.dtype.kind != "b":
+        if not np.all((m == 0) | (m == 1)):
+            raise ValueError("mask must hold only 0 and 1 (1 = keep)")
+        m = m.astype(bool)
+    return m
+
+
+def _draw_mask(x: np.ndarray, keep_prob: float, rng: Any, mask: Any) -> np.ndarray:
+    if mask is not None:
+        return _check_mask(mask, x.shape)
+    return make_rng(rng).random(x.shape) < keep_prob
+
+
+def _dropout(x: Any, keep_prob: Any, train: bool, rng: Any, mask: Any, train_scale: bool,
+             kind: str) -> tuple[np.ndarray, dict]:
+    x = _as_float_array(x, "x")
+    keep_prob = _check_keep_prob(keep_prob)
+    if not isinstance(train, bool | np.bool_):
+        raise TypeError(f"train must be a bool, got {train!r}")
+    dt = x.dtype.type
+    if train:
+        m = _draw_mask(x, keep_prob, rng, mask)
+        scale = dt(1) / dt(keep_prob) if train_scale else dt(1)
+        out = x * m
+        if train_scale:
+            out *= scale
+    else:
+        m = None
+        scale = dt(1) if train_scale else dt(keep_prob)
+        out = x if train_scale else x * scale
+    cache = {"layer": kind, "mask": m, "scale": scale, "keep_prob": keep_prob, "train": train,
+             "shape": x.shape}
+    return out, cache
+
+
+def dropout_forward(x: np.ndarray, keep_prob: float, *, train: bool = True,
+                    rng: np.random.Generator | int | None = None,
+                    mask: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """Inverted dropout; x of any shape, out of x's shape.
+
+    train=True:  out = x * mask / keep_prob with mask ~ Bernoulli(keep_prob) elementwise,
+    train=False: out = x.
+    ``keep_prob`` in (0, 1] is the probability of KEEPING a unit: ``torch.nn.Dropout(p)`` has
+    p = 1 - keep_prob (its kept entries are scaled by 1 / (1 - p)). ``rng`` (Generator or int
+    seed) draws the mask; or pass ``mask`` (bool or 0/1, x's shape or broadcastable, 1 = keep),
+    e.g. torch's mask, to reproduce a given draw. The cache holds the boolean ``mask``.
+    """
+    return _dropout(x, keep_prob, train, rng, mask, True, "dropout")
+
+
+def _dropout_backward(dout: Any, cache: dict) -> np.ndarray:
+    dout = _as_float_array(dout, "dout")
+    _check_shape(dout, "dout", cache["shape"], "the shape of the forward output")
+    dx = dout * cache["scale"]
+    if cache["mask"] is not None:
+        dx *= cache["mask"]
+    return dx
+
+
+def dropout_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
+    """Gradient of inverted dropout: dx = dout * mask / keep_prob in training, dx = dout in
+    evaluation; shape of x."""
+    _check_cache(cache, "dropout", ("mask", "scale", "shape"))
+    return _dropout_backward(dout, cache)
+
+
+def standard_dropout_forward(x: np.ndarray, keep_prob: float, *, train: bool = True,
+                             rng: np.random.Generator | int | None = None,
+                             mask: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """Dropout as first formulated by Srivastava et al. 2014; x of any shape.
+
+    train=True:  out = x * mask with mask ~ Bernoulli(keep_prob) (no rescaling),
+    train=False: out = keep_prob * x (the test-time weight scaling of the paper).
+    Arguments as in :func:`dropout_forward` (``keep_prob`` = 1 - torch's p).
+    """
+    return _dropout(x, keep_prob, train, rng, mask, False, "standard_dropout")
+
+
+def standard_dropout_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
+    """Gradient of :func:`standard_dropout_forward`: dx = dout * mask in training,
+    dx = keep_prob * dout in evaluation; shape of x."""
+    _check_cache(cache, "standard_dropout", ("mask", "scale", "shape"))
+    return _dropout_backward(dout, cache)

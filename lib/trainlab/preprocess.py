@@ -1,0 +1,399 @@
+"""Input preprocessing that is fitted on the training set and then applied unchanged.
+
+Every transform here follows one pattern: ``fit`` computes statistics from the *training*
+data only and keeps them (``mean_``, ``std_``, ...); ``transform`` applies those stored
+statistics to any split (train, validation, test, a single new example). Computing the
+statistics on all data, test set included, leaks information about the test set into the
+model; keeping them with the model (``state_dict`` or :func:`as_torch_module`) makes sure
+that deployment applies exactly the preprocessing the network was trained with.
+
+Conventions: a data matrix ``x`` has shape ``(N, D)`` (one example per row, one feature per
+column, so statistics are taken over ``axis=0``); an image batch has shape ``(N, H, W, C)``
+(``layout="NHWC"``, as scikit-learn and matplotlib store photos) or ``(N, C, H, W)``
+(``layout="NCHW"``, torch's convention).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "MinMaxScaler",
+    "InputNormalization",
+    "PCAWhitener",
+    "Standardizer",
+    "as_torch_module",
+    "channel_mean_std",
+    "covariance",
+    "mean_image",
+    "normalize_channels",
+]
+
+LAYOUTS = ("NHWC", "NCHW")
+
+
+def _as_matrix(x: Any, name: str = "x", min_rows: int = 1) -> np.ndarray:
+    """Validate a data matrix of shape (N, D) and return it as float64."""
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                   or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, D), got shape {arr.shape}")
+    if arr.shape[0] < min_rows:
+        raise ValueError(f"{name} needs at least {min_rows} rows (examples), "
+                         f"got {arr.shape[0]}")
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name} needs at least one column (feature), got shape {arr.shape}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains nan or inf")
+    return arr
+
+
+def _check_eps(eps: float) -> float:
+    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps >= 0:
+        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
+    return float(eps)
+
+
+def _check_fitted(obj: Any, attr: str) -> None:
+    if getattr(obj, attr) is None:
+        raise RuntimeError(f"{type(obj).__name__} is not fitted yet: call fit(x_train) first")
+
+
+def _check_width(x: np.ndarray, expected: int, name: str = "x") -> None:
+    if x.shape[1] != expected:
+        raise ValueError(f"{name} has {x.shape[1]} features but the statistics were fitted on "
+                         f"{expected}")
+
+
+def covariance(x: Any) -> np.ndarray:
+    """Covariance matrix of the columns of ``x``, shape (N, D) -> (D, D).
+
+    ``C = (x - mu)^T (x - mu) / N`` with ``mu = mean(x, axis=0)`` (the maximum-likelihood
+    estimate, the one whitening makes equal to the identity).
+    """
+    arr = _as_matrix(x, "x", min_rows=2)
+    xc = arr - arr.mean(axis=0)
+    return xc.T @ xc / arr.shape[0]
+
+
+class Standardizer:
+    """Per-feature mean subtraction and (optionally) division by the standard deviation.
+
+    ``fit(x_train)`` stores ``mean_ = mean(x_train, axis=0)`` and
+    ``std_ = std(x_train, axis=0)`` (population std, shape (D,)); ``transform(x)`` returns
+    ``(x - mean_) / (std_ + eps)`` (or ``x - mean_`` with ``scale=False``). A constant feature
+    has ``std_ = 0`` and maps to 0 thanks to ``eps``; with ``eps = 0`` it is left unscaled.
+
+    Parameters
+    ----------
+    scale : divide by the standard deviation (True) or only subtract the mean (False).
+    eps : added to the standard deviation before dividing, >= 0.
+    """
+
+    def __init__(self, scale: bool = True, eps: float = 1e-8) -> None:
+        if not isinstance(scale, bool):
+            raise TypeError(f"scale must be True or False, got {scale!r}")
+        self.scale = scale
+        self.eps = _check_eps(eps)
+        self.mean_: np.ndarray | None = None
+        self.std_: np.ndarray | None = None
+
+    def fit(self, x: Any) -> Standardizer:
+        """Compute ``mean_`` and ``std_`` (each shape (D,)) from ``x`` of shape (N, D)."""
+        arr = _as_matrix(x, "x")
+        self.mean_ = arr.mean(axis=0)
+        self.std_ = arr.std(axis=0)
+        return self
+
+    def _divisor(self) -> np.ndarray:
+        std = self.std_
+        if self.eps == 0:
+            return np.where(std > 0, std, 1.0)
+        return std + self.eps
+
+    def transform(self, x: Any) -> np.ndarray:
+        """Apply the stored statistics: ``(x - mean_) / (std_ + eps)``, shape (N, D)."""
+        _check_fitted(self, "mean_")
+        arr = _as_matrix(x, "x")
+        _check_width(arr, self.mean_.shape[0])
+        out = arr - self.mean_
+        return out / self._divisor() if self.scale else out
+
+    def fit_transform(self, x: Any) -> np.ndarray:
+        """``fit(x)`` then ``transform(x)``; use only on the training split."""
+        return self.fit(x).transform(x)
+
+    def inverse_transform(self, z: Any) -> np.ndarray:
+        """Undo :meth:`transform`: ``z * (std_ + eps) + mean_``, shape (N, D)."""
+        _check_fitted(self, "mean_")
+        arr = _as_matrix(z, "z")
+        _check_width(arr, self.mean_.shape[0], "z")
+        out = arr * self._divisor() if self.scale else arr
+        return out + self.mean_
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The fitted statistics ``{"mean": (D,), "std": (D,)}``, to save with the model."""
+        _check_fitted(self, "mean_")
+        return {"mean": self.mean_.copy(), "std": self.std_.copy()}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any], scale: bool = True,
+                        eps: float = 1e-8) -> Standardizer:
+        """Rebuild a fitted standardiser from :meth:`state_dict`'s ``mean`` and ``std``."""
+        missing = {"mean", "std"} - set(state)
+        if missing:
+            raise ValueError(f"state must hold 'mean' and 'std', missing {sorted(missing)}")
+        obj = cls(scale=scale, eps=eps)
+        mean = np.asarray(state["mean"], dtype=np.float64)
+        std = np.asarray(state["std"], dtype=np.float64)
+        if mean.ndim != 1 or std.shape != mean.shape:
+            raise ValueError(f"mean and std must be 1-D of one length, got shapes {mean.shape} "
+                             f"and {std.shape}")
+        if np.any(std < 0):
+            raise ValueError("std must be >= 0 everywhere")
+        obj.mean_, obj.std_ = mean, std
+        return obj
+
+    def to_torch(self) -> InputNormalization:
+        """This transform as a torch module whose buffers hold the fitted statistics."""
+        _check_fitted(self, "mean_")
+        divisor = self._divisor() if self.scale else np.ones_like(self.mean_)
+        return as_torch_module(self.mean_, divisor)
+
+
+class MinMaxScaler:
+    """Per-feature affine map of the training range onto ``[low, high]`` (default [-1, 1]).
+
+    ``fit(x_train)`` stores ``min_`` and ``max_`` (shape (D,)); ``transform(x)`` returns
+    ``low + (high - low) * (x - min_) / (max_ - min_)``. New data outside the training range
+    lands outside ``[low, high]`` (nothing is clipped). A constant feature maps to the middle
+    of the interval.
+    """
+
+    def __init__(self, low: float = -1.0, high: float = 1.0) -> None:
+        for name, value in (("low", low), ("high", high)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or not np.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if not low < high:
+            raise ValueError(f"low must be < high, got low={low}, high={high}")
+        self.low, self.high = float(low), float(high)
+        self.min_: np.ndarray | None = None
+        self.max_: np.ndarray | None = None
+
+    def fit(self, x: Any) -> MinMaxScaler:
+        """Store the column minima and maxima of ``x`` (N, D) as ``min_`` and ``max_`` (D,)."""
+        arr = _as_matrix(x, "x")
+        self.min_ = arr.min(axis=0)
+        self.max_ = arr.max(axis=0)
+        return self
+
+    def transform(self, x: Any) -> np.ndarray:
+        """Map ``x`` (N, D) with the stored range; training data lands in [low, high]."""
+        _check_fitted(self, "min_")
+        arr = _as_matrix(x, "x")
+        _check_width(arr, self.min_.shape[0])
+        span = self.max_ - self.min_
+        safe = np.where(span > 0, span, 1.0)
+        unit = np.where(span > 0, (arr - self.min_) / safe, 0.5)
+        return self.low + (self.high - self.low) * unit
+
+    def fit_transform(self, x: Any) -> np.ndarray:
+        """``fit(x)`` then ``transform(x)``; use only on the training split."""
+        return self.fit(x).transform(x)
+
+
+class PCAWhitener:
+    """Decorrelation (PCA rotation) and whitening fitted on training data.
+
+    With the training mean ``mu`` and the eigendecomposition of the covariance
+    ``C = U diag(lam) U^T`` (eigenvalues sorted in decreasing order, columns of ``U`` the
+    principal directions, each with its largest-magnitude entry made positive so the signs
+    are reproducible):
+
+    - ``mode="pca"``:    ``z = (x - mu) U``                 (decorrelated, cov = diag(lam))
+    - ``mode="whiten"``: ``z = (x - mu) U diag(lam + eps)^(-1/2)``      (cov = identity)
+    - ``mode="zca"``:    ``z = (x - mu) U diag(lam + eps)^(-1/2) U^T``  (cov = identity, the
+      whitened cloud rotated back to the original axes, so images still look like images)
+
+    ``n_components`` keeps only the leading components (``pca`` and ``whiten`` only).
+    ``eps`` (>= 0) keeps near-zero eigenvalues from blowing up noise.
+    """
+
+    MODES = ("pca", "whiten", "zca")
+
+    def __init__(self, mode: str = "whiten", eps: float = 1e-5,
+                 n_components: int | None = None) -> None:
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+        if n_components is not None:
+            if not isinstance(n_components, int) or isinstance(n_components, bool) \
+                    or n_components < 1:
+                raise ValueError(f"n_components must be a positive int or None, "
+                                 f"got {n_components!r}")
+            if mode == "zca":
+                raise ValueError("n_components must be None for mode='zca' (ZCA rotates back "
+                                 "to all D original axes)")
+        self.mode = mode
+        self.eps = _check_eps(eps)
+        self.n_components = n_components
+        self.mean_: np.ndarray | None = None
+        self.eigenvalues_: np.ndarray | None = None
+        self.components_: np.ndarray | None = None
+
+    def fit(self, x: Any) -> PCAWhitener:
+        """Store ``mean_`` (D,), ``eigenvalues_`` (K,) and ``components_`` (D, K) from ``x``."""
+        arr = _as_matrix(x, "x", min_rows=2)
+        k = self.n_components or arr.shape[1]
+        if k > arr.shape[1]:
+            raise ValueError(f"n_components must be <= the number of features {arr.shape[1]}, "
+                             f"got {k}")
+        lam, vecs = np.linalg.eigh(covariance(arr))
+        order = np.argsort(lam)[::-1][:k]
+        lam, vecs = np.clip(lam[order], 0.0, None), vecs[:, order]
+        pivot = np.abs(vecs).argmax(axis=0)
+        vecs = vecs * np.sign(vecs[pivot, np.arange(vecs.shape[1])])
+        self.mean_, self.eigenvalues_, self.components_ = arr.mean(axis=0), lam, vecs
+        return self
+
+    def matrix(self) -> np.ndarray:
+        """The (D, K) matrix ``W`` with ``transform(x) = (x - mean_) @ W``."""
+        _check_fitted(self, "components_")
+        u = self.components_
+        if self.mode == "pca":
+            return u
+        if self.eps == 0 and np.any(self.eigenvalues_ <= 0):
+            raise ValueError("the covariance is singular; whitening needs eps > 0")
+        scaled = u / np.sqrt(self.eigenvalues_ + self.eps)
+        return scaled @ u.T if self.mode == "zca" else scaled
+
+    def transform(self, x: Any) -> np.ndarray:
+        """Apply the stored rotation/scaling to ``x`` (N, D); returns (N, K)."""
+        _check_fitted(self, "components_")
+        arr = _as_matrix(x, "x")
+        _check_width(arr, self.mean_.shape[0])
+        return (arr - self.mean_) @ self.matrix()
+
+    def fit_transform(self, x: Any) -> np.ndarray:
+        """``fit(x)`` then ``transform(x)``; use only on the training split."""
+        return self.fit(x).transform(x)
+
+    def explained_variance_ratio(self) -> np.ndarray:
+        """Fraction of the total variance along each kept component, shape (K,)."""
+        _check_fitted(self, "eigenvalues_")
+        total = self.eigenvalues_.sum()
+        return self.eigenvalues_ / total if total > 0 else np.zeros_like(self.eigenvalues_)
+
+
+def _as_images(images: Any, layout: str, name: str = "images") -> tuple[np.ndarray, int]:
+    """Validate a 4-D image batch; return it as float64 and the index of its channel axis."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    arr = np.asarray(images)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim != 4:
+        raise ValueError(f"{name} must have shape (N, H, W, C) or (N, C, H, W) (layout "
+                         f"{layout}), got shape {arr.shape}")
+    if arr.shape[0] < 1 or 0 in arr.shape:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    return arr.astype(np.float64), (3 if layout == "NHWC" else 1)
+
+
+def mean_image(images: Any, layout: str = "NHWC") -> np.ndarray:
+    """The average image over the batch (AlexNet-style preprocessing subtracts it).
+
+    ``images`` (N, H, W, C) -> (H, W, C) (or (N, C, H, W) -> (C, H, W) with
+    ``layout="NCHW"``): ``mean_image[h, w, c] = (1/N) sum_n images[n, h, w, c]``.
+    """
+    arr, _ = _as_images(images, layout)
+    return arr.mean(axis=0)
+
+
+def channel_mean_std(images: Any, layout: str = "NHWC") -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation over all images and pixels.
+
+    ``images`` (N, H, W, C) or (N, C, H, W) -> ``(mean, std)``, each shape (C,):
+    ``mean_c = mean over n, h, w of images[n, h, w, c]`` and ``std_c`` the population standard
+    deviation over the same N*H*W values (VGG subtracts ``mean``; ResNet also divides by
+    ``std``). Note ``std_c`` is *not* the average of per-image standard deviations.
+    """
+    arr, c_axis = _as_images(images, layout)
+    axes = tuple(i for i in range(4) if i != c_axis)
+    return arr.mean(axis=axes), arr.std(axis=axes)
+
+
+def normalize_channels(images: Any, mean: Any, std: Any | None = None,
+                       layout: str = "NHWC") -> np.ndarray:
+    """Subtract a per-channel ``mean`` (C,) and divide by ``std`` (C,) if given.
+
+    ``out[n, h, w, c] = (images[n, h, w, c] - mean[c]) / std[c]``; same shape as ``images``.
+    Pass the statistics of the *training* images (from :func:`channel_mean_std`).
+    """
+    arr, c_axis = _as_images(images, layout)
+    channels = arr.shape[c_axis]
+    shape = [1, 1, 1, 1]
+    shape[c_axis] = channels
+
+    def _stat(value: Any, name: str) -> np.ndarray:
+        vec = np.asarray(value, dtype=np.float64)
+        if vec.shape != (channels,):
+            raise ValueError(f"{name} must have shape ({channels},) to match the channels of "
+                             f"images, got {vec.shape}")
+        return vec.reshape(shape)
+
+    out = arr - _stat(mean, "mean")
+    if std is None:
+        return out
+    s = _stat(std, "std")
+    if np.any(s <= 0):
+        raise ValueError(f"std must be > 0 for every channel, got {np.ravel(s)}")
+    return out / s
+
+
+class InputNormalization(torch.nn.Module):
+    """``(x - mean) / std`` with ``mean`` and ``std`` stored as buffers (not trained).
+
+    Buffers are saved in the model's ``state_dict`` and move with ``.to(device)``: put this
+    module first in an ``nn.Sequential`` and the preprocessing travels with the model.
+    """
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x - mean) / std``, broadcast over the leading (batch) axis."""
+        return (x - self.mean) / self.std
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.mean.shape)}"
+
+
+def as_torch_module(mean: Any, std: Any | None = None) -> InputNormalization:
+    """An :class:`InputNormalization` module computing ``(x - mean) / std``.
+
+    ``mean`` and ``std`` have shape (D,) (or any shape broadcastable against the input, e.g.
+    (C, 1, 1) for NCHW images); ``std=None`` means 1 (mean subtraction only). Stored as
+    float32 buffers.
+    """
+    mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float32))
+    std_t = torch.ones_like(mean_t) if std is None else \
+        torch.as_tensor(np.asarray(std, dtype=np.float32))
+    if std_t.shape != mean_t.shape:
+        raise ValueError(f"mean and std must have one shape, got {tuple(mean_t.shape)} and "
+                         f"{tuple(std_t.shape)}")
+    if not bool(torch.isfinite(mean_t).all()):
+        raise ValueError("mean contains nan or inf")
+    if not bool((std_t > 0).all()):
+        raise ValueError("std must be > 0 everywhere")
+    return InputNormalization(mean_t, std_t)

@@ -1,0 +1,49 @@
+"""setup_notebook makes a lesson reproducible; progress bars go quiet for nbval."""
+
+import numpy as np
+import pytest
+import torch
+
+import trainlab
+from trainlab import notebook
+
+
+def test_setup_notebook_reseeds_numpy_and_torch():
+    trainlab.setup_notebook(seed=3)
+    a = (np.random.rand(3), torch.randn(3))
+    trainlab.setup_notebook(seed=3)
+    b = (np.random.rand(3), torch.randn(3))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert torch.equal(a[1], b[1])
+    trainlab.setup_notebook(seed=4)
+    assert not torch.equal(torch.randn(3), b[1])
+
+
+def test_setup_notebook_fixes_threads_and_style():
+    import matplotlib as mpl
+
+    from trainlab.style import PALETTE
+
+    trainlab.setup_notebook(seed=0, threads=1)
+    assert torch.get_num_threads() == 1
+    assert mpl.rcParams["axes.prop_cycle"].by_key()["color"][:3] == PALETTE[:3]
+
+
+@pytest.mark.parametrize("kwargs, name", [({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"),
+                                          ({"threads": 0}, "threads")])
+def test_setup_notebook_rejects_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        trainlab.setup_notebook(**kwargs)
+
+
+def test_progress_is_silent_when_the_environment_says_so(monkeypatch, capsys):
+    monkeypatch.setenv(notebook.NO_PROGRESS_ENV, "1")
+    assert list(notebook.progress(range(5), total=5)) == [0, 1, 2, 3, 4]
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_progress_shows_a_bar_otherwise(monkeypatch, capsys):
+    monkeypatch.setenv(notebook.NO_PROGRESS_ENV, "0")
+    assert list(notebook.progress(range(3), total=3, desc="steps")) == [0, 1, 2]
+    assert "steps" in capsys.readouterr().err

@@ -1,0 +1,198 @@
+"""Tests of trainlab.widgets: the numbers behind each explorer, driven through its controls."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from traitlets import TraitError  # noqa: E402
+
+from trainlab import widgets as W  # noqa: E402
+
+
+def _png_count(explorer: W.Explorer) -> int:
+    return sum("image/png" in o.get("data", {}) for o in explorer.output.outputs)
+
+
+def _text(explorer: W.Explorer) -> str:
+    return "".join(o.get("text", "") for o in explorer.output.outputs)
+
+
+@pytest.fixture(scope="module")
+def cache() -> W.WeightCache:
+    return W.WeightCache(seed=0, batch=16)
+
+
+def test_weight_cache_is_deterministic_and_unit_variance(cache):
+    w = cache.weight(1, 256, 128)
+    assert w.dtype == np.float32 and w.shape == (256, 128)
+    assert cache.weight(1, 256, 128) is w
+    other = W.WeightCache(seed=0)
+    other.weight(2, 256, 128)
+    np.testing.assert_array_equal(other.weight(1, 256, 128), w)
+    u = cache.weight(1, 256, 128, "uniform")
+    assert abs(u.std() - 1) < 0.02 and np.abs(u).max() <= math.sqrt(3) + 1e-6
+    assert abs(w.std() - 1) < 0.02
+    with pytest.raises(ValueError, match="kind"):
+        cache.weight(1, 4, 4, "laplace")
+
+
+def test_weight_cache_evicts_beyond_max_bytes():
+    small = W.WeightCache(max_bytes=3 * 64 * 64 * 4)
+    for layer in range(1, 6):
+        small.weight(layer, 64, 64)
+    assert small.nbytes <= 3 * 64 * 64 * 4
+
+
+@pytest.mark.parametrize("scale", [0.01, 0.1])
+def test_normal_linear_first_layer_std(cache, scale):
+    width = 512
+    res = W.init_forward_stats(cache, "normal", scale, 3, width, "linear")
+    expected = scale * math.sqrt(width) * res["input_std"]
+    assert res["std"][0] == pytest.approx(expected, rel=0.1)
+    assert res["status"] == "ok" and res["diverged_at"] is None
+    assert len(res["hist"]) == 3 and res["hist"][0][0].sum() == 16 * width
+
+
+def test_xavier_keeps_linear_std_near_one(cache):
+    res = W.init_forward_stats(cache, "xavier_normal", 1.0, 6, 512, "linear")
+    assert all(0.8 < s < 1.25 for s in res["std"])
+    res = W.init_forward_stats(cache, "xavier_uniform", 1.0, 6, 512, "linear")
+    assert 0.8 < res["std"][-1] < 1.25
+
+
+def test_relu_halves_variance_without_gain(cache):
+    no_gain = W.init_forward_stats(cache, "xavier_fan_in", 1.0, 6, 512, "relu")
+    kaiming = W.init_forward_stats(cache, "kaiming_normal", 1.0, 6, 512, "relu")
+    ratio = no_gain["std"][-1] / no_gain["std"][0]
+    assert ratio == pytest.approx(math.sqrt(0.5) ** 5, rel=0.25)
+    assert 0.6 < kaiming["std"][-1] / kaiming["std"][0] < 1.6
+
+
+def test_overflow_is_reported_not_raised(cache):
+    res = W.init_forward_stats(cache, "normal", 10.0, 20, 256, "linear")
+    assert res["diverged_at"] is not None and 1 < res["diverged_at"] <= 20
+    assert res["status"] == f"diverged: activations overflow to inf at layer {res['diverged_at']}"
+    assert math.isinf(res["std"][-1]) and len(res["std"]) == 20
+
+
+def test_zeros_init_reports_vanishing(cache):
+    res = W.init_forward_stats(cache, "zeros", 1.0, 3, 64, "tanh")
+    assert res["std"] == [0.0, 0.0, 0.0]
+    assert res["status"].startswith("vanished")
+
+
+def test_init_forward_stats_rejects_bad_arguments(cache):
+    with pytest.raises(ValueError, match="scheme"):
+        W.init_forward_stats(cache, "orthogonal", 1.0, 3, 64, "tanh")
+    with pytest.raises(ValueError, match="depth"):
+        W.init_forward_stats(cache, "normal", 1.0, 0, 64, "tanh")
+    with pytest.raises(ValueError, match="activation"):
+        W.init_forward_stats(cache, "normal", 1.0, 2, 64, "swish")
+
+
+def test_init_explorer_follows_its_controls():
+    ex = W.init_explorer(depth=4, width=256, widths=(64, 256))
+    assert isinstance(ex, ipywidgets.VBox) and ex.output in ex.children
+    assert _png_count(ex) == 1 and ex.last_result["status"] == "ok"
+    png = ex.output.outputs[0]["data"]["image/png"]
+    assert base64.b64decode(png)[:4] == b"\x89PNG"
+    before = list(ex.last_result["std"])
+    ex.controls["activation"].value = "linear"
+    ex.controls["scale"].value = 0.1
+    res = ex.last_result
+    assert res["std"] != before and res["params"]["scale"] == pytest.approx(0.1)
+    assert res["std"][0] == pytest.approx(0.1 * 16 * res["input_std"], rel=0.1)
+    assert "std per layer" in _text(ex) and ex.output.outputs[0]["data"]["image/png"] != png
+    ex.controls["depth"].value = 6
+    assert len(ex.last_result["std"]) == 6
+
+
+def test_init_explorer_controls_are_bounded():
+    ex = W.init_explorer(depth=2, width=64, widths=(64,), max_depth=20)
+    ex.controls["scale"].value = 1e6
+    assert ex.controls["scale"].value == pytest.approx(10.0)
+    ex.controls["depth"].value = 99
+    assert ex.controls["depth"].value == 20
+    assert not ex.controls["scale"].continuous_update
+    with pytest.raises(TraitError):
+        ex.controls["scheme"].value = "not a scheme"
+
+
+def test_init_explorer_overflow_message_in_output():
+    ex = W.init_explorer(depth=20, width=256, widths=(256,))
+    ex.controls["activation"].value = "linear"
+    ex.controls["scale"].value = 10.0
+    status = ex.last_result["status"]
+    assert status.startswith("diverged: activations overflow to inf at layer")
+    assert status in _text(ex) and _png_count(ex) == 1
+
+
+def test_explorer_never_raises():
+    def compute(x: float) -> dict:
+        if x > 0.5:
+            raise RuntimeError("boom")
+        return {"status": "ok", "x": x}
+
+    ex = W.Explorer({"x": ipywidgets.FloatSlider(value=0.1, min=0, max=1)}, compute,
+                    lambda res: None)
+    assert ex.last_result["x"] == 0.1
+    ex.controls["x"].value = 0.9
+    assert ex.last_result["status"] == "error: RuntimeError: boom"
+    assert "error: RuntimeError: boom" in _text(ex) and _png_count(ex) == 0
+
+
+@pytest.fixture(scope="module")
+def mnist_ok() -> None:
+    from trainlab.data import DataError, load_mnist
+
+    try:
+        load_mnist("10k", "val")
+    except DataError as exc:
+        pytest.skip(f"MNIST-10k not available: {exc}")
+
+
+def test_lr_explorer_shows_divergence_without_bn(mnist_ok):
+    ex = W.lr_explorer(lr=0.05, steps=30, n_train=400, n_val=100, width=64)
+    assert ex.last_result["status"] == "ok"
+    assert set(ex.last_result["final_train_loss"]) == {"no BN", "BN"}
+    ex.controls["lr"].value = 10.0
+    res = ex.last_result
+    assert res["diverged"]["no BN"] and res["diverged_at"]["no BN"] <= 30
+    assert res["status"].startswith("diverged: no BN at step")
+    assert _png_count(ex) == 1 and res["status"] in _text(ex)
+
+
+def test_init_training_explorer_reacts(mnist_ok):
+    ex = W.init_training_explorer(steps=30, n_train=400, n_val=100, width=64)
+    first = ex.last_result["final_train_loss"]
+    assert math.isfinite(first) and 0 <= ex.last_result["final_val_acc"] <= 1
+    ex.controls["scale"].value = 0.01
+    assert ex.last_result["final_train_loss"] != first
+    assert ex.last_result["params"]["scale"] == pytest.approx(0.01)
+
+
+def test_keep_prob_explorer_reports_gap(mnist_ok):
+    ex = W.keep_prob_explorer(steps=40, n_train=100, n_val=200, hidden=(1, 128))
+    res = ex.last_result
+    assert res["gap_acc"] == pytest.approx(res["train_acc"] - res["val_acc"])
+    slider = ex.controls["keep_prob"]
+    assert (slider.min, slider.max, slider.step) == (0.3, 1.0, 0.05)
+    slider.value = 0.5
+    assert ex.last_result["params"]["keep_prob"] == 0.5
+    assert ex.last_result["train_loss"] != res["train_loss"]
+
+
+def test_dead_relu_explorer_grows_with_lr(mnist_ok):
+    ex = W.dead_relu_explorer(lr=0.01, steps=25, n_train=300, n_probe=200, width=32)
+    low = ex.last_result["dead_total"]
+    ex.controls["lr"].value = 2.0
+    high = ex.last_result["dead_total"]
+    assert 0 <= low < high <= 1 and len(ex.last_result["dead"]) == 3
