@@ -9,6 +9,7 @@ STAMP := $(VENV)/.trainlab-installed
 export TRAINLAB_NO_PROGRESS ?= 1
 export PYTHONHASHSEED := 0
 export MPLBACKEND ?= Agg
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
          --nbval-sanitize-with nbval-sanitize.cfg --timeout 300
@@ -28,7 +29,7 @@ data: install
 
 lab: install
 	-$(PY) -m trainlab.data fetch
-	TRAINLAB_NO_PROGRESS=0 MPLBACKEND= $(VENV)/bin/jupyter lab notebooks/
+	TRAINLAB_NO_PROGRESS=0 MPLBACKEND= $(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/
 
 lint: install
 	$(VENV)/bin/ruff check lib tests benchmarks scripts
@@ -55,6 +56,12 @@ sync: install
 
 bench: install
 	$(PY) benchmarks/run_all.py
+
+homework: install
+	$(PY) scripts/homework.py build
+
+slides: install
+	$(PY) scripts/slides.py
 
 reproduce: install
 	$(PY) -m trainlab.reproduce

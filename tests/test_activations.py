@@ -135,6 +135,16 @@ def test_curve_derivative_matches_centred_differences(name):
     close(dy, numeric, tol=1e-7)
 
 
+def test_curve_passes_parameters_to_the_layer():
+    x = np.linspace(-3, 3, 13) + 0.1
+    xt = torch.tensor(x, requires_grad=True)
+    F.leaky_relu(xt, 0.3).sum().backward()
+    y, dy = act.curve("leaky_relu", x, alpha=0.3)
+    close(y, F.leaky_relu(torch.tensor(x), 0.3))
+    close(dy, xt.grad)
+    close(act.curve("elu", x, alpha=1.0)[1], act.curve("elu", x)[1])
+
+
 def test_curve_agrees_with_the_layers():
     y, dy = act.curve("tanh", X)
     close(y, np.tanh(X), tol=1e-15)
@@ -155,6 +165,8 @@ def test_curve_agrees_with_the_layers():
     (lambda: act.maxout_forward(X, np.ones((5, 3, 2)), np.ones(3)), ValueError, "b"),
     (lambda: act.maxout_forward(X[0], np.ones((5, 3, 2)), np.ones((3, 2))), ValueError, "x"),
     (lambda: act.curve("swish", X), ValueError, "name"),
+    (lambda: act.curve("linear", X, alpha=0.1), TypeError, "linear"),
+    (lambda: act.curve("relu", X, alpha=0.1), TypeError, "alpha"),
 ])
 def test_bad_input_raises_an_error_naming_the_argument(call, error, name):
     with pytest.raises(error, match=name):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from trainlab.checks import ExerciseError, NotAttemptedError
 from trainlab.checks import activations as chk
 

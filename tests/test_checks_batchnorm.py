@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from trainlab.checks import ExerciseError, NotAttemptedError
 from trainlab.checks import batchnorm as checks
 

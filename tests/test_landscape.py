@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+
 from trainlab import landscape as L
 
 torch.set_default_dtype(torch.float32)
@@ -188,10 +189,13 @@ def test_layer_inputs_errors():
 def test_distribution_shift():
     rng = np.random.default_rng(0)
     a = rng.normal(size=(500, 4))
-    assert L.distribution_shift(a, a) == {"mean_shift": 0.0, "std_shift": 0.0, "w1": 0.0}
+    assert L.distribution_shift(a, a) == {"mean_shift": 0.0, "std_shift": 0.0, "w1": 0.0,
+                                          "w1_rel": 0.0}
     moved = L.distribution_shift(a, a + 2.0)
     assert moved["mean_shift"] == pytest.approx(2.0)
     assert moved["w1"] == pytest.approx(2.0)
+    assert moved["w1_rel"] == pytest.approx(np.mean(2.0 / a.std(0)))
+    assert L.distribution_shift(10 * a, 10 * a + 20.0)["w1_rel"] == pytest.approx(moved["w1_rel"])
     assert moved["std_shift"] == pytest.approx(0.0, abs=1e-12)
     scaled = L.distribution_shift(a, 3 * a)
     assert scaled["std_shift"] == pytest.approx(2 * np.mean(a.std(0)))

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from torch import nn
+
 from trainlab import norm
 from trainlab.gradcheck import check_layer
 
@@ -169,6 +170,17 @@ def test_batchnorm_keeps_dtype(dtype):
     assert out.dtype == dtype and all(g.dtype == dtype for g in grads)
     ref, _ = norm.batchnorm_forward(X, GAMMA, BETA)
     close(out, ref, tol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_eval_mode_in_float32_stays_float32_with_float64_running_stats():
+    running = norm.RunningStats(rng(2).standard_normal(5), 0.5 + rng(3).random(5))
+    x = X.astype(np.float32)
+    out, cache = norm.batchnorm_forward(x, GAMMA.astype(np.float32), BETA.astype(np.float32),
+                                        mode="eval", running=running)
+    assert out.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in norm.batchnorm_backward(np.ones_like(x), cache))
+    ref, _ = norm.batchnorm_forward(X, GAMMA, BETA, mode="eval", running=running)
+    close(out, ref, tol=1e-5)
 
 
 # --------------------------------------------------------------------------------------------

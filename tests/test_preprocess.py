@@ -8,6 +8,7 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import MinMaxScaler as SkMinMax
 from sklearn.preprocessing import StandardScaler
+
 from trainlab import preprocess as pp
 
 
@@ -45,6 +46,8 @@ def test_standardizer_constant_feature_is_finite() -> None:
         z = pp.Standardizer(eps=eps).fit_transform(x)
         assert np.all(np.isfinite(z))
         np.testing.assert_allclose(z[:, 1], 0.0)
+        st = pp.Standardizer(eps=eps).fit(x)
+        np.testing.assert_allclose(st.transform([[0.0, 9.0]])[0, 1], 2.0)
 
 
 def test_torch_module_keeps_statistics_as_buffers(cloud: np.ndarray) -> None:

@@ -44,6 +44,18 @@ def test_weight_cache_is_deterministic_and_unit_variance(cache):
         cache.weight(1, 4, 4, "laplace")
 
 
+def test_layer_outputs_match_explicit_weights(cache):
+    from trainlab.init import init_std
+
+    res = W.init_forward_stats(cache, "kaiming_uniform", 0.5, 2, 128, "tanh")
+    std = init_std("kaiming_uniform", 128, 128, scale=0.5, nonlinearity="tanh")
+    a1 = np.tanh(cache.inputs(128) @ (std * cache.weight(1, 128, 128, "uniform")))
+    a2 = np.tanh(a1 @ (std * cache.weight(2, 128, 128, "uniform")))
+    np.testing.assert_allclose(res["activations"][0], a1, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(res["activations"][1], a2, rtol=1e-4, atol=1e-6)
+    assert res["weight_std"] == [pytest.approx(std)] * 2
+
+
 def test_weight_cache_evicts_beyond_max_bytes():
     small = W.WeightCache(max_bytes=3 * 64 * 64 * 4)
     for layer in range(1, 6):

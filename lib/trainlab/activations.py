@@ -259,25 +259,37 @@ def _ones(x: np.ndarray) -> np.ndarray:
     return np.ones_like(_as_float_array(x, "x"))
 
 
+_LAYERS: dict[str, tuple[Callable[..., tuple[np.ndarray, dict]],
+                         Callable[[np.ndarray, dict], np.ndarray]]] = {
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "tanh": (tanh_forward, tanh_backward),
+    "relu": (relu_forward, relu_backward),
+    "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
+    "elu": (elu_forward, elu_backward),
+    "selu": (selu_forward, selu_backward),
+    "softplus": (softplus_forward, softplus_backward),
+}
+
 ACTIVATIONS: dict[str, tuple[ElementwiseFn, ElementwiseFn]] = {
     "linear": (_identity, _ones),
-    "sigmoid": _pair(sigmoid_forward, sigmoid_backward),
-    "tanh": _pair(tanh_forward, tanh_backward),
-    "relu": _pair(relu_forward, relu_backward),
-    "leaky_relu": _pair(leaky_relu_forward, leaky_relu_backward),
-    "elu": _pair(elu_forward, elu_backward),
-    "selu": _pair(selu_forward, selu_backward),
-    "softplus": _pair(softplus_forward, softplus_backward),
+    **{name: _pair(fwd, bwd) for name, (fwd, bwd) in _LAYERS.items()},
 }
 """name -> (f, f') for elementwise activations with their default parameters; both map an
 array of any shape to an array of that shape. The derivative is the backward pass with
 dout = 1, so the curve and the layer can never disagree."""
 
 
-def curve(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def curve(name: str, x: np.ndarray, **params: float) -> tuple[np.ndarray, np.ndarray]:
     """Evaluate activation ``name`` and its derivative at ``x`` (any shape): returns
-    (f(x), f'(x)), both of x's shape. ``name`` is a key of :data:`ACTIVATIONS`."""
+    (f(x), f'(x)), both of x's shape. ``name`` is a key of :data:`ACTIVATIONS`; ``params``
+    go to the forward function, e.g. ``curve("leaky_relu", x, alpha=0.1)``."""
     if name not in ACTIVATIONS:
         raise ValueError(f"name must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-    f, df = ACTIVATIONS[name]
-    return f(x), df(x)
+    if not params:
+        f, df = ACTIVATIONS[name]
+        return f(x), df(x)
+    if name not in _LAYERS:
+        raise TypeError(f"activation {name!r} takes no parameters, got {sorted(params)}")
+    forward, backward = _LAYERS[name]
+    out, cache = forward(x, **params)
+    return out, backward(np.ones_like(out), cache)

@@ -105,7 +105,7 @@ def dropout_forward(x: np.ndarray, keep_prob: float, *, train: bool = True,
     """Inverted dropout; x of any shape, out of x's shape.
 
     train=True:  out = x * mask / keep_prob with mask ~ Bernoulli(keep_prob) elementwise,
-    train=False: out = x.
+    train=False: out = x (x itself, no copy, as torch returns its input).
     ``keep_prob`` in (0, 1] is the probability of KEEPING a unit: ``torch.nn.Dropout(p)`` has
     p = 1 - keep_prob (its kept entries are scaled by 1 / (1 - p)). ``rng`` (Generator or int
     seed) draws the mask; or pass ``mask`` (bool or 0/1, x's shape or broadcastable, 1 = keep),

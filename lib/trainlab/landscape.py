@@ -289,7 +289,9 @@ def distribution_shift(before: np.ndarray, after: np.ndarray) -> dict[str, float
     two moments of training). Returns the averages over units of
     ``mean_shift`` = |mu_after - mu_before|, ``std_shift`` = |sd_after - sd_before| and
     ``w1`` = the 1-Wasserstein distance between the two empirical distributions of the unit,
-    mean_i |sort(after)_i - sort(before)_i|.
+    mean_i |sort(after)_i - sort(before)_i|, and ``w1_rel`` = w1 / sd_before per unit (the shift
+    in units of the layer's own spread, comparable across layers of different scale; units with
+    sd_before = 0 are left out).
     """
     a = np.asarray(before, dtype=np.float64)
     b = np.asarray(after, dtype=np.float64)
@@ -297,9 +299,12 @@ def distribution_shift(before: np.ndarray, after: np.ndarray) -> dict[str, float
         raise ValueError(f"before and after must be (N, D) arrays of one shape, got {a.shape} "
                          f"and {b.shape}")
     w1 = np.mean(np.abs(np.sort(a, axis=0) - np.sort(b, axis=0)), axis=0)
+    sd = a.std(0)
+    live = sd > 0
     return {"mean_shift": float(np.mean(np.abs(b.mean(0) - a.mean(0)))),
-            "std_shift": float(np.mean(np.abs(b.std(0) - a.std(0)))),
-            "w1": float(np.mean(w1))}
+            "std_shift": float(np.mean(np.abs(b.std(0) - sd))),
+            "w1": float(np.mean(w1)),
+            "w1_rel": float(np.mean(w1[live] / sd[live])) if live.any() else 0.0}
 
 
 def gradient_ics(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,

@@ -89,8 +89,12 @@ class Standardizer:
 
     ``fit(x_train)`` stores ``mean_ = mean(x_train, axis=0)`` and
     ``std_ = std(x_train, axis=0)`` (population std, shape (D,)); ``transform(x)`` returns
-    ``(x - mean_) / (std_ + eps)`` (or ``x - mean_`` with ``scale=False``). A constant feature
-    has ``std_ = 0`` and maps to 0 thanks to ``eps``; with ``eps = 0`` it is left unscaled.
+    ``(x - mean_) / (std_ + eps)`` (or ``x - mean_`` with ``scale=False``). A feature that is
+    constant on the training set (``std_ = 0``) is only centred (divisor 1, as scikit-learn's
+    ``StandardScaler`` does): dividing by ``eps`` would blow up any test value that differs
+    from the training constant. Features that are *nearly* constant on the training set still
+    get divided by their tiny std; for images prefer per-channel statistics
+    (:func:`channel_mean_std`).
 
     Parameters
     ----------
@@ -114,13 +118,11 @@ class Standardizer:
         return self
 
     def _divisor(self) -> np.ndarray:
-        std = self.std_
-        if self.eps == 0:
-            return np.where(std > 0, std, 1.0)
-        return std + self.eps
+        return np.where(self.std_ > 0, self.std_ + self.eps, 1.0)
 
     def transform(self, x: Any) -> np.ndarray:
-        """Apply the stored statistics: ``(x - mean_) / (std_ + eps)``, shape (N, D)."""
+        """Apply the stored statistics: ``(x - mean_) / (std_ + eps)``, shape (N, D)
+        (divisor 1 for features with ``std_ = 0``)."""
         _check_fitted(self, "mean_")
         arr = _as_matrix(x, "x")
         _check_width(arr, self.mean_.shape[0])

@@ -195,6 +195,17 @@ def _noisy_model(cfg: NoisyBNConfig, norm: str) -> torch.nn.Sequential:
                       init="kaiming_normal", norm=norm, norm_kwargs=kwargs, seed=cfg.seed)
 
 
+def _layer_groups(model: torch.nn.Sequential, depth: int) -> list[list[torch.nn.Parameter]]:
+    """Parameters of each block (fc{i} with its norm{i}) and of the head, in forward order."""
+    groups = []
+    for i in range(1, depth + 1):
+        names = [f"fc{i}", f"norm{i}"]
+        groups.append([p for n in names if hasattr(model, n)
+                       for p in getattr(model, n).parameters()])
+    groups.append(list(model.out.parameters()))
+    return groups
+
+
 def run_noisy_bn(cfg: NoisyBNConfig | None = None, data: tuple[Arrays, str] | None = None,
                  show_progress: bool = True) -> dict[str, Any]:
     """Standard vs BN vs noisy-BN networks: accuracy and internal covariate shift.
@@ -204,22 +215,29 @@ def run_noisy_bn(cfg: NoisyBNConfig | None = None, data: tuple[Arrays, str] | No
     captured on a fixed probe batch of ``probe_size`` training images in *training* mode (so
     the noisy network's noise is part of what the next layer sees), and compared with the
     previous checkpoint by :func:`trainlab.landscape.distribution_shift` (per-unit 1-Wasserstein
-    distance, averaged over units). Returns ``{"config", "data", "runs": {label: {"step",
-    "val_acc", "train_loss", "shift": [[w1 per layer] per checkpoint], "mean_shift",
-    "std_shift", "final_val_acc", "seconds"}}}``.
+    distance, averaged over units; ``shift_rel`` divides it by each unit's spread at the
+    previous checkpoint). At each checkpoint Santurkar et al.'s gradient-based ICS
+    (:func:`trainlab.landscape.gradient_ics`, step ``lr``) is also measured on the probe batch
+    for every block and the head (``grad_ics_l2``, ``grad_ics_cos``: one list per checkpoint).
+    Returns ``{"config", "data", "runs": {label: {"step", "val_acc", "train_loss", "shift":
+    [[w1 per layer] per checkpoint], "shift_rel", "mean_shift", "std_shift", "grad_ics_l2",
+    "grad_ics_cos", "final_val_acc", "seconds"}}}``.
     """
     cfg = cfg or NoisyBNConfig()
     _check_positive_int(steps=cfg.steps, checkpoint_every=cfg.checkpoint_every,
                         probe_size=cfg.probe_size)
     (xtr, ytr, xva, yva), desc = data or load_data(cfg.subset)
     probe = torch.from_numpy(np.asarray(xtr[:cfg.probe_size], dtype=np.float32))
+    probe_y = torch.from_numpy(np.asarray(ytr[:cfg.probe_size], dtype=np.int64))
     n_chunks = -(-cfg.steps // cfg.checkpoint_every)
     runs = {}
     for label, norm in NOISY_RUNS.items():
         model = _noisy_model(cfg, norm)
         acts = [getattr(model, f"act{i}") for i in range(1, cfg.depth + 1)]
-        run: dict[str, list[Any]] = {k: [] for k in ("step", "val_acc", "train_loss", "shift",
-                                                     "mean_shift", "std_shift")}
+        run: dict[str, list[Any]] = {k: [] for k in (
+            "step", "val_acc", "train_loss", "shift", "shift_rel", "mean_shift", "std_shift",
+            "grad_ics_l2", "grad_ics_cos")}
+        groups = _layer_groups(model, cfg.depth)
         torch.manual_seed(cfg.seed)
         prev = landscape.layer_inputs(model, acts, probe)
         start, done = time.perf_counter(), 0
@@ -235,9 +253,13 @@ def run_noisy_bn(cfg: NoisyBNConfig | None = None, data: tuple[Arrays, str] | No
             run["step"].append(done)
             run["val_acc"].append(hist.final("val_acc"))
             run["train_loss"].append(hist.final("train_loss"))
-            for key, name in (("shift", "w1"), ("mean_shift", "mean_shift"),
-                              ("std_shift", "std_shift")):
+            for key, name in (("shift", "w1"), ("shift_rel", "w1_rel"),
+                              ("mean_shift", "mean_shift"), ("std_shift", "std_shift")):
                 run[key].append([s[name] for s in shifts])
+            ics = landscape.gradient_ics(model, torch.nn.functional.cross_entropy, probe, probe_y,
+                                         groups, cfg.lr)
+            run["grad_ics_l2"].append([r["l2"] for r in ics])
+            run["grad_ics_cos"].append([r["cosine"] for r in ics])
             if hist.diverged:
                 break
         run_out: dict[str, Any] = dict(run)
@@ -248,7 +270,8 @@ def run_noisy_bn(cfg: NoisyBNConfig | None = None, data: tuple[Arrays, str] | No
 
 def plot_noisy_bn(result: dict[str, Any], layer: int | None = None) -> Figure:
     """(a) held-out accuracy vs step for the three networks; (b) the input-distribution shift
-    between consecutive checkpoints of layer ``layer`` (default: the middle layer), log scale."""
+    between consecutive checkpoints of layer ``layer`` (default: the middle layer), in units of
+    each unit's spread (``shift_rel``), log scale."""
     depth = result["config"]["depth"]
     layer = layer or (depth + 1) // 2
     if not 1 <= layer <= depth:
@@ -256,11 +279,11 @@ def plot_noisy_bn(result: dict[str, Any], layer: int | None = None) -> Figure:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
     for i, (label, run) in enumerate(result["runs"].items()):
         axes[0].plot(run["step"], run["val_acc"], color=color(i), label=label)
-        shift = [row[layer - 1] for row in run["shift"]]
+        shift = [row[layer - 1] for row in run["shift_rel"]]
         axes[1].plot(run["step"], shift, color=color(i), label=label)
     axes[0].set(xlabel="training step", ylabel="held-out accuracy", title="(a) accuracy")
     axes[1].set(xlabel="training step", yscale="log",
-                ylabel="W1 shift of layer input\n(per unit, mean over units)",
+                ylabel="W1 shift / sd of layer input\n(per unit, mean over units)",
                 title=f"(b) input shift of layer {layer} between checkpoints")
     for ax in axes:
         ax.legend(loc="best")

@@ -66,7 +66,9 @@ LAYER_METRICS = (
 - ``grad_norm``: ``||dL/dW||_F`` of the layer's weight (bias excluded);
 - ``weight_norm``: ``||W||_F`` before the update;
 - ``update_ratio``: ``||W_after - W_before||_F / ||W_before||_F``, the actual change made by
-  the optimizer step (``lr * ||grad|| / ||W||`` for plain SGD without weight decay).
+  the optimizer step (``lr * ||grad|| / ||W||`` for plain SGD without weight decay; inf when
+  ``W`` was 0 and moved, NaN when it was 0 and stayed). For a weight-normalised layer the
+  weight is its direction parameter ``v``.
 """
 
 
@@ -505,12 +507,19 @@ class _Running:
 
     loss: float = 0.0
     steps: int = 0
-    examples: int = 0
-    correct: torch.Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.int64))
+    predictions: list[torch.Tensor] = field(default_factory=list)
+    indices: list[torch.Tensor] = field(default_factory=list)
 
-    def means(self, classify: bool) -> tuple[float, float]:
-        acc = float(self.correct) / self.examples if classify else math.nan
-        return self.loss / self.steps, acc
+    def means(self, labels: torch.Tensor | None) -> tuple[float, float]:
+        """Mean minibatch loss and the fraction of correct predictions since the last record.
+
+        The argmax predictions and batch indices are kept per step and compared with the
+        labels in one go here, which costs less per step than counting at every step.
+        """
+        if labels is None:
+            return self.loss / self.steps, math.nan
+        hits = torch.cat(self.predictions) == labels[torch.cat(self.indices)]
+        return self.loss / self.steps, float(hits.double().mean())
 
 
 def _validate_train_args(steps: int, batch_size: int, lr: float, optimizer: str,
@@ -547,7 +556,8 @@ def _layer_records(step: int, recorder: _Recorder, grads: list[float], before: l
             w0_norm = float(torch.linalg.vector_norm(before[idx]))
             step_norm = float(torch.linalg.vector_norm(weight.detach() - before[idx]))
             row["weight_norm"] = w0_norm
-            row["update_ratio"] = step_norm / w0_norm if w0_norm > 0 else math.inf
+            row["update_ratio"] = (step_norm / w0_norm if w0_norm > 0
+                                   else math.inf if step_norm > 0 else math.nan)
         rows.append(row)
     return rows
 
@@ -627,8 +637,6 @@ def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Opti
          history: History, recorder: _Recorder, cfg: _LoopConfig) -> None:
     """The loop proper; fills ``history`` in place."""
     loss_fn = _loss_fn(cfg.loss)
-    classify = data.labels is not None
-    labels = data.labels if classify else data.target
     running = _Running()
     limit = math.inf if cfg.max_loss is None else cfg.max_loss
     batches = iter(_Batches(np.random.default_rng(cfg.seed), len(data), cfg.batch_size,
@@ -658,9 +666,9 @@ def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Opti
             break
         running.loss += value
         running.steps += 1
-        running.examples += cfg.batch_size
-        if classify:
-            running.correct += (out.detach().argmax(dim=1) == labels[idx]).sum()
+        if data.labels is not None:
+            running.predictions.append(out.detach().argmax(dim=1))
+            running.indices.append(idx)
         opt.zero_grad(set_to_none=True)
         loss_t.backward()
         if record and recorder.layers:
@@ -673,8 +681,7 @@ def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Opti
         if record:
             if recorder.layers:
                 history.records.extend(_layer_records(step, recorder, grads, before))
-            history.curves.append(_curve_row(step, model, data, val, opt, running, classify,
-                                             cfg))
+            history.curves.append(_curve_row(step, model, data, val, opt, running, cfg))
             running = _Running()
         if timed_out:
             history.status = (f"stopped at step {step}: max_seconds = {cfg.max_seconds:g} "
@@ -686,9 +693,9 @@ def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Opti
 
 
 def _curve_row(step: int, model: nn.Module, data: _Data, val: _Data | None,
-               opt: torch.optim.Optimizer, running: _Running, classify: bool,
-               cfg: _LoopConfig) -> dict[str, Any]:
-    train_loss, train_acc = running.means(classify)
+               opt: torch.optim.Optimizer, running: _Running, cfg: _LoopConfig
+               ) -> dict[str, Any]:
+    train_loss, train_acc = running.means(data.labels)
     val_loss, val_acc = (_evaluate(model, val, cfg.loss, cfg.eval_batch) if val is not None
                          else (math.nan, math.nan))
     return {"step": step, "epoch": (step + 1) * cfg.batch_size / len(data),

@@ -115,7 +115,7 @@ class Explorer(widgets.VBox):
 def render_png(fig: Figure, dpi: int = _PNG_DPI) -> bytes:
     """The figure as PNG bytes (Agg); the figure is closed if pyplot manages it."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
     if fig.canvas.manager is not None:
         import matplotlib.pyplot as plt
 
@@ -212,6 +212,14 @@ class WeightCache:
             self._inputs[width] = rng.standard_normal((self.batch, width), dtype=np.float32)
         return self._inputs[width]
 
+    def first_product(self, width: int, kind: str = "normal") -> np.ndarray:
+        """``inputs(width) @ weight(1, width, width, kind)``, shape (batch, width), cached:
+        layer 1's pre-activation before scaling does not depend on the scheme's std."""
+        key = ("x@W1", width, kind)
+        if key not in self._inputs:
+            self._inputs[key] = self.inputs(width) @ self.weight(1, width, width, kind)
+        return self._inputs[key]
+
     @property
     def nbytes(self) -> int:
         """Bytes held by the cached weight matrices."""
@@ -234,9 +242,22 @@ def _preactivation(cache: WeightCache, layer: int, x: np.ndarray, width: int, sc
         row = x.sum(axis=1, keepdims=True, dtype=np.float32) * np.float32(scale)
         return np.repeat(row, width, axis=1)
     kind = "uniform" if scheme in _UNIFORM_SCHEMES else "normal"
-    z = x @ cache.weight(layer, x.shape[1], width, kind)
+    if layer == 1 and x is cache.inputs(width):
+        return cache.first_product(width, kind) * np.float32(std)
+    z = _matmul(x, cache.weight(layer, x.shape[1], width, kind))
     z *= np.float32(std)
     return z
+
+
+def _matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``x @ w`` in float32 through torch (zero-copy views): with a batch of 16 rows the product
+    is bound by reading ``w``, and torch's kernel at the notebook's thread count (1, set by
+    :func:`trainlab.notebook.setup_notebook`) does that 2-4x faster than multi-threaded
+    OpenBLAS on a busy 2-core machine."""
+    import torch
+
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    return (xt @ torch.from_numpy(w)).numpy()
 
 
 def init_forward_stats(ws_cache: WeightCache, scheme: str, scale: float, depth: int,

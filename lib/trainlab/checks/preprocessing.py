@@ -105,8 +105,11 @@ def check_minmax_train_test(fn: Callable[[np.ndarray, np.ndarray], Any], seed: i
 
 
 def _correlated_cloud(seed: int, n: int, d: int) -> np.ndarray:
+    """n points in d dimensions, correlated, with covariance eigenvalues in [0.25, 9] (so a
+    small eps barely changes the whitened variances)."""
     rng = _rng(seed)
-    mix = rng.standard_normal((d, d)) * rng.uniform(0.3, 3.0, d)
+    rotation, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    mix = rng.uniform(0.5, 3.0, d)[:, None] * rotation.T
     return rng.uniform(-5, 5, d) + rng.standard_normal((n, d)) @ mix
 
 

@@ -1,0 +1,131 @@
+"""Latency of the initialisation explorer at the lecture's size: 6 layers x 4096 wide, batch 16.
+
+Cached path: ``trainlab.widgets.init_explorer`` driven through its controls (scale and scheme
+moves), each update timed from the control change to the PNG in ``explorer.output`` (compute
++ redraw). Naive path: the same statistics and the same redraw, but the six 4096 x 4096 float32
+weight matrices are sampled again on every update (a :class:`WeightCache` that never caches).
+
+Targets: cached p50 <= 150 ms, >= 15x faster than naive. Wall times depend on the load of the
+machine; the process CPU time of a cached update (all BLAS threads summed) is reported too.
+Run ``python benchmarks/bench_init_explorer.py`` or call :func:`run`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+
+from trainlab import widgets as W  # noqa: E402
+
+DEPTH, WIDTH, BATCH = 6, 4096, 16
+SCHEMES = ("xavier_fan_in", "kaiming_normal", "xavier_normal", "lecun_normal", "normal")
+
+
+class _ResamplingCache(W.WeightCache):
+    """A weight source that draws fresh matrices on every request (the naive explorer)."""
+
+    def weight(self, layer: int, fan_in: int, fan_out: int, kind: str = "normal") -> np.ndarray:
+        """A newly sampled unit-variance (fan_in, fan_out) float32 matrix."""
+        self._mats.clear()
+        return super().weight(layer, fan_in, fan_out, kind)
+
+    def first_product(self, width: int, kind: str = "normal") -> np.ndarray:
+        """``inputs @ W1`` with a freshly sampled ``W1``."""
+        return self.inputs(width) @ self.weight(1, width, width, kind)
+
+
+def _moves(n: int) -> list[tuple[str, object]]:
+    """``n`` control changes: mostly new scales (log-spaced, never repeated), every fourth a
+    new scheme."""
+    scales = 10.0 ** np.linspace(-1.5, 0.5, n)
+    return [("scheme", SCHEMES[(i // 4) % len(SCHEMES)]) if i % 4 == 3
+            else ("scale", float(scales[i])) for i in range(n)]
+
+
+def _time_cached(n_updates: int) -> tuple[list[float], list[float], float, W.Explorer]:
+    t0 = time.perf_counter()
+    ex = W.init_explorer(depth=DEPTH, width=WIDTH, batch=BATCH, scheme="xavier_fan_in",
+                         scale=1.0, widths=(WIDTH,))
+    setup = time.perf_counter() - t0
+    times, cpu = [], []
+    for name, value in _moves(n_updates):
+        t, c = time.perf_counter(), time.process_time()
+        ex.controls[name].value = value
+        times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+        if ex.last_result["status"].startswith("error"):
+            raise RuntimeError(ex.last_result["status"])
+    return times, cpu, setup, ex
+
+
+def _time_naive(n_updates: int, ex: W.Explorer) -> list[float]:
+    """Same stats and redraw as the explorer's ``update``, weights sampled each time."""
+    naive = _ResamplingCache(seed=0, batch=BATCH)
+    times = []
+    for name, value in _moves(n_updates):
+        params = {**ex.values(), name: value}
+        t = time.perf_counter()
+        res = W.init_forward_stats(naive, params["scheme"], params["scale"], DEPTH, WIDTH,
+                                   params["activation"], use_gain=params["gain"])
+        W.render_png(ex.render(res))
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def run(n_updates: int = 20, n_naive: int = 3) -> dict:
+    """Time ``n_updates`` cached updates and ``n_naive`` naive ones; returns the figures (s).
+
+    torch runs with one thread, as in a lesson (``setup_notebook(threads=1)``).
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    cached, cpu, setup, ex = _time_cached(n_updates)
+    res = W.init_forward_stats(ex.cache, "kaiming_normal", 1.0, DEPTH, WIDTH, "tanh")
+    t = time.perf_counter()
+    for _ in range(5):
+        W.init_forward_stats(ex.cache, "kaiming_normal", 1.0, DEPTH, WIDTH, "tanh")
+    compute = (time.perf_counter() - t) / 5
+    t = time.perf_counter()
+    for _ in range(5):
+        W.render_png(ex.render(res))
+    redraw = (time.perf_counter() - t) / 5
+    naive = _time_naive(n_naive, ex)
+    out = {
+        "setup_s": setup,
+        "cached_p50_s": float(np.median(cached)),
+        "cached_p90_s": float(np.percentile(cached, 90)),
+        "cached_cpu_p50_s": float(np.median(cpu)),
+        "cached_compute_s": compute,
+        "cached_redraw_s": redraw,
+        "naive_p50_s": float(np.median(naive)),
+        "n_updates": n_updates,
+        "n_naive": n_naive,
+    }
+    out["speedup"] = out["naive_p50_s"] / out["cached_p50_s"]
+    out["meets_targets"] = out["cached_p50_s"] <= 0.150 and out["speedup"] >= 15
+    return out
+
+
+def main() -> None:
+    """Print the benchmark's figures."""
+    r = run()
+    print(f"init explorer, {DEPTH} layers x {WIDTH} wide, batch {BATCH}")
+    print(f"  setup (sample + cache weights, first draw): {r['setup_s']:.2f} s")
+    print(f"  cached update incl. redraw: p50 {1e3 * r['cached_p50_s']:.1f} ms, "
+          f"p90 {1e3 * r['cached_p90_s']:.1f} ms over {r['n_updates']} updates "
+          f"(compute {1e3 * r['cached_compute_s']:.1f} ms, "
+          f"redraw {1e3 * r['cached_redraw_s']:.1f} ms; "
+          f"process CPU time p50 {1e3 * r['cached_cpu_p50_s']:.1f} ms)")
+    print(f"  naive update (resample weights): p50 {1e3 * r['naive_p50_s']:.0f} ms "
+          f"over {r['n_naive']} updates")
+    print(f"  speed-up: {r['speedup']:.1f}x; targets met: {r['meets_targets']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""The widgets in a real browser: JupyterLab in headless Chromium driven by playwright.
+
+Starts JupyterLab on 127.0.0.1 with a token on a copy of the lessons, runs every cell through
+the Run menu, moves an explorer's slider with the keyboard, and checks that the plot changed
+and that no error output appeared. Screenshots go to ``test-artifacts/``. The server is
+stopped by its own process id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a copy of notebooks/ (so autosave never touches the repo)."""
+    _require_chromium()
+    root = tmp_path_factory.mktemp("lab")
+    for nb in (ROOT / "notebooks").glob("*.ipynb"):
+        shutil.copy(nb, root / nb.name)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "TRAINLAB_NO_PROGRESS": "1", "JUPYTER_CONFIG_DIR": str(root / ".cfg"),
+           "JUPYTER_RUNTIME_DIR": str(root / ".run")}
+    env.pop("MPLBACKEND", None)
+    log = open(root / "jupyter.log", "w")  # noqa: SIM115 - closed in the teardown
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+         "--ServerApp.open_browser=False", "--allow-root"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.flush()
+            _stop(proc)
+            pytest.fail("JupyterLab did not start:\n" + (root / "jupyter.log").read_text()[-3000:])
+        time.sleep(0.5)
+    yield {"base": base, "token": token, "root": root}
+    _stop(proc)
+    log.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server (and its kernels) by its own process id."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _run_all(page, timeout_s: float = 240) -> None:
+    page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+    page.locator("#jp-main-statusbar").get_by_text("Idle").first.wait_for(timeout=90_000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    deadline = time.monotonic() + timeout_s
+    time.sleep(2)
+    while time.monotonic() < deadline:
+        busy = page.locator(".jp-InputPrompt", has_text="[*]").count()
+        if busy == 0 and page.locator("#jp-main-statusbar").get_by_text("Idle").count():
+            return
+        time.sleep(1)
+    raise AssertionError("notebook did not finish running")
+
+
+def _explorer_image(page, slider_label: str):
+    """The first slider labelled ``slider_label`` and the <img> of the explorer that holds it."""
+    label = page.locator("label", has_text=re.compile(rf"^\s*{re.escape(slider_label)}\s*$"))
+    slider = page.locator(".widget-slider", has=label).first
+    explorer = slider.locator(
+        "xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' widget-vbox ')]"
+        "[.//div[contains(@class, 'widget-output')]][1]")
+    return slider, explorer.locator(".widget-output img").first
+
+
+def _assert_no_errors(page) -> None:
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                          has_text="Traceback")
+    assert errors.count() == 0, errors.first.inner_text()[:2000]
+    assert page.locator(".jp-RenderedText", has_text="Traceback (most recent call last)").count() == 0
+
+
+CASES = [("03_initialisation.ipynb", "scale"), ("06_dropout.ipynb", "keep_prob")]
+
+
+@pytest.mark.parametrize("notebook, slider_label", CASES)
+def test_slider_moved_with_keyboard_redraws_the_plot(lab, browser, notebook, slider_label):
+    if not (lab["root"] / notebook).exists():
+        pytest.fail(f"notebooks/{notebook} is missing")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{lab['base']}/lab/tree/{notebook}?token={lab['token']}")
+    _run_all(page)
+    slider, image = _explorer_image(page, slider_label)
+    slider.scroll_into_view_if_needed()
+    image.wait_for(timeout=60_000)
+    before = image.get_attribute("src")
+    stem = Path(notebook).stem
+    page.screenshot(path=str(ARTIFACTS / f"{stem}-before.png"))
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+        time.sleep(0.3)
+    deadline = time.monotonic() + 60
+    after = before
+    while time.monotonic() < deadline and after == before:
+        time.sleep(0.5)
+        after = image.get_attribute("src")
+    page.screenshot(path=str(ARTIFACTS / f"{stem}-after.png"))
+    assert after != before, f"the plot of {notebook} did not change after moving {slider_label}"
+    _assert_no_errors(page)
+    assert page.locator(".widget-output", has_text="error:").count() == 0
+    page.close()
+
+
+def test_slide_deck_renders_in_chromium(browser, tmp_path):
+    """`make slides` output: the welcome deck opens as a reveal.js presentation."""
+    import http.server
+    import threading
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import slides
+
+    deck = slides.build([ROOT / "notebooks" / "00_welcome.ipynb"])[0]
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(deck.parent), **k)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"http://127.0.0.1:{server.server_port}/{deck.name}")
+        page.wait_for_selector(".reveal.ready", timeout=30_000)
+        n_slides = page.locator(".reveal .slides > section").count()
+        assert n_slides >= 5, n_slides
+        assert "Welcome to trainlab" in page.locator(".reveal .slides").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "00_welcome-slides.png"))
+        first = page.locator(".reveal .slides > section.present").inner_text()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            "document.querySelector('.reveal .slides > section.present') !== "
+            "document.querySelector('.reveal .slides > section')", timeout=10_000)
+        assert page.locator(".reveal .slides > section.present").inner_text() != first
+        page.close()
+    finally:
+        server.shutdown()

@@ -1,0 +1,89 @@
+"""Smoke tests for ``python -m trainlab.reproduce``: tiny runs of every experiment."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from trainlab import reproduce
+
+pytest.importorskip("matplotlib")
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    """Synthetic MNIST-shaped data (the test needs no data files)."""
+    rng = np.random.default_rng(0)
+    centers = rng.uniform(0, 1, size=(10, 784)).astype(np.float32)
+    y = np.arange(300) % 10
+    x = np.clip(centers[y] + rng.normal(0, 0.2, size=(300, 784)), 0, 1).astype(np.float32)
+    return (x[:240], y[:240], x[240:], y[240:]), "synthetic"
+
+
+def test_mnist_sigmoid_tiny(tiny_data):
+    cfg = reproduce.MnistSigmoidConfig(steps=30, record_every=10)
+    res = reproduce.run_mnist_sigmoid(cfg, data=tiny_data, show_progress=False)
+    assert set(res["runs"]) == {"no BN", "BN"}
+    for run in res["runs"].values():
+        assert run["step"] == [0, 10, 20, 29]
+        assert len(run["p15"]) == len(run["p50"]) == len(run["p85"]) == len(run["val_acc"]) == 4
+        assert all(a <= b <= c for a, b, c in zip(run["p15"], run["p50"], run["p85"],
+                                                    strict=True))
+        assert 0.0 <= run["final_val_acc"] <= 1.0
+    # the BN network normalises the sigmoid's input: its median sits near beta = 0 after training
+    assert abs(res["runs"]["BN"]["p50"][-1]) < abs(res["runs"]["no BN"]["p50"][-1])
+    json.dumps(res)
+    fig = reproduce.plot_mnist_sigmoid(res)
+    assert len(fig.axes) == 3 and all(ax.get_xlabel() for ax in fig.axes)
+
+
+def test_noisy_bn_tiny(tiny_data):
+    cfg = reproduce.NoisyBNConfig(steps=20, checkpoint_every=10, depth=2, width=16,
+                                  probe_size=32)
+    res = reproduce.run_noisy_bn(cfg, data=tiny_data, show_progress=False)
+    assert list(res["runs"]) == ["standard", "BN", "noisy BN"]
+    for run in res["runs"].values():
+        assert run["step"] == [10, 20]
+        assert np.shape(run["shift_rel"]) == (2, 2)
+        assert np.shape(run["grad_ics_l2"]) == (2, 3)
+    runs = res["runs"]
+    assert np.mean(runs["noisy BN"]["shift_rel"]) > np.mean(runs["BN"]["shift_rel"])
+    json.dumps(res)
+    reproduce.plot_noisy_bn(res)
+    with pytest.raises(ValueError, match="layer"):
+        reproduce.plot_noisy_bn(res, layer=5)
+
+
+def test_landscape_tiny(tiny_data):
+    cfg = reproduce.LandscapeConfig(steps=6, probe_every=3, depth=2, width=16,
+                                    etas=(0.1, 0.2))
+    res = reproduce.run_landscape(cfg, data=tiny_data, show_progress=False)
+    for run in res["runs"].values():
+        assert run["steps"] == [0, 3]
+        assert len(run["train_loss"]) == 6
+        assert all(lo <= hi for lo, hi in zip(run["loss_min"], run["loss_max"], strict=True))
+    json.dumps(res)
+    fig = reproduce.plot_landscape(res)
+    assert [ax.get_title() for ax in fig.axes][0].startswith("(a)")
+
+
+def test_cli_quick_writes_json_and_png(tmp_path, monkeypatch, tiny_data):
+    monkeypatch.setattr(reproduce, "load_data", lambda subset="auto": tiny_data)
+    monkeypatch.setenv("TRAINLAB_NO_PROGRESS", "1")
+    assert reproduce.main(["landscape", "--quick", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "landscape.json").read_text())
+    assert res["quick"] is True and res["data"] == "synthetic"
+    assert (tmp_path / "landscape.png").stat().st_size > 1000
+
+
+def test_cli_rejects_unknown_experiment(capsys):
+    with pytest.raises(SystemExit):
+        reproduce.main(["nope", "--quick"])
+    assert "unknown experiment" in capsys.readouterr().err
+
+
+def test_load_data_bad_subset():
+    with pytest.raises(ValueError, match="subset"):
+        reproduce.load_data("60k")
