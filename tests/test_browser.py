@@ -148,9 +148,12 @@ def test_slider_moved_with_keyboard_redraws_the_plot(lab, browser, notebook, sli
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{lab['base']}/lab/tree/{notebook}?token={lab['token']}")
     _run_all(page)
+    news = page.get_by_role("button", name="No", exact=True)
+    if news.count():
+        news.first.click()
     slider, image = _explorer_image(page, slider_label)
-    slider.scroll_into_view_if_needed()
     image.wait_for(timeout=60_000)
+    image.scroll_into_view_if_needed()
     before = image.get_attribute("src")
     stem = Path(notebook).stem
     page.screenshot(path=str(ARTIFACTS / f"{stem}-before.png"))

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from trainlab.checks import ExerciseError, NotAttemptedError
 from trainlab.checks import init as checks
 

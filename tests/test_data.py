@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from trainlab import data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -572,3 +573,36 @@ def test_load_photo_patches_bad_arguments(kwargs, words):
         data.load_photo_patches(**kwargs)
     for w in words:
         assert w in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------
+# damaged files without the real mirror (these run everywhere)
+# --------------------------------------------------------------------------------------------
+
+def test_truncated_generated_file_is_refused_without_a_mirror(isolated, monkeypatch):
+    blob = _idx_bytes(np.arange(2 * 28 * 28).reshape(2, 28, 28) % 256)
+    _register(monkeypatch, LABELS_10K, hashlib.md5(blob).hexdigest())
+    _put(isolated, LABELS_10K, blob[: len(blob) // 2])
+    with pytest.raises(data.ChecksumError) as info:
+        data.ensure_file(LABELS_10K)
+    msg = str(info.value)
+    assert "not a readable gzip file" in msg and hashlib.md5(blob).hexdigest() in msg
+    _assert_moved_aside(isolated, LABELS_10K, blob[: len(blob) // 2])
+    with pytest.raises(data.DataNotFoundError, match="not in the cache"):
+        data.ensure_file(LABELS_10K)
+
+
+def test_cached_cifar_swapped_for_a_malicious_tarball_is_refused_before_unpickling(
+        isolated, monkeypatch, tmp_path):
+    members, expected = _cifar_members()
+    good = _cifar_tarball(members)
+    _register(monkeypatch, CIFAR, _put(isolated, CIFAR, good))
+    np.testing.assert_array_equal(data.load_cifar10("test", dtype="uint8")[0],
+                                  expected["test"][0])
+    marker = tmp_path / "pwned"
+    evil = _evil_tarball(marker)
+    _put(isolated, CIFAR, evil)
+    with pytest.raises(data.ChecksumError, match="found in the cache"):
+        data.load_cifar10("test")
+    assert not marker.exists()
+    _assert_moved_aside(isolated, CIFAR, evil)

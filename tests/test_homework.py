@@ -83,3 +83,30 @@ def test_grading_stored_outputs_sees_a_failed_check(course, tmp_path):
     assert by_id[check.metadata["nbgrader"]["grade_id"]].score == 0
     assert sum(r.score for r in rows) == sum(r.max_score for r in rows) - \
         check.metadata["nbgrader"]["points"]
+
+
+WRONG_ANSWERS = [
+    ("06_dropout.ipynb", "06-ex1", "return x * mask / keep_prob", "return x * mask",
+     "keep_prob"),
+    ("04_batchnorm.ipynb", "04-ex2", "(dout - dbeta / len(x) - x_hat * dgamma / len(x))",
+     "(dout - x_hat * dgamma / len(x))", "mean term"),
+]
+
+
+@pytest.mark.parametrize("name, exercise, right, wrong, hint", WRONG_ANSWERS,
+                         ids=[w[1] for w in WRONG_ANSWERS])
+def test_a_typical_wrong_answer_is_caught_with_a_hint(course, tmp_path, name, exercise, right,
+                                                      wrong, hint):
+    lesson = ROOT / "notebooks" / name
+    nb = nbformat.read(lesson, as_version=4)
+    cell = next(c for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == f"{exercise}-solution")
+    assert right in cell.source, "the lesson's solution changed: update this test"
+    cell.source = cell.source.replace(right, wrong)
+    student = tmp_path / name
+    nbformat.write(nb, student)
+    rows = {r.grade_id: r for r in homework.grade(student, f"wrong-{exercise}", course)}
+    assert rows[f"{exercise}-check"].score == 0, homework.report(list(rows.values()))
+    assert hint in rows[f"{exercise}-check"].feedback, rows[f"{exercise}-check"].feedback
+    others = [r for gid, r in rows.items() if gid != f"{exercise}-check"]
+    assert all(r.score == r.max_score for r in others), homework.report(list(rows.values()))

@@ -117,9 +117,14 @@ def test_colab_setup_cell_works_in_a_fresh_environment(tmp_path: Path):
     mirror = Path(os.environ.get("TRAINLAB_DATA_MIRROR", ROOT.parent / "shared" / "data"))
     if not (mirror / "mnist").is_dir():
         pytest.skip(f"no data mirror at {mirror}")
-    wheel_dir = tmp_path / "wheel"
+    wheel_dir, src = tmp_path / "wheel", tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "lib", src / "lib",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", "-w", str(wheel_dir), str(ROOT)],
+                    "--no-build-isolation", "-w", str(wheel_dir), str(src)],
                    check=True, capture_output=True, timeout=300)
     wheel = next(wheel_dir.glob("trainlab-*.whl"))
     env_dir = tmp_path / "fresh"

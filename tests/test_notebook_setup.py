@@ -24,8 +24,11 @@ def test_setup_notebook_fixes_threads_and_style():
 
     from trainlab.style import PALETTE
 
+    from threadpoolctl import threadpool_info
+
     trainlab.setup_notebook(seed=0, threads=1)
     assert torch.get_num_threads() == 1
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info())
     assert mpl.rcParams["axes.prop_cycle"].by_key()["color"][:3] == PALETTE[:3]
 
 

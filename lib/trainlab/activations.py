@@ -198,6 +198,9 @@ def maxout_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
     _check_ndim(x, "x", 2, "(N, D_in)")
     _check_ndim(w, "w", 3, "(D_in, D_out, k)")
     d_in, d_out, k = w.shape
+    if k < 1:
+        raise ValueError(f"w must hold at least one affine piece (k >= 1 in (D_in, D_out, k)), "
+                         f"got shape {w.shape}")
     if x.shape[1] != d_in:
         raise ValueError(f"x has D_in = {x.shape[1]} features but w expects D_in = {d_in} "
                          f"(w shape {w.shape}, convention (D_in, D_out, k))")

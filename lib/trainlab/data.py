@@ -655,6 +655,15 @@ def _sample_photos() -> tuple[np.ndarray, ...]:
     return photos
 
 
+def _rng_from_seed(seed: int | np.random.Generator) -> np.random.Generator:
+    """``default_rng(seed)`` for a non-negative int seed or a Generator; else a ValueError."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0 or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
 def load_photo_patches(n: int = 2000, size: int = 32, seed: int = 0) -> np.ndarray:
     """``n`` random ``size`` x ``size`` RGB patches, uint8 (n, size, size, 3), cut from
     scikit-learn's bundled photos (china.jpg and flower.jpg, each 427 x 640): a CIFAR-like,
@@ -667,7 +676,7 @@ def load_photo_patches(n: int = 2000, size: int = 32, seed: int = 0) -> np.ndarr
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or not (
             1 <= size <= max_size):
         raise ValueError(f"size must be an int in [1, {max_size}], got {size!r}")
-    rng = np.random.default_rng(seed)
+    rng = _rng_from_seed(seed)
     which = rng.integers(len(photos), size=n)
     out = np.empty((n, size, size, 3), dtype=np.uint8)
     for k, photo in enumerate(photos):
@@ -742,7 +751,7 @@ def make_toy_2d(kind: str, n: int = 400, seed: int = 0,
     - ``"spirals"``: two interleaved spirals r = 0.1 + 0.9 t, theta = 3 pi t (+ pi), t in [0, 1];
     - ``"blobs"``: discs of radius 0.6 at (-0.6, -0.6) and (0.6, 0.6) (linearly separable).
     """
-    if kind not in _TOY_KINDS:
+    if not isinstance(kind, str) or kind not in _TOY_KINDS:
         raise ValueError(f"kind must be one of {TOY_KINDS}, got {kind!r}")
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
         raise ValueError(f"n must be an int >= 2 (one point per class at least), got {n!r}")
@@ -751,7 +760,7 @@ def make_toy_2d(kind: str, n: int = 400, seed: int = 0,
     if (isinstance(noise, bool) or not isinstance(noise, int | float | np.floating)
             or not 0 <= noise < np.inf):
         raise ValueError(f"noise must be a finite float >= 0, got {noise!r}")
-    rng = np.random.default_rng(seed)
+    rng = _rng_from_seed(seed)
     m0 = n // 2
     x0, x1 = generate(rng, m0, n - m0)
     X = np.concatenate([x0, x1]) + noise * rng.standard_normal((n, 2))

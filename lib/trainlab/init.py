@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Real
+from typing import Any
 
 import numpy as np
 import torch
@@ -123,13 +125,15 @@ def fans(shape: tuple[int, ...], layout: str = "numpy") -> tuple[int, int]:
     ``r = prod(kernel)`` (1 for a Linear), ``fan_in = in * r`` and ``fan_out = out * r``, as in
     torch.nn.init._calculate_fan_in_and_fan_out.
     """
-    if layout not in _LAYOUTS:
+    if not isinstance(layout, str) or layout not in _LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
+    if isinstance(shape, str) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"shape must be a tuple of positive ints, got {shape!r}")
     shape = tuple(shape)
     if len(shape) < 2:
         raise ValueError(f"shape must have at least 2 dims to define fan_in and fan_out, "
                          f"got {shape}")
-    if any(not isinstance(s, int | np.integer) or s < 1 for s in shape):
+    if any(isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1 for s in shape):
         raise ValueError(f"shape must hold positive integers, got {shape}")
     if len(shape) == 2 and layout == "numpy":
         return int(shape[0]), int(shape[1])
@@ -143,7 +147,7 @@ def _check_scheme(scheme: str) -> None:
 
 
 def _check_scale(scheme: str, scale: float) -> None:
-    if not isinstance(scale, int | float) or not math.isfinite(scale):
+    if isinstance(scale, bool) or not isinstance(scale, Real) or not math.isfinite(scale):
         raise ValueError(f"scale must be a finite number, got {scale!r}")
     if scheme not in _DETERMINISTIC and scale <= 0:
         raise ValueError(f"scale must be > 0 for the random scheme {scheme!r}, got {scale}")
@@ -218,6 +222,16 @@ def _orthogonal_numpy(rows: int, cols: int, rng: np.random.Generator) -> np.ndar
     return q if rows >= cols else q.T
 
 
+def _float_dtype(dtype: Any) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"dtype must be a NumPy floating dtype, got {dtype!r}") from err
+    if dt.kind != "f":
+        raise TypeError(f"dtype must be a real floating dtype (float16/32/64), got {dt}")
+    return dt
+
+
 def init_weights(shape: tuple[int, ...], scheme: str, *, scale: float = 1.0,
                  nonlinearity: str | None = None, mode: str = "fan_in", a: float = 0.0,
                  rng: None | int | np.random.Generator = None,
@@ -231,8 +245,10 @@ def init_weights(shape: tuple[int, ...], scheme: str, *, scale: float = 1.0,
     ``scale * gain``. ``rng`` is a seed or a ``numpy.random.Generator``.
     """
     fan_in, fan_out = fans(shape, "numpy")
+    shape = tuple(int(s) for s in shape)
     std = init_std(scheme, fan_in, fan_out, scale=scale, nonlinearity=nonlinearity,
                    mode=mode, a=a)
+    out_dtype = _float_dtype(dtype)
     gen = _as_generator(rng)
     if scheme == "zeros":
         w = np.zeros(shape)
@@ -248,7 +264,12 @@ def init_weights(shape: tuple[int, ...], scheme: str, *, scale: float = 1.0,
         w = g * _orthogonal_numpy(rows, cols, gen).reshape(shape)
     else:
         w = std * gen.standard_normal(shape)
-    return w.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):
+        w = w.astype(out_dtype, copy=False)
+    if not np.isfinite(w).all():
+        raise ValueError(f"scale={scale!r} is too large for dtype {out_dtype}: the weights "
+                         f"overflow to inf")
+    return w
 
 
 def init_tensor_(tensor: torch.Tensor, scheme: str, *, scale: float = 1.0,
@@ -263,6 +284,11 @@ def init_tensor_(tensor: torch.Tensor, scheme: str, *, scale: float = 1.0,
     """
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
+    if not tensor.is_floating_point():
+        raise TypeError(f"tensor must have a real floating dtype, got {tensor.dtype}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got "
+                        f"{type(generator).__name__}")
     fan_in, fan_out = fans(tuple(tensor.shape), "torch")
     std = init_std(scheme, fan_in, fan_out, scale=scale, nonlinearity=nonlinearity,
                    mode=mode, a=a)

@@ -35,9 +35,10 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 def _as_float_array(x: Any, name: str) -> np.ndarray:
-    """``x`` as a floating NumPy array: float arrays pass unchanged, ints/bools/lists become
-    float64, anything else (complex, object, strings) is a TypeError naming ``name``."""
-    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+    """``x`` as a float32/float64 NumPy array: those pass unchanged, ints/bools/lists become
+    float64; float16 (its squares overflow above 256, so batch statistics silently break),
+    complex, object and string arrays are a TypeError naming ``name``."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.dtype != np.float16:
         return x
     try:
         arr = np.asarray(x)
@@ -45,6 +46,9 @@ def _as_float_array(x: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be a real-valued array, got {type(x).__name__}") from err
     if arr.dtype.kind in "biu":
         return arr.astype(np.float64)
+    if arr.dtype == np.float16:
+        raise TypeError(f"{name} must be float32 or float64, got float16 (half precision "
+                        f"overflows above 65504; cast with {name}.astype(np.float32))")
     if arr.dtype.kind != "f":
         raise TypeError(f"{name} must be a real floating-point array (float32 or float64), "
                         f"got dtype {arr.dtype}")
@@ -97,6 +101,12 @@ def _check_in_range(value: Any, name: str, lo: float, hi: float, interval: str) 
     return v
 
 
+def _rows(x: np.ndarray) -> np.ndarray:
+    """(N, d_1, ..., d_k) -> (N, d_1 * ... * d_k); also for N = 0, where ``reshape(N, -1)``
+    cannot infer the width."""
+    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
+
+
 def _check_cache(cache: Any, kind: str, keys: tuple[str, ...]) -> None:
     """A backward pass needs the cache of the matching forward pass."""
     if not isinstance(cache, dict) or cache.get("layer") != kind or any(k not in cache
@@ -120,7 +130,7 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
     b = _as_float_array(b, "b")
     _check_ndim(w, "w", 2, "(D_in, D_out)")
     _check_ndim(x, "x", ">=2", "(N, D_in) or (N, d_1, ..., d_k)")
-    x2 = x.reshape(x.shape[0], -1)
+    x2 = _rows(x)
     if x2.shape[1] != w.shape[0]:
         raise ValueError(f"x has {x2.shape[1]} features per example (shape {x.shape}) but w "
                          f"expects D_in = {w.shape[0]} (w shape {w.shape}, convention (D_in, "
@@ -142,7 +152,7 @@ def affine_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarr
     dout = _as_float_array(dout, "dout")
     _check_shape(dout, "dout", (x.shape[0], w.shape[1]), "the shape of the forward output")
     dx = (dout @ w.T).reshape(x.shape)
-    dw = x.reshape(x.shape[0], -1).T @ dout
+    dw = _rows(x).T @ dout
     db = dout.sum(axis=0)
     return dx, dw, db
 
@@ -163,6 +173,9 @@ def softmax_cross_entropy(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.
     scores = _as_float_array(scores, "scores")
     _check_ndim(scores, "scores", 2, "(N, C)")
     n, c = scores.shape
+    if n == 0 or c == 0:
+        raise ValueError(f"scores must hold at least one row and one class (N >= 1, C >= 1), "
+                         f"got shape {scores.shape}")
     y = _check_labels(y, n, c)
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

@@ -108,6 +108,10 @@ def _check_running(running: Any, d: int) -> RunningStats:
             raise TypeError(f"running.{name} must be a float NumPy array, got "
                             f"{type(arr).__name__}")
         _check_shape(arr, f"running.{name}", (d,), "one entry per feature of x")
+    if not (np.isfinite(running.mean).all() and np.isfinite(running.var).all()
+            and (running.var >= 0).all()):
+        raise ValueError(f"running must hold finite statistics with var >= 0, got mean "
+                         f"{running.mean} and var {running.var}")
     return running
 
 
@@ -170,11 +174,24 @@ def _check_dout(dout: Any, shape: tuple[int, ...]) -> np.ndarray:
     return dout
 
 
+def _check_var(var: np.ndarray, x: np.ndarray) -> None:
+    """A finite x whose variance overflows would be normalised to 0 without a word: refuse it.
+    (Non-finite x propagates, as in torch.)"""
+    if not np.isfinite(var).all() and np.isfinite(x).all():
+        raise ValueError(f"x is too large to normalise in {x.dtype}: its variance overflows to "
+                         f"inf (largest |x| = {np.abs(x).max():.3g}); rescale x")
+
+
 def _standardize(xr: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """x_hat = (x - mean) / sqrt(var + eps) along the last axis (biased var); returns
     (x_hat, inv_std) with inv_std keeping the reduced axis."""
-    x_hat = xr - xr.mean(axis=-1, keepdims=True)
-    var = np.mean(x_hat * x_hat, axis=-1, keepdims=True)
+    if xr.shape[-1] == 0:
+        raise ValueError("x must have at least one value to normalise over in each group, got "
+                         "an empty feature axis")
+    with np.errstate(over="ignore", invalid="ignore"):
+        x_hat = xr - xr.mean(axis=-1, keepdims=True)
+        var = np.mean(x_hat * x_hat, axis=-1, keepdims=True)
+    _check_var(var, xr)
     inv_std = 1.0 / np.sqrt(var + eps)
     x_hat *= inv_std
     return x_hat, inv_std
@@ -196,6 +213,9 @@ def _standardize_backward(dxhat: np.ndarray, x_hat: np.ndarray,
 # --------------------------------------------------------------------------------------------
 
 def _check_batch_size(m: int, what: str) -> None:
+    if m == 0:
+        raise ValueError(f"x holds an empty batch ({what} = 0) in training-mode batch norm: "
+                         f"the batch statistics need at least 2 values per feature")
     if m < 2:
         raise ValueError(f"x holds a batch of one ({what} = {m}) in training-mode batch norm: "
                          f"every x_hat would be 0 (x equals the batch mean); use "
@@ -213,9 +233,11 @@ def _bn_forward_2d(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mode: str
     """
     m = x.shape[0]
     if mode == "train":
-        mu = x.mean(axis=0)
-        x_mu = x - mu
-        var = np.einsum("ij,ij->j", x_mu, x_mu) / m
+        with np.errstate(over="ignore", invalid="ignore"):
+            mu = x.mean(axis=0)
+            x_mu = x - mu
+            var = np.einsum("ij,ij->j", x_mu, x_mu) / m
+        _check_var(var, x)
         if running is not None:
             running.update(mu, var * (m / (m - 1)), momentum)
     else:
@@ -438,8 +460,8 @@ def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, *,
     _check_ndim(x, "x", ">=2", "(N, D) or (N, C, H, W)")
     gamma, beta = _affine_params(gamma, beta, x.shape[1:], "x.shape[1:], one per feature")
     eps = _check_positive(eps, "eps", "it keeps 1/sqrt(var + eps) finite")
-    return _group_forward(x.reshape(x.shape[0], -1), x.shape, gamma, beta, x.shape[1:], eps,
-                          "layernorm")
+    return _group_forward(x.reshape(x.shape[0], math.prod(x.shape[1:])), x.shape, gamma, beta,
+                          x.shape[1:], eps, "layernorm")
 
 
 def layernorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray,
@@ -471,8 +493,8 @@ def instancenorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, *,
         raise ValueError(f"x must have at least 2 spatial positions per channel for instance "
                          f"norm (every x_hat would be 0), got shape {x.shape}")
     gshape = (1, c) + (1,) * (x.ndim - 2)
-    return _group_forward(x.reshape(n, c, -1), x.shape, gamma, beta, gshape, eps,
-                          "instancenorm")
+    return _group_forward(x.reshape(n, c, math.prod(x.shape[2:])), x.shape, gamma, beta,
+                          gshape, eps, "instancenorm")
 
 
 def instancenorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray,
@@ -505,8 +527,9 @@ def groupnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, num_gr
     gamma, beta = _affine_params(gamma, beta, (c,), "(C,) with C = x.shape[1]")
     eps = _check_positive(eps, "eps", "it keeps 1/sqrt(var + eps) finite")
     gshape = (1, c) + (1,) * (x.ndim - 2)
-    return _group_forward(x.reshape(n, int(num_groups), -1), x.shape, gamma, beta, gshape, eps,
-                          "groupnorm")
+    g = int(num_groups)
+    return _group_forward(x.reshape(n, g, math.prod(x.shape[1:]) // g), x.shape, gamma, beta,
+                          gshape, eps, "groupnorm")
 
 
 def groupnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray,
@@ -545,7 +568,8 @@ def lp_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, p: 
     p = _check_p(p)
     eps = _check_positive(eps, "eps", "it keeps 1/s finite")
     _check_batch_size(x.shape[0], "N")
-    c = x - x.mean(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        c = x - x.mean(axis=0)
     a = np.abs(c)
     idx = None
     if math.isinf(p):
@@ -556,7 +580,8 @@ def lp_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, p: 
     elif p == 2:
         s0 = np.sqrt(np.mean(c * c, axis=0))
     else:
-        s0 = np.mean(a**p, axis=0) ** (1.0 / p)
+        s0 = _scaled_lp_norm(a, p)
+    _check_var(s0, x)
     s = s0 + eps
     x_hat = c / s
     out = x_hat * gamma
@@ -564,6 +589,14 @@ def lp_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, p: 
     cache = {"layer": "lp_batchnorm", "c": c, "s0": s0, "s": s, "x_hat": x_hat,
              "gamma": gamma, "p": p, "idx": idx}
     return out, cache
+
+
+def _scaled_lp_norm(a: np.ndarray, p: float) -> np.ndarray:
+    """((1/N) sum_i a_i^p)^(1/p) per column, computed as m ((1/N) sum_i (a_i / m)^p)^(1/p)
+    with m = max_i a_i, so that a^p neither overflows nor underflows for large p."""
+    m = a.max(axis=0)
+    safe = np.where(m > 0, m, 1)
+    return m * np.mean((a / safe) ** p, axis=0) ** (1.0 / p)
 
 
 def _lp_norm_grad(c: np.ndarray, s0: np.ndarray, p: float,
@@ -576,10 +609,10 @@ def _lp_norm_grad(c: np.ndarray, s0: np.ndarray, p: float,
         g[idx, cols] = np.sign(c[idx, cols])
         return g
     n = c.shape[0]
-    scale = np.divide(1.0, n * s0 ** (p - 1), out=np.zeros_like(s0), where=s0 > 0)
     if p == 1:
-        return np.sign(c) * scale
-    return np.abs(c) ** (p - 1) * np.sign(c) * scale
+        return np.sign(c) / n
+    safe = np.where(s0 > 0, s0, 1)
+    return (np.abs(c) / safe) ** (p - 1) * np.sign(c) / n
 
 
 def lp_batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray,
@@ -605,6 +638,15 @@ def lp_batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np
 # Weight norm
 # --------------------------------------------------------------------------------------------
 
+def _column_norms(v: np.ndarray) -> np.ndarray:
+    """||v[:, j]|| computed as m_j ||v[:, j] / m_j|| with m_j = max_i |v[i, j]|, so that the
+    squares neither overflow (|v| > 1e154) nor underflow to a zero norm (|v| < 1e-154)."""
+    m = np.abs(v).max(axis=0, initial=0)
+    safe = np.where(m > 0, m, 1)
+    u = v / safe
+    return m * np.sqrt(np.einsum("ij,ij->j", u, u))
+
+
 def weightnorm_forward(x: np.ndarray, v: np.ndarray, g: np.ndarray,
                        b: np.ndarray) -> tuple[np.ndarray, dict]:
     """Weight-normalised affine layer (Salimans & Kingma 2016).
@@ -626,7 +668,7 @@ def weightnorm_forward(x: np.ndarray, v: np.ndarray, g: np.ndarray,
                          f"{v.shape[0]} (v shape {v.shape}, convention (D_in, D_out))")
     _check_shape(g, "g", (v.shape[1],), "(D_out,) from v")
     _check_shape(b, "b", (v.shape[1],), "(D_out,) from v")
-    norm = np.sqrt(np.einsum("ij,ij->j", v, v))
+    norm = _column_norms(v)
     if np.any(norm == 0):
         raise ValueError(f"v must have no all-zero column (its direction is undefined), got "
                          f"zero columns {np.flatnonzero(norm == 0).tolist()}")
@@ -649,5 +691,5 @@ def weightnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.n
     dout = _check_dout(dout, (x.shape[0], v.shape[1]))
     dw = x.T @ dout
     dg = np.einsum("ij,ij->j", dw, v) / norm
-    dv = dw * (g / norm) - v * (g * dg / norm**2)
+    dv = (g / norm) * (dw - (v / norm) * dg)
     return dout @ w.T, dv, dg, dout.sum(axis=0)

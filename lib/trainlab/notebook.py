@@ -41,19 +41,22 @@ def setup_notebook(seed: int = 0, threads: int = 1) -> None:
     """Make a lesson reproducible and give its figures the course style.
 
     - seeds ``random``, NumPy and torch with ``seed``;
-    - fixes torch's intra-op thread count to ``threads`` (results of a float reduction can
-      change in the last bits with the number of threads) and asks torch for deterministic
+    - fixes torch's intra-op thread count and NumPy's BLAS thread pool to ``threads`` (results
+      of a float reduction can change in the last bits with the number of threads, and a busy
+      machine runs many-threaded BLAS slower, not faster) and asks torch for deterministic
       algorithms;
     - applies :func:`trainlab.style.apply_style` and inline PNG figures.
     """
     if not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be an int >= 1, got {threads!r}")
     import torch
+    from threadpoolctl import threadpool_limits
 
     from trainlab.style import apply_style
 
     seed_everything(seed)
     torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     np.set_printoptions(precision=4, suppress=True)
     apply_style()

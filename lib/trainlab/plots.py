@@ -75,6 +75,44 @@ def _fig_axes(axes: Sequence[Axes] | np.ndarray | None, n: int, *, ncols: int,
     return fig, flat[:n]
 
 
+def _real_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a float64 array of real numbers, else a TypeError naming ``name``."""
+    try:
+        arr = np.asarray(value)
+    except ValueError as err:
+        raise TypeError(f"{name} must be an array of real numbers, got a ragged "
+                        f"{type(value).__name__}") from err
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def _limits(lim: Any, name: str) -> tuple[float, float]:
+    """A pair ``(lo, hi)`` of finite numbers with lo < hi, else a ValueError naming ``name``."""
+    try:
+        lo, hi = (float(v) for v in lim)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be (lo, hi) with lo < hi, got {lim!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(f"{name} must be (lo, hi) of finite numbers with lo < hi, got {lim!r}")
+    return lo, hi
+
+
+def _str_tuple(value: Any, name: str) -> tuple[str, ...]:
+    """A single string or a sequence of strings as a tuple of strings."""
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{name} must be a string or a sequence of strings, got {value!r}")
+    return tuple(value)
+
+
+def _legend(ax: Axes) -> None:
+    """A legend when something on ``ax`` has a label (matplotlib warns otherwise)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best")
+
+
 def _named(items: Any, what: str, default: str = "") -> dict[str, Any]:
     """A ``dict`` name -> item from a dict, or ``{default: items}`` for a single item."""
     if isinstance(items, Mapping):
@@ -129,12 +167,19 @@ def histogram_grid(arrays: Sequence[np.ndarray] | Mapping[str, np.ndarray], *, b
     panel uses the range of its own finite values. Mean and std are of the finite values:
     ``mean = sum(a) / n``, ``std = sqrt(sum((a - mean)^2) / n)``.
     """
+    if isinstance(arrays, str) or not (isinstance(arrays, Mapping)
+                                       or hasattr(arrays, "__iter__")):
+        raise TypeError(f"arrays must be a list of arrays or a dict title -> array, got "
+                        f"{type(arrays).__name__}")
     named = dict(arrays) if isinstance(arrays, Mapping) else None
     values = list(named.values()) if named is not None else list(arrays)
     if len(values) == 0:
         raise ValueError("arrays must hold at least one array, got an empty collection")
     if not isinstance(bins, (int, np.integer)) or bins < 1:
         raise ValueError(f"bins must be a positive int, got {bins!r}")
+    if range is not None:
+        range = _limits(range, "range")
+    values = [_real_array(a, f"arrays[{i}]") for i, a in enumerate(values)]
     if titles is None:
         titles = (list(named) if named is not None
                   else [f"layer {i + 1}" for i in np.arange(len(values))])
@@ -143,7 +188,7 @@ def histogram_grid(arrays: Sequence[np.ndarray] | Mapping[str, np.ndarray], *, b
                          f"got {len(titles)}")
     fig, axs = _fig_axes(axes, len(values), ncols=ncols, sharey=share_y)
     for i, (ax, a, title) in enumerate(zip(axs, values, titles, strict=True)):
-        _histogram_panel(ax, np.asarray(a), bins=int(bins), rng=range, col=color(i))
+        _histogram_panel(ax, a, bins=int(bins), rng=range, col=color(i))
         ax.set_title(str(title))
         ax.set_xlabel(xlabel)
         ax.set_ylabel("count")
@@ -157,8 +202,9 @@ def _histogram_panel(ax: Axes, a: np.ndarray, *, bins: int, rng: tuple[float, fl
     n_bad = flat.size - finite.size
     if finite.size:
         lo, hi = rng if rng is not None else (finite.min(), finite.max())
-        if hi <= lo:
-            lo, hi = lo - 0.5, hi + 0.5
+        if hi - lo <= 1e-9 * max(abs(lo), abs(hi)):
+            pad = 0.5 * max(1.0, abs(lo), abs(hi))
+            lo, hi = lo - pad, hi + pad
         counts, edges = np.histogram(finite, bins=bins, range=(lo, hi))
         ax.stairs(counts, edges, fill=True, color=col, alpha=0.85)
         label = f"mean {finite.mean():.3g}\nstd {finite.std():.3g}"
@@ -180,6 +226,10 @@ def std_per_layer(stds: Mapping[str, Sequence[float]] | Sequence[float], *, log:
     ``inf`` (overflow) by a triangle at the top edge, ``0`` on a log axis (underflow) by a
     triangle at the bottom edge, ``nan`` by a cross at the top edge; the legend says which.
     """
+    if not isinstance(stds, Mapping) and (isinstance(stds, str)
+                                          or not hasattr(stds, "__len__")):
+        raise TypeError(f"stds must be a list of per-layer stds or a dict run name -> list, "
+                        f"got {stds!r}")
     if (not isinstance(stds, Mapping) and len(stds) > 0
             and np.ndim(next(iter(stds))) == 1):
         stds = {f"run {i + 1}": s for i, s in enumerate(stds)}
@@ -189,7 +239,7 @@ def std_per_layer(stds: Mapping[str, Sequence[float]] | Sequence[float], *, log:
     finite_vals: list[np.ndarray] = []
     n_layers = 1
     for i, (name, run) in enumerate(runs.items()):
-        y = np.asarray(run, dtype=np.float64).ravel()
+        y = _real_array(run, f"stds[{name!r}]").ravel()
         x = np.arange(1, y.size + 1)
         ok = np.isfinite(y) & ((y > 0) if log else True)
         finite_vals.append(y[ok])
@@ -260,7 +310,12 @@ def _percentile_series(run: Any, layer: Any, q: int) -> tuple[np.ndarray, np.nda
         key = next((k for k in (f"p{q}", f"pre_p{q}") if k in run), None)
         if key is None:
             raise ValueError(f"series has no 'p{q}' or 'pre_p{q}' entry; keys are {sorted(run)}")
-        return np.asarray(run["step"]), np.asarray(run[key], dtype=np.float64)
+        steps = _real_array(run["step"], "series['step']").ravel()
+        vals = _real_array(run[key], f"series[{key!r}]").ravel()
+        if steps.shape != vals.shape:
+            raise ValueError(f"series[{key!r}] must have one value per step ({steps.size}), "
+                             f"got {vals.size}")
+        return steps, vals
     if not hasattr(run, "series"):
         raise TypeError("history_or_series must be a History (with .series), a series dict "
                         f"with a 'step' key, or a dict of those; got {type(run).__name__}")
@@ -285,11 +340,17 @@ def training_curves(histories: Mapping[str, Any] | Any, *, metrics: Sequence[str
     solid, val dashed). A diverged run (``.diverged``, ``.diverged_at``) is drawn up to its last
     finite value and marked with a cross and the text "diverged at step k".
     """
+    split = _str_tuple(split, "split")
+    metrics = _str_tuple(metrics, "metrics")
     for s in split:
         if s not in ("train", "val"):
             raise ValueError(f"split entries must be 'train' or 'val', got {s!r}")
     if len(metrics) == 0:
         raise ValueError("metrics must hold at least one of 'loss', 'acc', got ()")
+    for m in metrics:
+        if m not in _METRIC_LABELS:
+            raise ValueError(f"metrics entries must be one of {tuple(_METRIC_LABELS)}, "
+                             f"got {m!r}")
     runs = _named(histories, "histories", default="run")
     fig, axs = _fig_axes(axes, len(metrics), ncols=len(metrics), panel=(4.5, 3.2))
     for ax, metric in zip(axs, metrics, strict=True):
@@ -301,7 +362,7 @@ def training_curves(histories: Mapping[str, Any] | Any, *, metrics: Sequence[str
         ax.set_ylabel(f"{_METRIC_LABELS.get(metric, metric)}")
         if log_loss and metric == "loss":
             ax.set_yscale("log")
-        ax.legend(loc="best")
+        _legend(ax)
     return fig
 
 
@@ -310,6 +371,9 @@ def _curve(ax: Axes, hist: Any, key: str, col: str, ls: str, label: str) -> None
     if curves is None:
         raise TypeError(f"histories must map names to History objects with .curves, "
                         f"got {type(hist).__name__}")
+    if not all(isinstance(c, Mapping) and "step" in c for c in curves):
+        raise TypeError("histories must hold History objects whose .curves are dicts with a "
+                        "'step' key")
     rows = [c for c in curves if c.get(key) is not None]
     if not rows or not np.isfinite(np.array([c[key] for c in rows], dtype=np.float64)).any():
         return
@@ -338,12 +402,15 @@ def update_ratio_chart(history: Any, *, ax: Axes | None = None, reference: float
     ``history.records``. A dashed line marks ``log10(reference)`` (the rule of thumb: updates of
     about 1e-3 of the weights' scale). Zero ratios (no update) are left out.
     """
-    if not (reference > 0):
-        raise ValueError(f"reference must be > 0, got {reference!r}")
+    if isinstance(reference, bool) or not isinstance(reference, int | float | np.floating) \
+            or not 0 < reference < np.inf:
+        raise ValueError(f"reference must be a finite number > 0, got {reference!r}")
     records = getattr(history, "records", None)
     if records is None or not hasattr(history, "series"):
         raise TypeError(f"history must be a History with .records and .series, "
                         f"got {type(history).__name__}")
+    if any("update_ratio" in r and "layer" not in r for r in records):
+        raise ValueError("history.records with an 'update_ratio' must also name their 'layer'")
     layers = list(dict.fromkeys(r["layer"] for r in records if "update_ratio" in r))
     fig, ax = _fig_ax(ax)
     for i, layer in enumerate(layers):
@@ -355,7 +422,7 @@ def update_ratio_chart(history: Any, *, ax: Axes | None = None, reference: float
                label=f"reference {reference:g}")
     ax.set_xlabel("training step")
     ax.set_ylabel("log10(update / data ratio)")
-    ax.legend(loc="best")
+    _legend(ax)
     return fig
 
 
@@ -371,11 +438,10 @@ def activation_curves(names: Sequence[str] | str, x: np.ndarray | None = None, *
     """
     from trainlab import activations
 
-    if isinstance(names, str):
-        names = [names]
+    names = _str_tuple(names, "names")
     if len(names) == 0:
         raise ValueError("names must hold at least one activation name, got an empty list")
-    x = np.linspace(-5.0, 5.0, 401) if x is None else np.asarray(x, dtype=np.float64)
+    x = np.linspace(-5.0, 5.0, 401) if x is None else _real_array(x, "x")
     if x.ndim != 1 or x.size < 2:
         raise ValueError(f"x must be a 1-D grid of at least 2 points, got shape {x.shape}")
     fig, axs = _fig_axes(axes, len(names), ncols=min(len(names), 4), panel=(3.0, 2.6))
@@ -400,19 +466,26 @@ def decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndar
     probabilities (m, C) (argmax taken). ``X``: (n, 2), ``y``: (n,) integer labels. The grid
     covers the data's bounding box widened by ``padding`` on each side.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = _real_array(X, "X")
     y = np.asarray(y)
-    if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"X must have shape (n, 2), got {X.shape}")
+    if X.ndim != 2 or X.shape[1] != 2 or X.shape[0] < 1:
+        raise ValueError(f"X must have shape (n, 2) with n >= 1, got {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError("X must be finite, got nan or inf entries")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
     if y.shape != (X.shape[0],):
         raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
     if not isinstance(resolution, (int, np.integer)) or resolution < 2:
         raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    if isinstance(padding, bool) or not isinstance(padding, int | float | np.floating) \
+            or not 0 <= padding < np.inf:
+        raise ValueError(f"padding must be a finite number >= 0, got {padding!r}")
     fig, ax = _fig_ax(ax, figsize=(4.5, 4.0))
     xx, yy = np.meshgrid(np.linspace(X[:, 0].min() - padding, X[:, 0].max() + padding, resolution),
                          np.linspace(X[:, 1].min() - padding, X[:, 1].max() + padding, resolution))
     grid = np.column_stack([xx.ravel(), yy.ravel()])
-    pred = _class_ids(np.asarray(predict_fn(grid)), grid.shape[0])
+    pred = _class_ids(_real_array(predict_fn(grid), "predict_fn's output"), grid.shape[0])
     classes = np.unique(np.concatenate([np.unique(y), np.unique(pred)])).astype(int)
     cols = [color(int(c)) for c in classes]
     lookup = np.searchsorted(classes, pred).reshape(xx.shape)
@@ -425,15 +498,18 @@ def decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndar
     ax.set_ylabel("x2")
     if title:
         ax.set_title(title)
-    ax.legend(loc="best")
+    _legend(ax)
     return fig
 
 
 def _class_ids(pred: np.ndarray, m: int) -> np.ndarray:
+    if not np.isfinite(pred).all():
+        raise ValueError("predict_fn must return finite class ids or probabilities, got nan or "
+                         "inf")
     if pred.ndim == 2 and pred.shape[0] == m:
         return pred.argmax(axis=1) if pred.shape[1] > 1 else (pred[:, 0] > 0.5).astype(int)
     if pred.shape == (m,):
-        return np.rint(pred).astype(int) if pred.dtype.kind == "f" else pred.astype(int)
+        return np.rint(pred).astype(int)
     raise ValueError(f"predict_fn must return shape ({m},) or ({m}, C) for a ({m}, 2) grid, "
                      f"got {pred.shape}")
 
@@ -449,9 +525,10 @@ def loss_surface(loss_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
     (resolution, resolution). ``log=True`` contours ``log10(L)`` (for ill-conditioned bowls).
     ``path``: (T, 2) iterates drawn with :func:`gd_path`.
     """
-    for name, lim in (("xlim", xlim), ("ylim", ylim)):
-        if len(lim) != 2 or not lim[0] < lim[1]:
-            raise ValueError(f"{name} must be (lo, hi) with lo < hi, got {lim!r}")
+    xlim, ylim = _limits(xlim, "xlim"), _limits(ylim, "ylim")
+    if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer) \
+            or resolution < 2:
+        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
     fig, ax = _fig_ax(ax, figsize=(4.8, 4.2))
     w1, w2 = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
     z = np.asarray(loss_fn(w1, w2), dtype=np.float64)
@@ -474,7 +551,7 @@ def gd_path(path: np.ndarray, *, ax: Axes | None = None, label: str = "gradient 
 
     The start is a square, the end a star. Draw it on top of :func:`loss_surface`.
     """
-    path = np.asarray(path, dtype=np.float64)
+    path = _real_array(path, "path")
     if path.ndim != 2 or path.shape[1] != 2 or path.shape[0] < 1:
         raise ValueError(f"path must have shape (T, 2) with T >= 1, got {path.shape}")
     fig, ax = _fig_ax(ax)

@@ -15,6 +15,8 @@ column, so statistics are taken over ``axis=0``); an image batch has shape ``(N,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -33,16 +35,14 @@ __all__ = [
 ]
 
 LAYOUTS = ("NHWC", "NCHW")
+_OVERFLOW = " (the data is too large for float64: rescale it first)"
 
 
 def _as_matrix(x: Any, name: str = "x", min_rows: int = 1) -> np.ndarray:
     """Validate a data matrix of shape (N, D) and return it as float64."""
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
-    arr = np.asarray(x)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                   or arr.dtype == np.bool_):
-        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    arr = _real(x, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must have shape (N, D), got shape {arr.shape}")
     if arr.shape[0] < min_rows:
@@ -56,9 +56,31 @@ def _as_matrix(x: Any, name: str = "x", min_rows: int = 1) -> np.ndarray:
     return arr
 
 
+def _real(x: Any, name: str, bool_ok: bool = True) -> np.ndarray:
+    """``x`` as a NumPy array of real numbers (bool, int or float), else a TypeError."""
+    try:
+        arr = np.asarray(x)
+    except ValueError as err:
+        raise TypeError(f"{name} must be an array of real numbers, got a ragged "
+                        f"{type(x).__name__}") from err
+    kinds = "biuf" if bool_ok else "iuf"
+    if arr.dtype.kind not in kinds:
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def _finite_stat(value: Any, name: str, hint: str = "") -> np.ndarray:
+    """A fitted or given statistic as float64; refuse nan/inf (an overflow in the data or a
+    corrupt state), which would turn every transformed value into nan or 0."""
+    arr = _real(value, name).astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {arr}{hint}")
+    return arr
+
+
 def _check_eps(eps: float) -> float:
-    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps >= 0:
-        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 <= eps < np.inf:
+        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
     return float(eps)
 
 
@@ -113,8 +135,10 @@ class Standardizer:
     def fit(self, x: Any) -> Standardizer:
         """Compute ``mean_`` and ``std_`` (each shape (D,)) from ``x`` of shape (N, D)."""
         arr = _as_matrix(x, "x")
-        self.mean_ = arr.mean(axis=0)
-        self.std_ = arr.std(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, std = arr.mean(axis=0), arr.std(axis=0)
+        self.mean_ = _finite_stat(mean, "the mean of x", _OVERFLOW)
+        self.std_ = _finite_stat(std, "the std of x", _OVERFLOW)
         return self
 
     def _divisor(self) -> np.ndarray:
@@ -150,12 +174,15 @@ class Standardizer:
     def from_state_dict(cls, state: dict[str, Any], scale: bool = True,
                         eps: float = 1e-8) -> Standardizer:
         """Rebuild a fitted standardiser from :meth:`state_dict`'s ``mean`` and ``std``."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict with 'mean' and 'std', got "
+                            f"{type(state).__name__}")
         missing = {"mean", "std"} - set(state)
         if missing:
             raise ValueError(f"state must hold 'mean' and 'std', missing {sorted(missing)}")
         obj = cls(scale=scale, eps=eps)
-        mean = np.asarray(state["mean"], dtype=np.float64)
-        std = np.asarray(state["std"], dtype=np.float64)
+        mean = _finite_stat(state["mean"], "state['mean']")
+        std = _finite_stat(state["std"], "state['std']")
         if mean.ndim != 1 or std.shape != mean.shape:
             raise ValueError(f"mean and std must be 1-D of one length, got shapes {mean.shape} "
                              f"and {std.shape}")
@@ -182,7 +209,7 @@ class MinMaxScaler:
 
     def __init__(self, low: float = -1.0, high: float = 1.0) -> None:
         for name, value in (("low", low), ("high", high)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+            if not isinstance(value, Real) or isinstance(value, bool) \
                     or not np.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
         if not low < high:
@@ -194,6 +221,9 @@ class MinMaxScaler:
     def fit(self, x: Any) -> MinMaxScaler:
         """Store the column minima and maxima of ``x`` (N, D) as ``min_`` and ``max_`` (D,)."""
         arr = _as_matrix(x, "x")
+        with np.errstate(over="ignore"):
+            span = arr.max(axis=0) - arr.min(axis=0)
+        _finite_stat(span, "the range max - min of x", _OVERFLOW)
         self.min_ = arr.min(axis=0)
         self.max_ = arr.max(axis=0)
         return self
@@ -237,7 +267,7 @@ class PCAWhitener:
         if mode not in self.MODES:
             raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
         if n_components is not None:
-            if not isinstance(n_components, int) or isinstance(n_components, bool) \
+            if not isinstance(n_components, Integral) or isinstance(n_components, bool) \
                     or n_components < 1:
                 raise ValueError(f"n_components must be a positive int or None, "
                                  f"got {n_components!r}")
@@ -246,7 +276,7 @@ class PCAWhitener:
                                  "to all D original axes)")
         self.mode = mode
         self.eps = _check_eps(eps)
-        self.n_components = n_components
+        self.n_components = None if n_components is None else int(n_components)
         self.mean_: np.ndarray | None = None
         self.eigenvalues_: np.ndarray | None = None
         self.components_: np.ndarray | None = None
@@ -258,7 +288,9 @@ class PCAWhitener:
         if k > arr.shape[1]:
             raise ValueError(f"n_components must be <= the number of features {arr.shape[1]}, "
                              f"got {k}")
-        lam, vecs = np.linalg.eigh(covariance(arr))
+        with np.errstate(over="ignore", invalid="ignore"):
+            cov = covariance(arr)
+        lam, vecs = np.linalg.eigh(_finite_stat(cov, "the covariance of x", _OVERFLOW))
         order = np.argsort(lam)[::-1][:k]
         lam, vecs = np.clip(lam[order], 0.0, None), vecs[:, order]
         pivot = np.abs(vecs).argmax(axis=0)
@@ -299,15 +331,18 @@ def _as_images(images: Any, layout: str, name: str = "images") -> tuple[np.ndarr
     """Validate a 4-D image batch; return it as float64 and the index of its channel axis."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    arr = np.asarray(images)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if not isinstance(layout, str):
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    arr = _real(images, name, bool_ok=False)
     if arr.ndim != 4:
         raise ValueError(f"{name} must have shape (N, H, W, C) or (N, C, H, W) (layout "
                          f"{layout}), got shape {arr.shape}")
     if arr.shape[0] < 1 or 0 in arr.shape:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
-    return arr.astype(np.float64), (3 if layout == "NHWC" else 1)
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains nan or inf")
+    return arr, (3 if layout == "NHWC" else 1)
 
 
 def mean_image(images: Any, layout: str = "NHWC") -> np.ndarray:
@@ -346,7 +381,7 @@ def normalize_channels(images: Any, mean: Any, std: Any | None = None,
     shape[c_axis] = channels
 
     def _stat(value: Any, name: str) -> np.ndarray:
-        vec = np.asarray(value, dtype=np.float64)
+        vec = _finite_stat(value, name)
         if vec.shape != (channels,):
             raise ValueError(f"{name} must have shape ({channels},) to match the channels of "
                              f"images, got {vec.shape}")
@@ -388,14 +423,15 @@ def as_torch_module(mean: Any, std: Any | None = None) -> InputNormalization:
     (C, 1, 1) for NCHW images); ``std=None`` means 1 (mean subtraction only). Stored as
     float32 buffers.
     """
-    mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float32))
-    std_t = torch.ones_like(mean_t) if std is None else \
-        torch.as_tensor(np.asarray(std, dtype=np.float32))
+    with np.errstate(over="ignore"):
+        mean_t = torch.as_tensor(_real(mean, "mean").astype(np.float32))
+        std_t = torch.ones_like(mean_t) if std is None else \
+            torch.as_tensor(_real(std, "std").astype(np.float32))
     if std_t.shape != mean_t.shape:
         raise ValueError(f"mean and std must have one shape, got {tuple(mean_t.shape)} and "
                          f"{tuple(std_t.shape)}")
     if not bool(torch.isfinite(mean_t).all()):
         raise ValueError("mean contains nan or inf")
-    if not bool((std_t > 0).all()):
-        raise ValueError("std must be > 0 everywhere")
+    if not bool(((std_t > 0) & torch.isfinite(std_t)).all()):
+        raise ValueError("std must be > 0 and finite everywhere (in float32)")
     return InputNormalization(mean_t, std_t)

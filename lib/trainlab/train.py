@@ -168,12 +168,23 @@ class _Recorder:
         self.pre: dict[int, torch.Tensor] = {}
         self.stats: dict[int, dict[str, Any]] = {}
         self.grad_rms: dict[int, float] = {}
+        self.grad_norms: list[float] = []
+        self.before: list[torch.Tensor | None] = []
 
     def attach(self) -> None:
         self.pre, self.stats, self.grad_rms = {}, {}, {}
         for idx, (_, module, _) in enumerate(self.layers):
             self.handles.append(module.register_forward_pre_hook(partial(self._on_input, idx)))
             self.handles.append(module.register_forward_hook(partial(self._on_output, idx)))
+
+    def snapshot_weights(self) -> None:
+        """Store ``||dL/dW||`` and a copy of ``W`` of every layer: call between backward and
+        the optimizer step, so that the update can be measured after it."""
+        weights = [w for _, _, w in self.layers]
+        self.grad_norms = [float(torch.linalg.vector_norm(w.grad))
+                           if w is not None and w.grad is not None else math.nan
+                           for w in weights]
+        self.before = [w.detach().clone() if w is not None else None for w in weights]
 
     def remove(self) -> None:
         for handle in self.handles:
@@ -542,10 +553,10 @@ def _validate_train_args(steps: int, batch_size: int, lr: float, optimizer: str,
         _check_real("max_loss", max_loss, 0.0, low_open=True)
 
 
-def _layer_records(step: int, recorder: _Recorder, grads: list[float], before: list[Any],
-                   ) -> list[dict[str, Any]]:
+def _layer_records(step: int, recorder: _Recorder) -> list[dict[str, Any]]:
     """Merge forward stats, gradient stats and the measured update into one row per layer."""
     rows = []
+    grads, before = recorder.grad_norms, recorder.before
     for idx, (info, _, weight) in enumerate(recorder.layers):
         row: dict[str, Any] = {"step": step, "layer": info.layer, "name": info.name,
                                "activation": info.activation, **recorder.stats[idx],
@@ -660,9 +671,7 @@ def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Opti
         loss_t = loss_fn(out, tb)
         value = loss_t.item()
         if not (math.isfinite(value) and value <= limit):
-            why = "" if not math.isfinite(value) else f" > max_loss = {cfg.max_loss:g}"
-            history.diverged, history.diverged_at = True, step
-            history.status = f"diverged at step {step} (loss = {value:.4g}{why})"
+            _mark_diverged(history, step, value, cfg.max_loss)
             break
         running.loss += value
         running.steps += 1
@@ -671,16 +680,12 @@ def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Opti
             running.indices.append(idx)
         opt.zero_grad(set_to_none=True)
         loss_t.backward()
-        if record and recorder.layers:
-            weights = [w for _, _, w in recorder.layers]
-            grads = [float(torch.linalg.vector_norm(w.grad))
-                     if w is not None and w.grad is not None else math.nan for w in weights]
-            before = [w.detach().clone() if w is not None else None for w in weights]
+        if record:
+            recorder.snapshot_weights()
         opt.step()
         history.steps_run = step + 1
         if record:
-            if recorder.layers:
-                history.records.extend(_layer_records(step, recorder, grads, before))
+            history.records.extend(_layer_records(step, recorder))
             history.curves.append(_curve_row(step, model, data, val, opt, running, cfg))
             running = _Running()
         if timed_out:
@@ -690,6 +695,12 @@ def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Opti
     if hasattr(steps_iter, "close"):
         steps_iter.close()
     history.seconds = time.perf_counter() - t0
+
+
+def _mark_diverged(history: History, step: int, value: float, max_loss: float | None) -> None:
+    why = "" if not math.isfinite(value) else f" > max_loss = {max_loss:g}"
+    history.diverged, history.diverged_at = True, step
+    history.status = f"diverged at step {step} (loss = {value:.4g}{why})"
 
 
 def _curve_row(step: int, model: nn.Module, data: _Data, val: _Data | None,

@@ -588,7 +588,8 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
     """
     _check_choice("scheme", scheme, schemes)
     _check_choice("activation", activation, activations)
-    spec = _RunSpec(n_train=n_train, n_val=n_val, steps=steps, seed=seed)
+    spec = _RunSpec(n_train=n_train, n_val=n_val, steps=steps, seed=seed,
+                    batch_size=min(64, n_train))
     controls = _training_controls(schemes, activations, scheme=scheme, activation=activation,
                                   depth=depth, width=width, lr=lr)
 
@@ -621,7 +622,8 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
     ``last_result``: ``final_train_loss`` / ``final_val_acc`` / ``diverged`` /
     ``diverged_at`` as dicts ``{"no BN": ..., "BN": ...}``, and ``status``.
     """
-    spec = _RunSpec(n_train=n_train, n_val=n_val, steps=steps, seed=seed)
+    spec = _RunSpec(n_train=n_train, n_val=n_val, steps=steps, seed=seed,
+                    batch_size=min(64, n_train))
     controls = {"lr": _log_slider("learning rate", lr, -3, 1)}
     runs = {"no BN": "none", "BN": "bn"}
 
@@ -697,7 +699,8 @@ def dead_relu_explorer(*, lr: float = 0.1, depth: int = 3, width: int = 128,
     ``dead`` (list, one fraction per hidden layer), ``dead_total`` (over all hidden units),
     ``final_train_loss``, ``diverged``, ``diverged_at``, ``status``.
     """
-    spec = _RunSpec(n_train=n_train, n_val=min(500, n_probe), steps=steps, seed=seed)
+    spec = _RunSpec(n_train=n_train, n_val=min(500, n_probe), steps=steps, seed=seed,
+                    batch_size=min(64, n_train))
     controls = {"lr": _log_slider("learning rate", lr, -3, 1)}
 
     def compute(lr: float) -> dict[str, Any]:
