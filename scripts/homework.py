@@ -21,10 +21,9 @@ import json
 import os
 import shutil
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import warnings
 
 import nbformat
 

@@ -3,9 +3,9 @@
     python scripts/slides.py [notebooks/03_initialisation.ipynb ...]
 
 Cells are placed on slides by their ``metadata.slideshow.slide_type`` (the same metadata RISE
-uses to present a lesson live in JupyterLab). reveal.js, require.js and jQuery come from the npm registry
-(``npm pack``) once and are kept in slides/, so the decks work offline; formulas are typeset by
-MathJax from its CDN when the deck is opened with internet access.
+uses to present a lesson live in JupyterLab). reveal.js, require.js and jQuery come from the npm
+registry (``npm pack``) once and are kept in slides/, so the decks work offline; formulas are
+typeset by MathJax from its CDN when the deck is opened with internet access.
 """
 
 from __future__ import annotations

@@ -134,7 +134,8 @@ def _assert_no_errors(page) -> None:
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                           has_text="Traceback")
     assert errors.count() == 0, errors.first.inner_text()[:2000]
-    assert page.locator(".jp-RenderedText", has_text="Traceback (most recent call last)").count() == 0
+    tracebacks = page.locator(".jp-RenderedText", has_text="Traceback (most recent call last)")
+    assert tracebacks.count() == 0
 
 
 CASES = [("03_initialisation.ipynb", "scale"), ("06_dropout.ipynb", "keep_prob")]

@@ -90,7 +90,7 @@ def test_check_layer_accepts_dict_and_single_array_gradients():
                          lambda d, x: d * (1 - np.tanh(x) ** 2), {"x": x})
     assert report.passed
     report = check_layer(affine_forward,
-                         lambda d, c: dict(zip(("x", "w"), affine_backward(d, c))),
+                         lambda d, c: dict(zip(("x", "w"), affine_backward(d, c), strict=True)),
                          {"x": x, "w": rng.standard_normal((3, 2))})
     assert report.passed
 

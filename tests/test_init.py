@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+
 from trainlab import init
 
 RANDOM_SCHEMES = ("normal", "xavier_fan_in", "xavier_normal", "xavier_uniform",

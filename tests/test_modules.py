@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
+
 from trainlab.modules import (
     BatchNorm,
     LpBatchNorm,

@@ -5,7 +5,10 @@ Each builder is made small (width/depth/steps/data through its keyword arguments
 * every slider is set to its min and its max, every dropdown to each of its options and every
   checkbox to both states, one control at a time, through ``control.value`` (the path a learner
   takes) and through ``.update()``;
-* a seeded sweep sets random combinations of all controls at once.
+* a seeded sweep sets random combinations of all controls at once;
+
+all under the lessons' matplotlib style (:func:`trainlab.style.apply_style`) with warnings
+turned into errors.
 
 After every change: no exception escapes, ``last_result["status"]`` is a non-empty string that
 is not an ``error: ...`` (an exception caught inside the callback), the output holds a status
@@ -26,6 +29,10 @@ import ipywidgets  # noqa: E402
 import pytest  # noqa: E402
 
 from trainlab import widgets as W  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("error")
+"""A warning inside a callback (e.g. matplotlib's layout complaints, printed under the
+slider on every move) becomes an ``error: ...`` status and fails the sweep."""
 
 _WORDS = ("diverged", "overflow", "vanished")
 SMALL_TRAINING = {"steps": 4, "n_train": 32, "n_val": 16, "seed": 0}
@@ -101,6 +108,16 @@ def _sweep_random(explorer: W.Explorer, n: int, seed: int) -> list[str]:
     return statuses
 
 
+@pytest.fixture(autouse=True, scope="module")
+def course_style():
+    """The lessons' matplotlib style (constrained layout on), restored afterwards."""
+    from trainlab.style import apply_style
+
+    with matplotlib.rc_context():
+        apply_style()
+        yield
+
+
 # --------------------------------------------------------------------------------------------
 # initialisation explorer (no training: cheap, so the full sweep)
 # --------------------------------------------------------------------------------------------
@@ -174,7 +191,7 @@ def test_init_training_explorer_every_control_at_its_ends(mnist_ok):
 @pytest.mark.slow
 def test_init_training_explorer_random_combinations(mnist_ok):
     ex = W.init_training_explorer(depth=1, width=32, **SMALL_TRAINING)
-    _sweep_random(ex, n=4, seed=2)
+    _sweep_random(ex, n=3, seed=2)
 
 
 @pytest.mark.slow

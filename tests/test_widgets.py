@@ -138,6 +138,45 @@ def test_init_explorer_controls_are_bounded():
         ex.controls["scheme"].value = "not a scheme"
 
 
+def test_init_explorer_reuses_a_given_cache():
+    shared = W.WeightCache(seed=5, batch=8)
+    w = shared.weight(1, 64, 64)
+    ex = W.init_explorer(depth=3, width=64, widths=(64,), cache=shared)
+    assert ex.cache is shared and shared.weight(1, 64, 64) is w
+    assert ex.last_result["std"] == W.init_forward_stats(shared, "normal", 0.01, 3, 64,
+                                                         "tanh")["std"]
+    with pytest.raises(TypeError, match="cache must be a WeightCache"):
+        W.init_explorer(depth=2, width=64, widths=(64,), cache={})
+
+
+def test_vanished_status_never_says_minus_zero(cache):
+    res = W.init_forward_stats(cache, "zeros", 1.0, 2, 64, "tanh")
+    assert "exactly 0 from layer 1" in res["status"] and "-0" not in res["status"]
+    ex = W.init_explorer(depth=3, width=64, widths=(64,))
+    ex.controls["activation"].value = "linear"
+    ex.controls["scheme"].value = "zeros"
+    assert "-0" not in ex.last_result["status"] and "-0" not in _text(ex)
+
+
+def test_init_figure_fits_its_labels():
+    ex = W.init_explorer(depth=20, width=64, widths=(64,), max_panels=8)
+    ex.controls["activation"].value = "linear"
+    ex.controls["scale"].value = 1e-3
+    fig = W._InitFigure(8)
+    fig.draw(ex.last_result)
+    fig.fig.canvas.draw()
+    renderer = fig.fig.canvas.get_renderer()
+    box = fig.fig.bbox
+    for ax in fig.hax:
+        for text in (ax.title, ax.xaxis.label):
+            ext = text.get_window_extent(renderer)
+            assert box.x0 <= ext.x0 and ext.x1 <= box.x1, text.get_text()
+        assert "×1e" in ax.get_xlabel() or ax.get_xlabel() == "activation"
+    hist_bottom = min(ax.xaxis.label.get_window_extent(renderer).y0 for ax in fig.hax)
+    std_top = fig.sax.get_window_extent(renderer).y1
+    assert 0 < hist_bottom - std_top < 0.12 * box.height
+
+
 def test_init_explorer_overflow_message_in_output():
     ex = W.init_explorer(depth=20, width=256, widths=(256,))
     ex.controls["activation"].value = "linear"
@@ -192,14 +231,65 @@ def test_init_training_explorer_reacts(mnist_ok):
 
 
 def test_keep_prob_explorer_reports_gap(mnist_ok):
-    ex = W.keep_prob_explorer(steps=40, n_train=100, n_val=200, hidden=(1, 128))
+    ex = W.keep_prob_explorer(steps=40, n_train=100, n_val=200, hidden=(1, 128),
+                              record_every=10)
     res = ex.last_result
     assert res["gap_acc"] == pytest.approx(res["train_acc"] - res["val_acc"])
+    assert res["gap_loss"] == pytest.approx(res["val_loss"] - res["train_loss"])
+    assert list(res["curves"]["step"]) == [0, 10, 20, 30, 39]
+    assert res["curves"]["val_loss"][-1] == res["val_loss"]
     slider = ex.controls["keep_prob"]
     assert (slider.min, slider.max, slider.step) == (0.3, 1.0, 0.05)
     slider.value = 0.5
     assert ex.last_result["params"]["keep_prob"] == 0.5
     assert ex.last_result["train_loss"] != res["train_loss"]
+    assert set(ex.last_result["seen"]) == {0.5, 1.0} and _png_count(ex) == 1
+    assert "loss gap" in _text(ex) and "torch p = 0.50" in _text(ex)
+
+
+def test_keep_prob_run_measures_in_eval_mode(mnist_ok):
+    from trainlab.train import evaluate
+
+    X, y, Xv, yv = W.keep_prob_data(100, 50, seed=3)
+    assert X.shape == (100, 784) and Xv.shape == (50, 784)
+    np.testing.assert_array_equal(W.keep_prob_data(100, 50, seed=3)[1], y)
+    res = W.keep_prob_run(0.5, hidden=(1, 32), n_train=100, n_val=50, steps=12,
+                          record_every=5, seed=3)
+    assert res["status"] == "ok" and 0 <= res["val_acc"] <= 1
+    assert res["min_val_loss"] <= res["val_loss"]
+    with pytest.raises(ValueError, match="keep_prob must be in"):
+        W.keep_prob_run(1.5, hidden=(1, 8), n_train=20, n_val=20, steps=2)
+    with pytest.raises(ValueError, match="keep_prob must be in"):
+        W.keep_prob_explorer(keep_prob=0.1)
+    # the same model and data evaluated independently give the recorded final numbers
+    import torch
+
+    from trainlab.models import mlp
+    from trainlab.train import train
+
+    model = mlp(784, (1, 32), 10, keep_prob=0.5, seed=3)
+    train(model, (X, y), None, steps=12, batch_size=50, lr=1e-3, optimizer="adam",
+          record_every=5, stats=False, seed=3, progress=False)
+    with torch.no_grad():
+        (tl, ta), (vl, va) = evaluate(model, X, y), evaluate(model, Xv, yv)
+    assert res["train_loss"] == pytest.approx(tl, rel=1e-5)
+    assert res["val_loss"] == pytest.approx(vl, rel=1e-5)
+    assert (res["train_acc"], res["val_acc"]) == (ta, va)
+
+
+@pytest.mark.slow
+def test_keep_prob_explorer_defaults_show_the_effect_of_dropout(mnist_ok):
+    ex = W.keep_prob_explorer(keep_prob=1.0)
+    no_drop = ex.last_result
+    assert no_drop["train_loss"] < 0.01 and no_drop["train_acc"] == 1.0
+    assert no_drop["val_loss"] > 1.1 * no_drop["min_val_loss"]
+    ex.controls["keep_prob"].value = 0.5
+    half = ex.last_result
+    ex.controls["keep_prob"].value = 0.3
+    low = ex.last_result
+    assert no_drop["gap_loss"] > half["gap_loss"] > low["gap_loss"]
+    assert no_drop["gap_acc"] > low["gap_acc"]
+    assert low["train_loss"] > half["train_loss"] > no_drop["train_loss"]
 
 
 def test_dead_relu_explorer_grows_with_lr(mnist_ok):

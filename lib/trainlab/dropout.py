@@ -84,12 +84,14 @@ def _dropout(x: Any, keep_prob: Any, train: bool, rng: Any, mask: Any, train_sca
     if not isinstance(train, bool | np.bool_):
         raise TypeError(f"train must be a bool, got {train!r}")
     dt = x.dtype.type
-    if train_scale and 1.0 / keep_prob > float(np.finfo(x.dtype).max):
+    with np.errstate(over="ignore", divide="ignore"):
+        inverse = dt(1) / dt(keep_prob)
+    if train_scale and not np.isfinite(inverse):
         raise ValueError(f"keep_prob must be at least {1 / np.finfo(x.dtype).max:.3g} for "
                          f"{x.dtype} x (1 / keep_prob overflows), got {keep_prob!r}")
     if train:
         m = _draw_mask(x, keep_prob, rng, mask)
-        scale = dt(1.0 / keep_prob) if train_scale else dt(1)
+        scale = inverse if train_scale else dt(1)
         out = x * m
         if train_scale:
             out *= scale

@@ -33,7 +33,7 @@ def seed_everything(seed: int) -> None:
     import torch
 
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - lessons may still use the global generator
     torch.manual_seed(seed)
 
 

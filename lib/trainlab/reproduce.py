@@ -295,10 +295,15 @@ def plot_noisy_bn(result: dict[str, Any], layer: int | None = None) -> Figure:
 # --------------------------------------------------------------------------------------------
 @dataclass
 class LandscapeConfig:
-    """Settings of :func:`run_landscape` (defaults: the larger scale of ``make reproduce``)."""
+    """Settings of :func:`run_landscape` (defaults: the larger scale of ``make reproduce``).
 
-    steps: int = 5000
-    probe_every: int = 50
+    1,500 steps: on the 8,000 images of MNIST-10k both networks drive the training loss to
+    about 1e-4 within ~1,000-2,000 steps, after which the probes only measure the flat bottom
+    of a memorised training set (a 5,000-step run showed the no-BN network *smoother* there).
+    """
+
+    steps: int = 1500
+    probe_every: int = 15
     batch_size: int = 128
     lr: float = 0.1
     depth: int = 8

@@ -65,3 +65,27 @@ def expect_close(got: Any, expected: Any, what: str, *, tol: float = 1e-6,
 def passed(name: str) -> None:
     """Print the one line a passing check shows."""
     print(f"✓ {name}: all checks passed")
+
+
+def seeded_rng(seed: Any) -> np.random.Generator:
+    """The generator a check draws its fresh inputs from; ``seed`` must be an int >= 0."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+def shape_arg(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Validate a check's ``shape`` argument: a non-empty tuple of positive ints."""
+    if not isinstance(shape, tuple) or not shape or \
+            not all(isinstance(s, int) and s >= 1 for s in shape):
+        raise ValueError(f"shape must be a non-empty tuple of positive ints, got {shape!r}")
+    return shape
+
+
+def result_tuple(result: Any, n: int, what: str) -> tuple[Any, ...]:
+    """The learner's result as a tuple of ``n`` values, or an ExerciseError saying what came."""
+    if not isinstance(result, tuple | list) or len(result) != n:
+        got = f"a {type(result).__name__} of length {len(result)}" \
+            if isinstance(result, tuple | list) else type(result).__name__
+        raise ExerciseError(f"{what} must return a tuple of {n} values, got {got}")
+    return tuple(result)

@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 
 from trainlab import activations
-from trainlab.checks import ExerciseError, call_student, expect_close
+from trainlab.checks import (
+    ExerciseError,
+    call_student,
+    expect_close,
+    result_tuple,
+    seeded_rng,
+    shape_arg,
+)
 
 __all__ = [
     "check_dead_fraction",
@@ -24,25 +31,10 @@ __all__ = [
 ]
 
 
-def _rng(seed: int) -> np.random.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return np.random.default_rng(seed)
 
 
-def _check_shape_arg(shape: tuple[int, ...]) -> tuple[int, ...]:
-    if not isinstance(shape, tuple) or not shape or \
-            not all(isinstance(s, int) and s >= 1 for s in shape):
-        raise ValueError(f"shape must be a non-empty tuple of positive ints, got {shape!r}")
-    return shape
 
 
-def _tuple_of(result: Any, n: int, what: str) -> tuple[Any, ...]:
-    if not isinstance(result, (tuple, list)) or len(result) != n:
-        got = f"a {type(result).__name__} of length {len(result)}" \
-            if isinstance(result, (tuple, list)) else type(result).__name__
-        raise ExerciseError(f"{what} must return a tuple of {n} values, got {got}")
-    return tuple(result)
 
 
 def check_graph_gradients(fn: Callable[[float, float, float], Any], seed: int = 0,
@@ -53,10 +45,10 @@ def check_graph_gradients(fn: Callable[[float, float, float], Any], seed: int = 
     the add gate, ``df/dx = df/dy = z``. Tried at the lecture's point (-2, 5, -4) and at
     ``trials`` random points.
     """
-    rng = _rng(seed)
+    rng = seeded_rng(seed)
     points = [(-2.0, 5.0, -4.0), *[tuple(rng.uniform(-5, 5, 3).round(3)) for _ in range(trials)]]
     for x, y, z in points:
-        got = _tuple_of(call_student(fn, x, y, z), 4, "graph_gradients")
+        got = result_tuple(call_student(fn, x, y, z), 4, "graph_gradients")
         q = x + y
         expected = (q * z, z, z, q)
         where = f"at (x, y, z) = ({x}, {y}, {z})"
@@ -76,8 +68,8 @@ def check_sigmoid_backward(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], s
     ``dout`` and ``x`` have shape ``shape``; the reference is
     :func:`trainlab.activations.sigmoid_backward`.
     """
-    rng = _rng(seed)
-    x = rng.normal(0.0, 3.0, _check_shape_arg(shape))
+    rng = seeded_rng(seed)
+    x = rng.normal(0.0, 3.0, shape_arg(shape))
     dout = rng.standard_normal(shape)
     s, cache = activations.sigmoid_forward(x)
     expected = activations.sigmoid_backward(dout, cache)
@@ -98,8 +90,8 @@ def check_leaky_relu(forward: Callable[..., np.ndarray], backward: Callable[...,
     ``out = x`` where ``x > 0`` and ``alpha x`` elsewhere; ``dx = dout`` where ``x > 0`` and
     ``alpha dout`` elsewhere. Also checks that ``forward`` leaves ``x`` unchanged.
     """
-    rng = _rng(seed)
-    x = rng.standard_normal(_check_shape_arg(shape))
+    rng = seeded_rng(seed)
+    x = rng.standard_normal(shape_arg(shape))
     dout = rng.standard_normal(shape)
     ref_out, cache = activations.leaky_relu_forward(x, alpha)
     ref_dx = activations.leaky_relu_backward(dout, cache)
@@ -139,7 +131,7 @@ def check_dead_fraction(fn: Callable[[np.ndarray], float], seed: int = 0, n: int
     A unit is dead when it outputs 0 for *every* input row; the answer is the fraction of such
     columns. The test matrix mixes dead units, rarely active ones and ordinary ones.
     """
-    rng = _rng(seed)
+    rng = seeded_rng(seed)
     if n < 2 or units < 4:
         raise ValueError(f"n must be >= 2 and units >= 4, got n={n}, units={units}")
     bias = rng.choice([-50.0, -2.5, 0.0], size=units, p=[0.3, 0.3, 0.4])

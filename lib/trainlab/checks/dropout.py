@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from trainlab import dropout, ridge
-from trainlab.checks import ExerciseError, call_student, expect_close
+from trainlab.checks import ExerciseError, call_student, expect_close, seeded_rng, shape_arg
 
 __all__ = [
     "check_dropout_backward",
@@ -26,17 +26,8 @@ __all__ = [
 ]
 
 
-def _rng(seed: int) -> np.random.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return np.random.default_rng(seed)
 
 
-def _check_shape_arg(shape: tuple[int, ...]) -> tuple[int, ...]:
-    if not isinstance(shape, tuple) or not shape or \
-            not all(isinstance(s, int) and s >= 1 for s in shape):
-        raise ValueError(f"shape must be a non-empty tuple of positive ints, got {shape!r}")
-    return shape
 
 
 def _check_keep_prob(keep_prob: float) -> float:
@@ -49,8 +40,8 @@ def _check_keep_prob(keep_prob: float) -> float:
 
 def _mask_and_x(seed: int, shape: tuple[int, ...], keep_prob: float
                 ) -> tuple[np.random.Generator, np.ndarray, np.ndarray]:
-    rng = _rng(seed)
-    x = rng.standard_normal(_check_shape_arg(shape))
+    rng = seeded_rng(seed)
+    x = rng.standard_normal(shape_arg(shape))
     mask = rng.random(shape) < keep_prob
     mask.flat[0], mask.flat[-1] = True, False
     return rng, x, mask
@@ -126,7 +117,7 @@ def check_expected_loss(fn: Callable[[np.ndarray, np.ndarray, np.ndarray, float]
     if isinstance(n, bool) or not isinstance(n, int) or n < 2 or \
             isinstance(d, bool) or not isinstance(d, int) or d < 2:
         raise ValueError(f"n and d must be ints >= 2, got n={n!r}, d={d!r}")
-    rng = _rng(seed)
+    rng = seeded_rng(seed)
     X = rng.standard_normal((n, d)) * rng.uniform(0.3, 3.0, d)
     w = rng.standard_normal(d)
     y = X @ rng.standard_normal(d) + 0.3 * rng.standard_normal(n)
@@ -161,7 +152,7 @@ def check_ridge_lambda(fn: Callable[[int, float], float], seed: int = 0,
     """
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ValueError(f"trials must be an int >= 1, got {trials!r}")
-    rng = _rng(seed)
+    rng = seeded_rng(seed)
     for _ in range(trials):
         n = int(rng.integers(10, 5000))
         p = float(rng.choice([0.2, 0.3, 0.6, 0.75, 0.8, 0.9]))

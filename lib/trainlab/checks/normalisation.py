@@ -12,11 +12,10 @@ weight normalised along the wrong axis...) the error message names it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from trainlab.checks import ExerciseError, call_student, expect_close
+from trainlab.checks import ExerciseError, call_student, expect_close, seeded_rng
 from trainlab.norm import groupnorm_forward, layernorm_forward, weightnorm_forward
 
 __all__ = [
@@ -37,10 +36,6 @@ REDUCE_AXES: dict[str, tuple[int, ...]] = {
 norm; of the (N, G, C/G, H, W) reshaped tensor for group norm."""
 
 
-def _rng(seed: Any) -> np.random.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return np.random.default_rng(int(seed))
 
 
 def _standardise(x: np.ndarray, axes: tuple[int, ...], eps: float, ddof: int = 0,
@@ -98,7 +93,7 @@ def check_group_norm(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
     """Check ``fn(x, gamma, beta, num_groups, eps) -> y`` for x (N, C, H, W), gamma, beta (C,)
     against :func:`trainlab.norm.groupnorm_forward` (Wu & He 2018): per example and group of
     C/G consecutive channels, y = gamma_c (x - mu_ng) / sqrt(var_ng + eps) + beta_c."""
-    rng = _rng(seed)
+    rng = seeded_rng(seed)
     for n, c, g in ((int(rng.integers(2, 5)), 6, 3), (3, 8, 2)):
         h, w = int(rng.integers(2, 5)), int(rng.integers(2, 5))
         x = _activations(rng, (n, c, h, w))
@@ -118,7 +113,7 @@ def check_layer_norm(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
     """Check ``fn(x, gamma, beta, eps) -> y`` for x (N, D), gamma, beta (D,) against
     :func:`trainlab.norm.layernorm_forward` (Ba et al. 2016): each example normalised over its
     D features, y = gamma (x - mu_n) / sqrt(var_n + eps) + beta."""
-    rng = _rng(seed)
+    rng = seeded_rng(seed)
     for n, d in ((int(rng.integers(3, 8)), int(rng.integers(4, 9))), (1, 5), (6, 6)):
         x = _activations(rng, (n, d))
         gamma, beta = rng.uniform(0.5, 2.0, d), rng.normal(size=d)
@@ -202,7 +197,7 @@ def check_weightnorm_weight(fn: Callable[..., np.ndarray], seed: int = 0) -> Non
     """Check ``fn(v, g) -> w`` for v (D_in, D_out), g (D_out,) (NumPy layout, out = x @ w):
     w[:, j] = g_j v[:, j] / ||v[:, j]|| (Salimans & Kingma 2016), against the weight
     :func:`trainlab.norm.weightnorm_forward` uses."""
-    rng = _rng(seed)
+    rng = seeded_rng(seed)
     for d_in, d_out in ((int(rng.integers(3, 7)), int(rng.integers(2, 6))), (4, 4)):
         v = rng.normal(size=(d_in, d_out)) * rng.uniform(0.2, 5.0, d_out)
         g = rng.uniform(0.5, 3.0, d_out)

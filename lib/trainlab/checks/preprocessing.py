@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from trainlab import preprocess
-from trainlab.checks import ExerciseError, call_student, expect_close
+from trainlab.checks import ExerciseError, call_student, expect_close, seeded_rng
 
 __all__ = [
     "check_channel_mean_std",
@@ -24,10 +24,6 @@ __all__ = [
 ]
 
 
-def _rng(seed: int) -> np.random.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return np.random.default_rng(seed)
 
 
 def _pair(result: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +40,7 @@ def shifted_split(seed: int = 0, n_train: int = 60, n_test: int = 40,
     for name, value in (("n_train", n_train), ("n_test", n_test), ("d", d)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 2:
             raise ValueError(f"{name} must be an int >= 2, got {value!r}")
-    rng = _rng(seed)
+    rng = seeded_rng(seed)
     loc = rng.uniform(-20, 20, d)
     scale = rng.uniform(0.5, 8.0, d)
     x_train = loc + scale * rng.standard_normal((n_train, d))
@@ -107,7 +103,7 @@ def check_minmax_train_test(fn: Callable[[np.ndarray, np.ndarray], Any], seed: i
 def _correlated_cloud(seed: int, n: int, d: int) -> np.ndarray:
     """n points in d dimensions, correlated, with covariance eigenvalues in [0.25, 9] (so a
     small eps barely changes the whitened variances)."""
-    rng = _rng(seed)
+    rng = seeded_rng(seed)
     rotation, _ = np.linalg.qr(rng.standard_normal((d, d)))
     mix = rng.uniform(0.5, 3.0, d)[:, None] * rotation.T
     return rng.uniform(-5, 5, d) + rng.standard_normal((n, d)) @ mix
@@ -161,7 +157,7 @@ def check_channel_mean_std(fn: Callable[[np.ndarray], Any], seed: int = 0, n: in
                            size: int = 5, channels: int = 3) -> None:
     """Check ``fn(images) -> (mean, std)`` for an (n, size, size, channels) batch: each of
     shape (channels,), over all images and pixels (population std)."""
-    rng = _rng(seed)
+    rng = seeded_rng(seed)
     offsets = rng.uniform(20, 200, channels)
     spread = rng.uniform(5, 60, channels)
     per_image = rng.normal(0, 30, (n, 1, 1, channels))
