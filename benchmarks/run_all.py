@@ -1,7 +1,8 @@
 """Run every benchmark and write benchmarks/results.json (used by `make bench`).
 
-Each benchmark module exposes ``run() -> dict`` and prints its own figures; this script adds
-the machine they ran on and the date.
+Each benchmark module exposes ``run() -> dict``; this script adds the machine they ran on and
+the date. ``python benchmarks/run_all.py bench_init_explorer`` re-runs one benchmark and keeps
+the others' stored figures.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ def machine() -> dict:
 
 
 def main(names: list[str]) -> int:
-    results = {"date": dt.date.today().isoformat(), "machine": machine(), "results": {}}
+    out = HERE / "results.json"
+    previous = json.loads(out.read_text())["results"] if names and out.exists() else {}
+    results = {"date": dt.date.today().isoformat(), "machine": machine(), "results": previous}
     for name in names or BENCHMARKS:
         print(f"== {name}", flush=True)
         results["results"][name] = importlib.import_module(name).run()
-    out = HERE / "results.json"
     out.write_text(json.dumps(results, indent=2, default=float) + "\n")
     print(f"written {out.relative_to(HERE.parent)}")
     return 0
