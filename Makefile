@@ -14,7 +14,8 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
          --nbval-sanitize-with nbval-sanitize.cfg --timeout 300
 
-.PHONY: install lab test lint unit nbval execute data bench sync reproduce homework slides clean
+.PHONY: install lab test lint unit robustness nbval execute data bench sync reproduce homework \
+        slides clean
 
 install: $(STAMP)
 
@@ -35,7 +36,10 @@ lint: install
 	$(VENV)/bin/ruff check lib tests benchmarks scripts
 
 unit: install
-	$(PY) -m pytest -p no:cacheprovider tests/
+	$(PY) -m pytest -p no:cacheprovider -m "not twice" tests/
+
+robustness: install
+	$(PY) -m pytest -p no:cacheprovider -m twice tests/
 
 nbval: install
 	$(NBVAL) $(NOTEBOOKS)
