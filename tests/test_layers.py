@@ -10,21 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from torch_compare import close, t
 from trainlab import layers
 from trainlab.gradcheck import check_layer, numeric_gradient
 
 FAST = settings(max_examples=25, deadline=None)
 
 
-def t(a: np.ndarray, grad: bool = False) -> torch.Tensor:
-    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
-
-
-def close(actual, expected, tol: float = 1e-10) -> None:
-    if isinstance(expected, torch.Tensor):
-        expected = expected.detach().numpy()
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * scale)
 
 
 RNG = np.random.default_rng(0)

@@ -14,8 +14,15 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from torch import nn
 
+from torch_compare import close as _close
+from torch_compare import t
 from trainlab import norm
 from trainlab.gradcheck import check_layer
+
+
+def close(actual, expected, tol: float = 1e-9) -> None:
+    _close(actual, expected, tol)
+
 
 FAST = settings(max_examples=25, deadline=None)
 
@@ -24,16 +31,6 @@ def rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def t(a: np.ndarray, grad: bool = False) -> torch.Tensor:
-    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
-
-
-def close(actual: np.ndarray, expected: np.ndarray | torch.Tensor, tol: float = 1e-9) -> None:
-    """Equal up to a tolerance relative to the largest entry of ``expected``."""
-    if isinstance(expected, torch.Tensor):
-        expected = expected.detach().numpy()
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * scale)
 
 
 def torch_grads(fn, arrays_: list[np.ndarray], dout: np.ndarray) -> list[np.ndarray]:
