@@ -54,6 +54,14 @@ def lab(tmp_path_factory):
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(nb, root / nb.name)
     port, token = _free_port(), secrets.token_hex(16)
+    # Render every cell (no windowing), so off-screen widgets exist in the DOM; no news pop-up.
+    settings = root / ".settings"
+    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings") \
+        .write_text('{"windowingMode": "none"}')
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings") \
+        .write_text('{"fetchNews": "false", "checkForUpdates": false}')
     env = {**os.environ, "TRAINLAB_NO_PROGRESS": "1", "JUPYTER_CONFIG_DIR": str(root / ".cfg"),
            "JUPYTER_RUNTIME_DIR": str(root / ".run")}
     env.pop("MPLBACKEND", None)
@@ -61,7 +69,8 @@ def lab(tmp_path_factory):
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
          f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--ServerApp.open_browser=False", "--allow-root"],
+         "--ServerApp.open_browser=False", "--allow-root",
+         f"--LabApp.user_settings_dir={settings}"],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -105,19 +114,21 @@ def browser():
         b.close()
 
 
-def _run_all(page, timeout_s: float = 240) -> None:
-    page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-    page.locator("#jp-main-statusbar").get_by_text("Idle").first.wait_for(timeout=90_000)
+def _run_all(page, timeout_s: float = 420) -> None:
+    """Run All Cells from the Run menu and wait until every code cell has run."""
+    page.locator(".jp-Notebook").first.wait_for(timeout=90_000)
+    page.locator("#jp-main-statusbar").get_by_text("Idle").first.wait_for(timeout=120_000)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     deadline = time.monotonic() + timeout_s
     time.sleep(2)
     while time.monotonic() < deadline:
-        busy = page.locator(".jp-InputPrompt", has_text="[*]").count()
-        if busy == 0 and page.locator("#jp-main-statusbar").get_by_text("Idle").count():
+        prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        done = prompts and all(p.strip() not in ("[*]:", "[ ]:", "") for p in prompts)
+        if done and page.locator("#jp-main-statusbar").get_by_text("Idle").count():
             return
         time.sleep(1)
-    raise AssertionError("notebook did not finish running")
+    raise AssertionError("the notebook did not finish running")
 
 
 def _explorer_image(page, slider_label: str):
@@ -147,13 +158,13 @@ def test_slider_moved_with_keyboard_redraws_the_plot(lab, browser, notebook, sli
         pytest.fail(f"notebooks/{notebook} is missing")
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{lab['base']}/lab/tree/{notebook}?token={lab['token']}")
+    page.goto(f"{lab['base']}/lab/tree/{notebook}?reset&token={lab['token']}")
     _run_all(page)
     news = page.get_by_role("button", name="No", exact=True)
     if news.count():
         news.first.click()
     slider, image = _explorer_image(page, slider_label)
-    image.wait_for(timeout=60_000)
+    image.wait_for(timeout=120_000)
     image.scroll_into_view_if_needed()
     before = image.get_attribute("src")
     stem = Path(notebook).stem
@@ -163,7 +174,7 @@ def test_slider_moved_with_keyboard_redraws_the_plot(lab, browser, notebook, sli
     for _ in range(3):
         page.keyboard.press("ArrowLeft")
         time.sleep(0.3)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     after = before
     while time.monotonic() < deadline and after == before:
         time.sleep(0.5)
