@@ -8,7 +8,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.trainlab-installed
 export TRAINLAB_NO_PROGRESS ?= 1
 export PYTHONHASHSEED := 0
-export MPLBACKEND ?= Agg
+# A kernel started with MPLBACKEND=Agg would show no inline figures: never pass it on.
+unexport MPLBACKEND
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
@@ -30,7 +31,7 @@ data: install
 
 lab: install
 	-$(PY) -m trainlab.data fetch
-	TRAINLAB_NO_PROGRESS=0 MPLBACKEND= $(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/
+	TRAINLAB_NO_PROGRESS=0 $(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/
 
 lint: install
 	$(VENV)/bin/ruff check lib tests benchmarks scripts

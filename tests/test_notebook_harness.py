@@ -26,6 +26,7 @@ def run_nbval(path: Path) -> subprocess.CompletedProcess:
            "--nbval-current-env", "--nbval-sanitize-with", str(ROOT / "nbval-sanitize.cfg"),
            str(path)]
     env = {**os.environ, "TRAINLAB_NO_PROGRESS": "1"}
+    env.pop("MPLBACKEND", None)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=path.parent, env=env,
                           timeout=300)
 

@@ -60,12 +60,22 @@ def setup_notebook(seed: int = 0, threads: int = 1) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
     np.set_printoptions(precision=4, suppress=True)
     apply_style()
-    try:
-        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    _inline_figures()
 
-        set_matplotlib_formats("png")
+
+def _inline_figures() -> None:
+    """Inside a Jupyter kernel: the inline backend (even if MPLBACKEND says otherwise) and PNG
+    figures. Elsewhere: nothing."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
     except ImportError:  # pragma: no cover - plain python, no IPython
-        pass
+        return
+    shell = get_ipython()
+    if shell is None or "IPKernelApp" not in shell.config:
+        return
+    shell.run_line_magic("matplotlib", "inline")
+    set_matplotlib_formats("png")
 
 
 def progress_enabled() -> bool:
