@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 
-def _real_array(value: Any, name: str) -> np.ndarray:
+def as_real_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a float64 array of real numbers, else a TypeError naming ``name`` (shared
+    by every function that takes numbers from a learner or a plot call)."""
     try:
         arr = np.asarray(value)
     except ValueError as err:
@@ -34,8 +36,8 @@ def rel_error(x: Any, y: Any, eps: float = 1e-12) -> float:
     (so ``rel_error(...) < tol`` fails). The quotient is computed on halves, which is exact and
     cannot overflow for |x|, |y| near the largest float.
     """
-    x = _real_array(x, "x")
-    y = _real_array(y, "y")
+    x = as_real_array(x, "x")
+    y = as_real_array(y, "y")
     if x.shape != y.shape:
         raise ValueError(f"rel_error needs arrays of one shape, got {x.shape} and {y.shape}")
     if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 < eps < np.inf:

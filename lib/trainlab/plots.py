@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
+from trainlab.gradcheck import as_real_array
 from trainlab.style import OKABE_ITO, SEQUENTIAL_CMAP, color
 
 __all__ = [
@@ -73,18 +74,6 @@ def _fig_axes(axes: Sequence[Axes] | np.ndarray | None, n: int, *, ncols: int,
     for extra in flat[n:]:
         extra.set_visible(False)
     return fig, flat[:n]
-
-
-def _real_array(value: Any, name: str) -> np.ndarray:
-    """``value`` as a float64 array of real numbers, else a TypeError naming ``name``."""
-    try:
-        arr = np.asarray(value)
-    except ValueError as err:
-        raise TypeError(f"{name} must be an array of real numbers, got a ragged "
-                        f"{type(value).__name__}") from err
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    return arr.astype(np.float64)
 
 
 def _limits(lim: Any, name: str) -> tuple[float, float]:
@@ -179,7 +168,7 @@ def histogram_grid(arrays: Sequence[np.ndarray] | Mapping[str, np.ndarray], *, b
         raise ValueError(f"bins must be a positive int, got {bins!r}")
     if range is not None:
         range = _limits(range, "range")
-    values = [_real_array(a, f"arrays[{i}]") for i, a in enumerate(values)]
+    values = [as_real_array(a, f"arrays[{i}]") for i, a in enumerate(values)]
     if titles is None:
         titles = (list(named) if named is not None
                   else [f"layer {i + 1}" for i in np.arange(len(values))])
@@ -239,7 +228,7 @@ def std_per_layer(stds: Mapping[str, Sequence[float]] | Sequence[float], *, log:
     finite_vals: list[np.ndarray] = []
     n_layers = 1
     for i, (name, run) in enumerate(runs.items()):
-        y = _real_array(run, f"stds[{name!r}]").ravel()
+        y = as_real_array(run, f"stds[{name!r}]").ravel()
         x = np.arange(1, y.size + 1)
         ok = np.isfinite(y) & ((y > 0) if log else True)
         finite_vals.append(y[ok])
@@ -310,8 +299,8 @@ def _percentile_series(run: Any, layer: Any, q: int) -> tuple[np.ndarray, np.nda
         key = next((k for k in (f"p{q}", f"pre_p{q}") if k in run), None)
         if key is None:
             raise ValueError(f"series has no 'p{q}' or 'pre_p{q}' entry; keys are {sorted(run)}")
-        steps = _real_array(run["step"], "series['step']").ravel()
-        vals = _real_array(run[key], f"series[{key!r}]").ravel()
+        steps = as_real_array(run["step"], "series['step']").ravel()
+        vals = as_real_array(run[key], f"series[{key!r}]").ravel()
         if steps.shape != vals.shape:
             raise ValueError(f"series[{key!r}] must have one value per step ({steps.size}), "
                              f"got {vals.size}")
@@ -441,7 +430,7 @@ def activation_curves(names: Sequence[str] | str, x: np.ndarray | None = None, *
     names = _str_tuple(names, "names")
     if len(names) == 0:
         raise ValueError("names must hold at least one activation name, got an empty list")
-    x = np.linspace(-5.0, 5.0, 401) if x is None else _real_array(x, "x")
+    x = np.linspace(-5.0, 5.0, 401) if x is None else as_real_array(x, "x")
     if x.ndim != 1 or x.size < 2:
         raise ValueError(f"x must be a 1-D grid of at least 2 points, got shape {x.shape}")
     fig, axs = _fig_axes(axes, len(names), ncols=min(len(names), 4), panel=(3.0, 2.6))
@@ -466,7 +455,7 @@ def decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndar
     probabilities (m, C) (argmax taken). ``X``: (n, 2), ``y``: (n,) integer labels. The grid
     covers the data's bounding box widened by ``padding`` on each side.
     """
-    X = _real_array(X, "X")
+    X = as_real_array(X, "X")
     y = np.asarray(y)
     if X.ndim != 2 or X.shape[1] != 2 or X.shape[0] < 1:
         raise ValueError(f"X must have shape (n, 2) with n >= 1, got {X.shape}")
@@ -485,7 +474,7 @@ def decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndar
     xx, yy = np.meshgrid(np.linspace(X[:, 0].min() - padding, X[:, 0].max() + padding, resolution),
                          np.linspace(X[:, 1].min() - padding, X[:, 1].max() + padding, resolution))
     grid = np.column_stack([xx.ravel(), yy.ravel()])
-    pred = _class_ids(_real_array(predict_fn(grid), "predict_fn's output"), grid.shape[0])
+    pred = _class_ids(as_real_array(predict_fn(grid), "predict_fn's output"), grid.shape[0])
     classes = np.unique(np.concatenate([np.unique(y), np.unique(pred)])).astype(int)
     cols = [color(int(c)) for c in classes]
     lookup = np.searchsorted(classes, pred).reshape(xx.shape)
@@ -551,7 +540,7 @@ def gd_path(path: np.ndarray, *, ax: Axes | None = None, label: str = "gradient 
 
     The start is a square, the end a star. Draw it on top of :func:`loss_surface`.
     """
-    path = _real_array(path, "path")
+    path = as_real_array(path, "path")
     if path.ndim != 2 or path.shape[1] != 2 or path.shape[0] < 1:
         raise ValueError(f"path must have shape (T, 2) with T >= 1, got {path.shape}")
     fig, ax = _fig_ax(ax)
