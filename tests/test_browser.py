@@ -12,8 +12,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +19,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from servers import free_port, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,11 +40,6 @@ def _require_chromium() -> None:
     pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
@@ -53,7 +48,7 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(nb, root / nb.name)
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     # Render every cell (no windowing), so off-screen widgets exist in the DOM; no news pop-up.
     settings = root / ".settings"
     (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
@@ -83,24 +78,13 @@ def lab(tmp_path_factory):
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             log.flush()
-            _stop(proc)
+            stop_process_group(proc)
             pytest.fail("JupyterLab did not start:\n" + (root / "jupyter.log").read_text()[-3000:])
         time.sleep(0.5)
     yield {"base": base, "token": token, "root": root}
-    _stop(proc)
+    stop_process_group(proc)
     log.close()
 
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop the server (and its kernels) by its own process id."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

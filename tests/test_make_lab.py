@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,18 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from servers import free_port, stop_process_group
+
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
 def test_make_lab_serves_the_course(tmp_path):
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     args = (f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} "
             "--allow-root")
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "run")}
@@ -52,9 +47,4 @@ def test_make_lab_serves_the_course(tmp_path):
                                     timeout=5) as r:
             assert r.status == 200 and b"JupyterLab" in r.read()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(proc)
