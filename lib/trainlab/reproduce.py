@@ -227,7 +227,7 @@ def run_noisy_bn(cfg: NoisyBNConfig | None = None, data: tuple[Arrays, str] | No
     _check_positive_int(steps=cfg.steps, checkpoint_every=cfg.checkpoint_every,
                         probe_size=cfg.probe_size)
     (xtr, ytr, xva, yva), desc = data or load_data(cfg.subset)
-    probe = torch.from_numpy(np.asarray(xtr[:cfg.probe_size], dtype=np.float32))
+    probe = torch.as_tensor(np.asarray(xtr[:cfg.probe_size]), dtype=torch.get_default_dtype())
     probe_y = torch.from_numpy(np.asarray(ytr[:cfg.probe_size], dtype=np.int64))
     n_chunks = -(-cfg.steps // cfg.checkpoint_every)
     runs = {}
@@ -325,7 +325,7 @@ def run_landscape(cfg: LandscapeConfig | None = None, data: tuple[Arrays, str] |
     """
     cfg = cfg or LandscapeConfig()
     (xtr, ytr, _, _), desc = data or load_data(cfg.subset)
-    x = torch.from_numpy(np.asarray(xtr, dtype=np.float32))
+    x = torch.as_tensor(np.asarray(xtr), dtype=torch.get_default_dtype())
     y = torch.from_numpy(np.asarray(ytr, dtype=np.int64))
     runs = {}
     for label, norm in _maybe_progress([("no BN", "none"), ("BN", "bn")], show_progress,
