@@ -52,8 +52,9 @@ test: install
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
 
-# nbval under native, ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE,
-# OPENBLAS_CORETYPE=Sandybridge and all three: stored outputs must not depend on CPU kernels.
+# nbval natively, under ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE,
+# OPENBLAS_CORETYPE=Sandybridge, NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4" and all four together:
+# the stored outputs must not depend on the CPU's float kernels.
 portability: install
 	$(PY) scripts/portability.py $(if $(CONFIG),--config $(CONFIG),)
 

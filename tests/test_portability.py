@@ -22,12 +22,13 @@ rng = np.random.default_rng(0)
 a, b = rng.standard_normal((64, 300)), rng.standard_normal((300, 64))"""
 
 FRAGILE = {  # every digit of float32 results: each kernel variable changes one of them
-    "numpy": "print(repr(float((a.astype(np.float32) @ b.astype(np.float32)).sum())))",
+    "numpy": "print(repr(float((a.astype(np.float32) @ b.astype(np.float32)).sum())), "
+             "repr(float(np.tanh(a).sum())))",
     "torch": "A, B = torch.from_numpy(a).float(), torch.from_numpy(b).float()\n"
              "print(repr(float((A @ B).sum())), repr(float(torch.tanh(A).sum())))",
 }
 ROBUST = {  # the same quantities in float64, printed to the digits that carry meaning
-    "numpy": "print(f'{(a @ b).sum():.6g}')",
+    "numpy": "print(f'{(a @ b).sum():.6g} {np.tanh(a).sum():.6g}')",
     "torch": "A, B = torch.from_numpy(a), torch.from_numpy(b)\n"
              "print(f'{float((A @ B).sum()):.6g} {float(torch.tanh(A).sum()):.6g}')",
 }
