@@ -24,6 +24,8 @@ How one submission is graded (:func:`grade_notebook`):
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 import json
 import os
 import select
@@ -41,7 +43,7 @@ import nbformat
 import numpy as np
 
 from trainlab.checks import ExerciseError, NotAttemptedError
-from trainlab.checks.sandbox import MAX_MESSAGE, Unsendable, decode, encode
+from trainlab.checks.sandbox import MAX_MESSAGE, Unsendable, decode, encode, frame
 
 SANDBOX = Path(__file__).with_name("sandbox.py")
 LIBRARIES = ("trainlab", "torch")
@@ -264,14 +266,12 @@ class Sandbox:
         self.errors: dict[str, str] = {}
         self.names: list[str] = []
         self._send({"cells": cells, "memory_bytes": memory_bytes})
-        reply = self._receive()
+        reply, _ = self._receive()
         self.errors, self.names = reply.get("errors", {}), reply.get("names", [])
 
-    def _send(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message).encode()
+    def _send(self, message: dict[str, Any], blobs: list[bytes] | None = None) -> None:
+        view = memoryview(frame(message, blobs or []))
         try:
-            os.write(self._to_child, struct.pack("<Q", len(data)))
-            view = memoryview(data)
             while view:
                 n = os.write(self._to_child, view[:1 << 20])
                 view = view[n:]
@@ -279,6 +279,8 @@ class Sandbox:
             self._fail(f"your code stopped the grading process ({exc.strerror})")
 
     def _read(self, size: int) -> bytes:
+        if size > MAX_MESSAGE:
+            self._fail("your function returned more data than the grader accepts")
         chunks, got = [], 0
         while got < size:
             left = self.deadline - time.monotonic()
@@ -287,7 +289,7 @@ class Sandbox:
             ready, _, _ = select.select([self._from_child], [], [], left)
             if not ready:
                 continue
-            chunk = os.read(self._from_child, min(size - got, 1 << 20))
+            chunk = os.read(self._from_child, min(size - got, 1 << 22))
             if not chunk:
                 code = self.proc.poll()
                 self._fail(f"your code ended the grading process (exit status {code})")
@@ -295,17 +297,18 @@ class Sandbox:
             got += len(chunk)
         return b"".join(chunks)
 
-    def _receive(self) -> dict[str, Any]:
+    def _receive(self) -> tuple[dict[str, Any], list[bytes]]:
         if self.dead:
             raise GradingError(self.dead)
-        (size,) = struct.unpack("<Q", self._read(8))
-        if size > MAX_MESSAGE:
-            self._fail("your function returned more data than the grader accepts")
+        size, count = struct.unpack("<QQ", self._read(16))
+        if count > 10_000:
+            self._fail("your function returned too many arrays")
         try:
-            return json.loads(self._read(size))
+            message = json.loads(self._read(size))
         except ValueError:
             self._fail("the grading process sent an unreadable reply")
-        raise AssertionError("unreachable")
+        blobs = [self._read(struct.unpack("<Q", self._read(8))[0]) for _ in range(count)]
+        return message, blobs
 
     def _fail(self, why: str) -> None:
         self.dead = why
@@ -316,27 +319,29 @@ class Sandbox:
         if self.dead:
             raise GradingError(self.dead)
         callbacks: dict[int, Any] = {}
-        self._send({"call": name, "args": encode(list(args), callbacks),
-                    "kwargs": encode(kwargs, callbacks)})
+        blobs: list[bytes] = []
+        message = {"call": name, "args": encode(list(args), blobs, callbacks),
+                   "kwargs": encode(kwargs, blobs, callbacks)}
+        self._send(message, blobs)
         while True:
-            reply = self._receive()
-            if "callback" in reply:
-                fn = callbacks.get(reply["callback"])
-                try:
-                    value = fn(*decode(reply["args"]))  # type: ignore[misc]
-                    self._send({"ok": encode(value)})
-                except Exception as exc:  # noqa: BLE001 - reported back to the learner's code
-                    self._send({"error": f"{type(exc).__name__}: {exc}"})
-                continue
-            break
+            reply, blobs = self._receive()
+            if "callback" not in reply:
+                break
+            fn = callbacks.get(reply["callback"])
+            try:
+                out: list[bytes] = []
+                value = encode(fn(*decode(reply["args"], blobs)), out)  # type: ignore[misc]
+                self._send({"ok": value}, out)
+            except Exception as exc:  # noqa: BLE001 - reported back to the learner's code
+                self._send({"error": f"{type(exc).__name__}: {exc}"})
         if "missing" in reply:
             raise GradingError(f"`{name}` is not defined by your solution cells")
         if "not_implemented" in reply:
             raise NotImplementedError(reply["not_implemented"])
         if "raised" in reply:
             raise GradingError(f"your {name} raised {reply['raised']}")
-        _write_back(args, decode(reply.get("args_after", [])))
-        return decode(reply["ok"])
+        _write_back(args, decode(reply.get("args_after", []), blobs))
+        return decode(reply["ok"], blobs)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -465,7 +470,8 @@ def _grade_question(q: Question, namespace: dict[str, Any], sandbox: Sandbox,
         local[name] = StudentFunction(sandbox, name)
     for p in q.parts:
         try:
-            exec(compile(p.code, f"<check {q.qid}>", "exec"), local)  # noqa: S102
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(p.code, f"<check {q.qid}>", "exec"), local)  # noqa: S102
         except NotAttemptedError:
             p.status, p.message = "not attempted", "still the stub: replace " \
                 "`raise NotImplementedError` with your code"

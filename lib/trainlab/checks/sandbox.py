@@ -17,7 +17,6 @@ Messages are length-prefixed JSON in which arrays travel as ``.npy`` bytes (read
 
 from __future__ import annotations
 
-import base64
 import builtins
 import io
 import json
@@ -35,8 +34,9 @@ BLOCKED = ("trainlab", "torch", "sklearn", "scipy", "jax", "tensorflow", "keras"
 MAX_MESSAGE = 512 * 2**20
 
 
-def encode(obj: Any, callbacks: dict[int, Any] | None = None) -> Any:
-    """A JSON-able form of ``obj``: arrays as .npy bytes, tuples and dicts tagged."""
+def encode(obj: Any, blobs: list[bytes], callbacks: dict[int, Any] | None = None) -> Any:
+    """A JSON-able form of ``obj``; arrays go to ``blobs`` as .npy bytes, tuples and dicts are
+    tagged, callables (parent side only) become callback handles."""
     if obj is None or isinstance(obj, bool | str):
         return obj
     if isinstance(obj, np.ndarray | np.generic):
@@ -45,18 +45,18 @@ def encode(obj: Any, callbacks: dict[int, Any] | None = None) -> Any:
             return {"$bad": "an array of Python objects"}
         buf = io.BytesIO()
         np.save(buf, arr, allow_pickle=False)
-        key = "$nd" if isinstance(obj, np.ndarray) else "$sc"
-        return {key: base64.b64encode(buf.getvalue()).decode("ascii")}
+        blobs.append(buf.getvalue())
+        return {"$nd" if isinstance(obj, np.ndarray) else "$sc": len(blobs) - 1}
     if isinstance(obj, int):
         return int(obj)
     if isinstance(obj, float):
         return {"$f": float.__repr__(obj)}
     if isinstance(obj, tuple):
-        return {"$tuple": [encode(v, callbacks) for v in obj]}
+        return {"$tuple": [encode(v, blobs, callbacks) for v in obj]}
     if isinstance(obj, list):
-        return [encode(v, callbacks) for v in obj]
+        return [encode(v, blobs, callbacks) for v in obj]
     if isinstance(obj, dict) and all(isinstance(k, str) for k in obj):
-        return {"$dict": {k: encode(v, callbacks) for k, v in obj.items()}}
+        return {"$dict": {k: encode(v, blobs, callbacks) for k, v in obj.items()}}
     if callbacks is not None and callable(obj):
         callbacks[id(obj)] = obj
         return {"$cb": id(obj)}
@@ -73,43 +73,54 @@ class Unsendable:
         return f"<{self.what}>"
 
 
-def decode(obj: Any, make_callback: Any = None) -> Any:
+def decode(obj: Any, blobs: list[bytes], make_callback: Any = None) -> Any:
     if isinstance(obj, list):
-        return [decode(v, make_callback) for v in obj]
+        return [decode(v, blobs, make_callback) for v in obj]
     if not isinstance(obj, dict):
         return obj
     if "$f" in obj:
         return float(obj["$f"])
     if "$nd" in obj or "$sc" in obj:
-        raw = base64.b64decode(obj.get("$nd", obj.get("$sc")))
-        arr = np.load(io.BytesIO(raw), allow_pickle=False)
+        arr = np.load(io.BytesIO(blobs[int(obj.get("$nd", obj.get("$sc")))]),
+                      allow_pickle=False)
         return arr if "$nd" in obj else arr[()]
     if "$tuple" in obj:
-        return tuple(decode(v, make_callback) for v in obj["$tuple"])
+        return tuple(decode(v, blobs, make_callback) for v in obj["$tuple"])
     if "$dict" in obj:
-        return {k: decode(v, make_callback) for k, v in obj["$dict"].items()}
+        return {k: decode(v, blobs, make_callback) for k, v in obj["$dict"].items()}
     if "$cb" in obj and make_callback is not None:
         return make_callback(obj["$cb"])
     return Unsendable(obj.get("$bad", "unknown value"))
 
 
-def send(stream: Any, message: dict[str, Any]) -> None:
-    data = json.dumps(message).encode()
-    stream.write(struct.pack("<Q", len(data)) + data)
+def frame(message: dict[str, Any], blobs: list[bytes]) -> bytes:
+    """``message`` (JSON) and its array blobs as one length-prefixed byte string."""
+    head = json.dumps(message).encode()
+    parts = [struct.pack("<QQ", len(head), len(blobs)), head]
+    for blob in blobs:
+        parts += [struct.pack("<Q", len(blob)), blob]
+    return b"".join(parts)
+
+
+def send(stream: Any, message: dict[str, Any], blobs: list[bytes] | None = None) -> None:
+    stream.write(frame(message, blobs or []))
     stream.flush()
 
 
-def receive(stream: Any) -> dict[str, Any]:
-    head = stream.read(8)
-    if len(head) < 8:
-        raise EOFError("the other side closed the channel")
-    (size,) = struct.unpack("<Q", head)
+def _exact(stream: Any, size: int) -> bytes:
     if size > MAX_MESSAGE:
         raise ValueError(f"message of {size} bytes is over the {MAX_MESSAGE} byte limit")
     data = stream.read(size)
     if len(data) < size:
-        raise EOFError("the other side closed the channel mid-message")
-    return json.loads(data)
+        raise EOFError("the other side closed the channel")
+    return data
+
+
+def receive(stream: Any) -> tuple[dict[str, Any], list[bytes]]:
+    size, count = struct.unpack("<QQ", _exact(stream, 16))
+    message = json.loads(_exact(stream, size))
+    blobs = [_exact(stream, struct.unpack("<Q", _exact(stream, 8))[0]) for _ in range(count)]
+    return message, blobs
 
 
 class _Blocker:
@@ -134,7 +145,7 @@ def _describe(exc: BaseException) -> str:
 def main() -> None:
     rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
     inbox, outbox = os.fdopen(rfd, "rb"), os.fdopen(wfd, "wb")
-    setup = receive(inbox)
+    setup, _ = receive(inbox)
     memory = int(setup.get("memory_bytes", 0))
     if memory:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -161,24 +172,26 @@ def main() -> None:
 
     def make_callback(key: int) -> Any:
         def callback(*args: Any) -> Any:
-            send(outbox, {"callback": key, "args": encode(list(args))})
-            reply = receive(inbox)
+            blobs: list[bytes] = []
+            send(outbox, {"callback": key, "args": encode(list(args), blobs)}, blobs)
+            reply, reply_blobs = receive(inbox)
             if "error" in reply:
                 raise RuntimeError(reply["error"])
-            return decode(reply["ok"])
+            return decode(reply["ok"], reply_blobs)
         return callback
 
     while True:
         try:
-            request = receive(inbox)
+            request, blobs = receive(inbox)
         except EOFError:
             return
         fn = namespace.get(request["call"])
         if not callable(fn):
             send(outbox, {"missing": request["call"]})
             continue
-        args = decode(request["args"], make_callback)
-        kwargs = decode(request["kwargs"], make_callback)
+        args = decode(request["args"], blobs, make_callback)
+        kwargs = decode(request["kwargs"], blobs, make_callback)
+        before = [a.copy() if isinstance(a, np.ndarray) else None for a in args]
         try:
             result = fn(*args, **kwargs)
         except NotImplementedError as exc:
@@ -187,7 +200,14 @@ def main() -> None:
         except BaseException as exc:  # noqa: BLE001 - reported to the parent as the learner's
             send(outbox, {"raised": _describe(exc)})
             continue
-        send(outbox, {"ok": encode(result), "args_after": encode(list(args))})
+        changed = [a if b is not None and not np.array_equal(a, b, equal_nan=True) else None
+                   for a, b in zip(args, before, strict=True)]
+        out: list[bytes] = []
+        try:
+            message = {"ok": encode(result, out), "args_after": encode(changed, out)}
+        except BaseException as exc:  # noqa: BLE001 - e.g. a result whose __eq__ raises
+            message, out = {"raised": f"an unreadable return value ({_describe(exc)})"}, []
+        send(outbox, message, out)
 
 
 if __name__ == "__main__":
