@@ -22,6 +22,8 @@ from trainlab.checks import ExerciseError, call_student, expect_close, reference
 from trainlab.checks.reference import lipschitz_1d, loss_along_gradient
 
 __all__ = [
+    "check_spatial_bn",
+    "check_bn_eval",
     "check_bn_backward",
     "check_bn_forward",
     "check_fold_linear",
@@ -263,3 +265,41 @@ def check_quadratic_beta(fn: Callable[..., float], seed: int = 0) -> None:
                 np.max(changes / etas),
             "divide by the distance moved ||eta g||; you returned the largest gradient change "
             "itself": np.max(changes)})
+
+
+# --------------------------------------------------------------------------------------------
+# Lesson 04, exercises 5 and 6: evaluation mode and spatial batch norm
+# --------------------------------------------------------------------------------------------
+def check_bn_eval(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
+    """Check ``fn(x, gamma, beta, running_mean, running_var, eps) -> out``: eval-mode batch
+    norm of x (N, D) with the running statistics (D,), the same for a batch of one."""
+    rng = _rng(seed)
+    for n in (int(rng.integers(4, 9)), 1):
+        d = int(rng.integers(3, 7))
+        x, gamma, beta = _batch(rng, n, d)
+        mean, var, eps = rng.normal(size=d), rng.uniform(0.5, 3, d), 1e-5
+        got = call_student(fn, x.copy(), gamma.copy(), beta.copy(), mean.copy(), var.copy(), eps)
+        expected = gamma * (x - mean) / np.sqrt(var + eps) + beta
+        hints = {"eval mode uses the RUNNING statistics, not those of the batch":
+                 reference.batchnorm(x, gamma, beta, eps)} if n > 1 else {}
+        expect_close(got, expected, f"eval-mode batch norm of a batch of {n}", hints=hints)
+
+
+def check_spatial_bn(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
+    """Check ``fn(x, gamma, beta, eps) -> out``: training-mode batch norm of images x
+    (N, C, H, W), one mean and variance per channel over N, H and W; gamma, beta (C,)."""
+    rng = _rng(seed)
+    n, c, h, w = 3, int(rng.integers(2, 5)), 4, 5
+    x = rng.normal(rng.uniform(-3, 3, (1, c, 1, 1)), rng.uniform(0.5, 3, (1, c, 1, 1)),
+                   size=(n, c, h, w))
+    gamma, beta, eps = rng.uniform(0.5, 2, c), rng.normal(size=c), 1e-5
+    got = call_student(fn, x.copy(), gamma.copy(), beta.copy(), eps)
+    flat = x.transpose(0, 2, 3, 1).reshape(-1, c)
+    expected = reference.batchnorm(flat, gamma, beta, eps).reshape(n, h, w, c).transpose(0, 3, 1, 2)
+    g4, b4 = gamma.reshape(1, c, 1, 1), beta.reshape(1, c, 1, 1)
+    expect_close(got, expected, f"spatial batch norm of x {x.shape}", hints={
+        "average over N, H and W (axes 0, 2, 3): every position of a channel shares one mean":
+            g4 * (x - x.mean(0)) / np.sqrt(x.var(0) + eps) + b4,
+        "that normalises each example (layer norm); batch norm pools the batch per channel":
+            g4 * (x - x.mean((1, 2, 3), keepdims=True))
+            / np.sqrt(x.var((1, 2, 3), keepdims=True) + eps) + b4})

@@ -17,6 +17,7 @@ import numpy as np
 from trainlab.checks import ExerciseError, call_student, expect_close, reference
 
 __all__ = [
+    "check_conv_kaiming_init",
     "LAYER_ACTIVATIONS",
     "check_init_stds",
     "check_layer_stds",
@@ -278,3 +279,37 @@ def check_leaky_kaiming_std(leaky_kaiming_std: Callable[[int, float], float], se
             "that uses fan_out; Kaiming's forward rule uses fan_in":
                 np.sqrt(2 / ((1 + a**2) * fan_out)),
         })
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 5: Kaiming initialisation of a convolution
+# --------------------------------------------------------------------------------------------
+def check_conv_kaiming_init(conv_kaiming_init: Callable[..., Any], seed: int = 0) -> None:
+    """Check ``conv_kaiming_init(out_channels, in_channels, kernel_size, seed) -> w`` of shape
+    (C_out, C_in, k, k) (torch's layout), zero-mean normal weights for a conv layer followed by
+    ReLU, whose fan-in is C_in * k * k. The std is tested on a large layer within 3 %."""
+    rng = np.random.default_rng(_check_seed(seed))
+    c_out, c_in, k = int(rng.integers(60, 90)), int(rng.integers(20, 40)), 3
+    draw = int(rng.integers(0, 10_000))
+    w = np.asarray(call_student(conv_kaiming_init, c_out, c_in, k, draw), dtype=np.float64)
+    if w.shape != (c_out, c_in, k, k):
+        raise ExerciseError(f"conv_kaiming_init: expected shape {(c_out, c_in, k, k)}, got "
+                            f"{w.shape}")
+    expected = reference.kaiming_std(c_in * k * k)
+    got = float(w.std())
+    if abs(w.mean()) > 5 * expected / np.sqrt(w.size):
+        raise ExerciseError(f"conv_kaiming_init: the weights have mean {w.mean():.3g}, expected 0")
+    if abs(got / expected - 1) > 0.03:
+        slips = {"the fan-in of a convolution is C_in * k * k, not C_in":
+                 reference.kaiming_std(c_in),
+                 "the fan-in counts the inputs of one output unit: C_in * k * k, not C_out * k * k":
+                     reference.kaiming_std(c_out * k * k),
+                 "the ReLU factor 2 is missing": np.sqrt(1 / (c_in * k * k)),
+                 "you used the variance as the std": expected**2}
+        hint = next((f". Hint: {h}" for h, v in slips.items() if abs(got / v - 1) < 0.03), "")
+        raise ExerciseError(f"conv_kaiming_init: weight std {got:.4g}, expected about "
+                            f"{expected:.4g}{hint}")
+    again = np.asarray(call_student(conv_kaiming_init, c_out, c_in, k, draw))
+    if not np.array_equal(again, w):
+        raise ExerciseError("conv_kaiming_init: the same seed must give the same weights; use "
+                            "np.random.default_rng(seed)")

@@ -12,12 +12,14 @@ weight normalised along the wrong axis...) the error message names it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from trainlab.checks import ExerciseError, call_student, expect_close, reference, seeded_rng
 
 __all__ = [
+    "check_layer_norm_backward",
     "REDUCE_AXES",
     "check_group_norm",
     "check_layer_norm",
@@ -216,3 +218,24 @@ def check_weightnorm_weight(fn: Callable[..., np.ndarray], seed: int = 0) -> Non
         }
         expect_close(got, expected, f"weight-norm weight for v of shape {v.shape}",
                      hints=hints)
+
+
+def check_layer_norm_backward(fn: Callable[..., Any], seed: int = 0) -> None:
+    """Check ``fn(dout, x, gamma, eps) -> (dx (N, D), dgamma (D,), dbeta (D,))`` for layer
+    norm of x (N, D) (each example normalised over its D features)."""
+    rng = seeded_rng(seed)
+    n, d = int(rng.integers(3, 7)), int(rng.integers(4, 9))
+    x = rng.normal(rng.uniform(-3, 3, (n, 1)), rng.uniform(0.5, 3, (n, 1)), size=(n, d))
+    gamma, eps = rng.uniform(0.5, 2, d), 1e-5
+    dout = rng.normal(size=(n, d))
+    got = call_student(fn, dout.copy(), x.copy(), gamma.copy(), eps)
+    if not isinstance(got, tuple | list) or len(got) != 3:
+        raise ExerciseError("layer_norm_backward must return (dx, dgamma, dbeta)")
+    dx, dgamma, dbeta = reference.layernorm_backward(dout, x, gamma, eps)
+    inv_std = 1.0 / np.sqrt(x.var(1, keepdims=True) + eps)
+    expect_close(got[0], dx, "dx", hints={
+        "the statistics of layer norm are per EXAMPLE (axis 1); you used batch norm's "
+        "per-feature backward": reference.batchnorm_backward(dout, x, gamma, eps)[0],
+        "the mean and variance depend on x: their terms are missing": gamma * dout * inv_std})
+    expect_close(got[1], dgamma, "dgamma")
+    expect_close(got[2], dbeta, "dbeta", hints={"sum over the batch (axis 0)": dout.sum(1)})
