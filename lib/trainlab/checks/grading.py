@@ -55,7 +55,9 @@ FORBIDDEN_NAMES = ("eval", "exec", "compile", "__import__", "open", "globals", "
 FORBIDDEN_ATTRS = ("f_back", "f_globals", "f_locals", "f_builtins", "f_code", "tb_frame",
                    "gi_frame", "cr_frame", "ag_frame", "load", "loadtxt", "genfromtxt", "fromfile",
                    "memmap", "DataSource", "ctypeslib", "tofile", "save", "savez", "savetxt",
-                   "f2py", "distutils")
+                   "f2py", "distutils", "dump", "open_memmap", "fromregex", "npyio", "testing",
+                   "os", "sys", "subprocess", "shutil", "builtins", "importlib", "ctypes",
+                   "rmtree")
 ALLOWED_DUNDERS = ("__init__", "__call__", "__name__", "__len__", "__getitem__", "__repr__")
 
 
@@ -204,8 +206,9 @@ def audit(source: str) -> tuple[str, str] | None:
     """``(kind, message)`` for the first rule the cell breaks, or None.
 
     kind "library": it uses trainlab or torch (the exercise asks for the learner's own code);
-    kind "forbidden": it uses something that could reach the grader (sys, os, eval, frames,
-    dunders, NumPy file I/O); kind "syntax": it does not parse."""
+    kind "forbidden": it uses something that could reach the grader or the disk (sys, os,
+    eval, frames, private or dunder attributes such as ``np._core`` or ``__globals__``, NumPy
+    file I/O); kind "syntax": it does not parse."""
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
@@ -233,8 +236,7 @@ def audit(source: str) -> tuple[str, str] | None:
                 return "forbidden", f"uses `{node.id}` (line {line}), which solutions may not use"
         if isinstance(node, ast.Attribute):
             attr = node.attr
-            if attr in FORBIDDEN_ATTRS or (attr.startswith("__") and attr.endswith("__")
-                                           and attr not in ALLOWED_DUNDERS):
+            if attr in FORBIDDEN_ATTRS or (attr.startswith("_") and attr not in ALLOWED_DUNDERS):
                 return "forbidden", f"uses `.{attr}` (line {line}), which solutions may not use"
         if isinstance(node, ast.Global | ast.Nonlocal):
             continue
