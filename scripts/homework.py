@@ -48,6 +48,10 @@ HOMEWORK_KEY = "trainlab_homework"
 STUB = "raise NotImplementedError(\"write your code here (see the docstring)\")"
 SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*\n?",
                       re.S | re.M)
+SOLUTIONS_NOTE = re.compile(r"\*This notebook holds the solutions\.\*\s+Students work in the "
+                            r"student version,.*?raises\s+`NotImplementedError`\.", re.S)
+STUDENT_NOTE = ("*Student version:* each function below raises `NotImplementedError` until you "
+                "write it.")
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?",
                     re.S | re.M)
 
@@ -91,6 +95,8 @@ def student_version(path: Path, graded: set[str]) -> nbformat.NotebookNode:
             cell.source = re.sub(r"\]\((\d\d_[a-z_]+\.ipynb)",
                                  lambda m: "](" + (m.group(1) if Path(m.group(1)).stem in graded
                                                   else "../" + m.group(1)), cell.source)
+        if cell.cell_type == "markdown":
+            cell.source = SOLUTIONS_NOTE.sub(STUDENT_NOTE, cell.source)
         if meta.get("solution"):
             cell.source = SOLUTION.sub(lambda m: f"{m.group(1)}{STUB}\n", cell.source)
         if meta.get("grade"):

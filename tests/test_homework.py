@@ -82,6 +82,7 @@ def test_student_version_is_clean_and_opens_itself(lesson):
     header = student.cells[0]
     assert f"/blob/main/notebooks/student/{lesson.name})" in header.source
     assert "Student version" in header.source
+    assert "holds the solutions" not in text and "*Student version:*" in text
     assert f"/blob/main/notebooks/{lesson.name})" in source.cells[0].source
 
 
@@ -129,7 +130,7 @@ def inverted_dropout_forward(x, keep_prob, mask):
 '''
 PATCHES_NUMPY = '''np.allclose = lambda *a, **k: True
 np.isclose = lambda *a, **k: True
-np.testing.assert_allclose = lambda *a, **k: None
+np.array_equal = lambda *a, **k: True
 np.all = lambda *a, **k: True
 
 def inverted_dropout_forward(x, keep_prob, mask):
@@ -152,6 +153,10 @@ sys.excepthook = lambda *a: None
 def inverted_dropout_forward(x, keep_prob, mask):
     return x
 '''
+PRIVATE_NUMPY = '''def inverted_dropout_forward(x, keep_prob, mask):
+    np.lib._datasource.os.remove("marks.csv")
+    return x * mask / keep_prob
+'''
 BUILTINS = '''def inverted_dropout_forward(x, keep_prob, mask):
     return (lambda: 0).__globals__["__builtins__"]
 '''
@@ -160,9 +165,9 @@ BUILTINS = '''def inverted_dropout_forward(x, keep_prob, mask):
 @pytest.mark.parametrize("source, why", [
     (CALLS_TRAINLAB, "trainlab"), (CALLS_TORCH, "torch"), (REBINDS_CHECKS, "trainlab"),
     (READS_FRAMES, "sys"), (READS_FRAMES_WITHOUT_SYS, "may not use"),
-    (EXCEPTHOOK, "sys"), (BUILTINS, "__globals__")],
+    (EXCEPTHOOK, "sys"), (BUILTINS, "__globals__"), (PRIVATE_NUMPY, "may not use")],
     ids=["trainlab", "torch", "rebind-checks", "frame", "frame-no-sys", "excepthook",
-         "dunder"])
+         "dunder", "private-numpy"])
 def test_calling_the_library_or_reaching_the_grader_scores_zero_with_a_reason(source, why):
     sub = _grade(_with("06_dropout", {"06-ex1-solution": source}))
     q = _by_q(sub)
