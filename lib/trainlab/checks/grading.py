@@ -449,6 +449,8 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
         namespace: dict[str, Any] = {"np": np}
         exec(lesson.setup, namespace)  # noqa: S102 - the committed lesson's own imports
         namespace["passed"] = lambda *a, **k: None
+        for name in {f for q in sub.questions for f in q.functions}:
+            namespace[name] = StudentFunction(sandbox, name)
         for q in sub.questions:
             _grade_question(q, namespace, sandbox, refused)
     finally:
@@ -468,8 +470,6 @@ def _grade_question(q: Question, namespace: dict[str, Any], sandbox: Sandbox,
     if cell_error and "NotImplementedError" not in cell_error:
         q.note = f"running your cell raised {cell_error}"
     local = dict(namespace)
-    for name in q.functions:
-        local[name] = StudentFunction(sandbox, name)
     for p in q.parts:
         try:
             with contextlib.redirect_stdout(io.StringIO()):
