@@ -270,7 +270,7 @@ def feedback_html(result: dict[str, Any]) -> str:
         lines.append("<table><tr><th>check</th><th>points</th><th>result</th></tr>")
         for p in q["parts"]:
             label = "hidden case" if p["hidden"] else f"<code>{esc(p['label'])}</code>"
-            lines.append(f"<tr><td>{label}</td><td>{p['score']:g} / {p['points']:.3g}</td>"
+            lines.append(f"<tr><td>{label}</td><td>{p['score']:.3g} / {p['points']:.3g}</td>"
                          f"<td class='{esc(p['status'].replace(' ', '-'))}'>{esc(p['status'])}"
                          f"{': ' + esc(p['message']) if p['message'] else ''}</td></tr>")
         lines.append("</table>")
