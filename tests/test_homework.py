@@ -299,3 +299,15 @@ def test_a_submission_cannot_touch_files_outside_its_folder_even_when_run(tmp_pa
     sandbox.close()
     assert victim.read_text(encoding="utf-8") == "safe"
     assert not workdir.exists()
+
+
+def test_student_ids_come_from_folders_file_names_or_an_ids_table(tmp_path):
+    (tmp_path / "bob").mkdir()
+    for path in (tmp_path / "Copy of 06_dropout.ipynb", tmp_path / "bob" / "hw.ipynb",
+                 tmp_path / "x y.ipynb"):
+        path.write_text("{}", encoding="utf-8")
+    found = {sid: f.name for sid, f in homework.find_submissions([tmp_path])}
+    assert found == {"Copy_of_06_dropout": "Copy of 06_dropout.ipynb", "bob": "hw.ipynb",
+                     "x_y": "x y.ipynb"}
+    ids = {"x y.ipynb": "s123"}
+    assert ("s123", tmp_path / "x y.ipynb") in homework.find_submissions([tmp_path], ids)
