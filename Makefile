@@ -16,7 +16,7 @@ NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
          --nbval-sanitize-with nbval-sanitize.cfg --timeout 300
 
 .PHONY: install lab test lint unit robustness nbval execute data bench sync reproduce homework \
-        slides clean portability
+        slides clean grade portability
 
 install: $(STAMP)
 
@@ -49,6 +49,7 @@ test: install
 	$(MAKE) --no-print-directory data
 	$(MAKE) --no-print-directory lint
 	$(PY) scripts/nbtools.py check
+	$(PY) scripts/homework.py check
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
 
@@ -69,7 +70,16 @@ bench: install
 	$(PY) benchmarks/run_all.py
 
 homework: install
-	$(PY) scripts/homework.py build
+	$(PY) scripts/homework.py release
+
+# make grade SUBMISSIONS=path/to/folder [OUT=homework/graded] [WORKERS=2] [TIMEOUT=60]
+SUBMISSIONS ?= submissions
+OUT ?= homework/graded
+WORKERS ?= 2
+TIMEOUT ?= 60
+grade: install
+	$(PY) scripts/homework.py grade $(SUBMISSIONS) --out $(OUT) --workers $(WORKERS) \
+	    --timeout $(TIMEOUT)
 
 slides: install
 	$(PY) scripts/slides.py

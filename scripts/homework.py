@@ -1,53 +1,63 @@
-"""Homework from the lessons, with nbgrader: student versions and an autograder.
+"""Homework from the lessons: student notebooks, a class grader, marks and feedback.
 
-    python scripts/homework.py build              # student notebooks -> homework/release/
-    python scripts/homework.py grade NOTEBOOK [--student ID]
-                                                  # score a student's notebook
+    python scripts/homework.py release            # student notebooks -> notebooks/student/
+    python scripts/homework.py check              # exit 1 if they are out of date (CI)
+    python scripts/homework.py collect SRC... --into DIR
+                                                  # copy submissions into DIR, one id each
+    python scripts/homework.py grade DIR_OR_FILES... [--out DIR] [--workers N] [--timeout S]
+                                                  # marks.csv, results.json, feedback/*.html
+    python scripts/homework.py export --out DIR   # marks.csv again from results.json
+    python scripts/homework.py feedback --out DIR # feedback/*.html again from results.json
 
-The committed lessons are the single source: their "check yourself" exercises use nbgrader's
-markup (``### BEGIN SOLUTION`` / ``### END SOLUTION`` in solution cells, graded check cells with
-``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``). ``build`` runs nbgrader's
-``generate_assignment`` on every lesson that has graded cells: solutions become a stub that
-raises ``NotImplementedError``, hidden checks are held back, outputs are cleared.
-``grade`` runs nbgrader's ``autograde`` (the check cells, hidden checks included, are restored
-from the gradebook, so a learner cannot weaken them) and prints points and feedback per
-question. Everything is written under the git-ignored ``homework/`` folder.
+The committed lessons are the single source, with solutions. Their exercises keep nbgrader's
+markup: solution cells between ``### BEGIN SOLUTION`` / ``### END SOLUTION``, check cells
+with ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``. ``release`` writes the student
+version of every lesson with exercises (solutions replaced by a stub that states the contract,
+hidden tests removed, no outputs, no widget state, a Colab badge that opens the student
+version itself) into ``notebooks/student/``, committed and checked by ``check`` in CI.
+
+Grading does not use nbgrader's autograder: see :mod:`trainlab.checks.grading` (the learner's
+solution cells run in a separate, isolated interpreter; the checks and references run in the
+grader's process).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import html
 import json
-import os
+import re
 import shutil
 import sys
-import warnings
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "lib"))
+import nbtools  # noqa: E402
+from trainlab.checks import grading  # noqa: E402
+
 LESSONS = ROOT / "notebooks"
-COURSE = ROOT / "homework"
-# nbgrader calls the `alembic` command of its environment: make sure it is on PATH.
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-warnings.filterwarnings("ignore", module="nbgrader")
-warnings.filterwarnings("ignore", message=".*not in session.*")
-STUB = ("# YOUR CODE HERE: replace this line with your implementation (see the docstring).\n"
-        "raise NotImplementedError()")
-
-
-@dataclass
-class QuestionResult:
-    grade_id: str
-    score: float
-    max_score: float
-    feedback: str
+STUDENT = LESSONS / "student"
+HOMEWORK_KEY = "trainlab_homework"
+STUB = "raise NotImplementedError(\"write your code here (see the docstring)\")"
+SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*\n?",
+                      re.S | re.M)
+SOLUTIONS_NOTE = re.compile(r"\*This notebook holds the solutions\.\*\s+Students work in the "
+                            r"student version,.*?raises\s+`NotImplementedError`\.", re.S)
+STUDENT_NOTE = ("*Student version:* each function below raises `NotImplementedError` until you "
+                "write it.")
+HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS\n.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?",
+                    re.S | re.M)
 
 
 def graded_lessons() -> list[Path]:
-    """Lessons that contain at least one nbgrader graded cell."""
+    """Lessons that contain at least one graded check cell."""
     found = []
     for path in sorted(LESSONS.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -56,129 +66,292 @@ def graded_lessons() -> list[Path]:
     return found
 
 
-def _api(course: Path, execute: bool = True):
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.preprocessors import (
-        CheckCellMetadata,
-        DeduplicateIds,
-        IgnorePattern,
-        LimitOutput,
-        OverwriteCells,
-        OverwriteKernelspec,
-        SaveAutoGrades,
-    )
-    from traitlets.config import Config
-
-    config = Config()
-    if not execute:
-        # Grade the outputs stored in the notebook instead of running it again: used for the
-        # committed lessons, whose stored outputs `pytest --nbval` proves a fresh run gives.
-        config.Autograde.sanitize_preprocessors = [
-            IgnorePattern, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
-        config.Autograde.autograde_preprocessors = [
-            LimitOutput, DeduplicateIds, OverwriteCells, CheckCellMetadata, SaveAutoGrades]
-    config.CourseDirectory.root = str(course)
-    config.CourseDirectory.course_id = "trainlab"
-    config.ClearSolutions.code_stub = {"python": STUB}
-    config.ExecutePreprocessor.timeout = 300
-    config.Execute.timeout = 300
-    config.ClearMetadataPreprocessor.enabled = False
-    return NbGraderAPI(config=config)
+def lesson_index() -> dict[str, Path]:
+    return {p.stem: p for p in graded_lessons()}
 
 
-def build(course: Path = COURSE, lessons: list[Path] | None = None) -> list[Path]:
-    """Generate the student version of each graded lesson; return their paths."""
-    lessons = graded_lessons() if lessons is None else lessons
-    if not lessons:
-        raise SystemExit("no lesson has graded exercises")
-    course.mkdir(exist_ok=True)
-    api = _api(course)
-    released = []
-    for path in lessons:
-        name = path.stem
-        src = course / "source" / name
-        src.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, src / path.name)
-        result = api.generate_assignment(name, force=True, create=True)
-        if not result["success"]:
-            raise SystemExit(f"nbgrader could not generate {name}:\n{result['log']}\n"
-                             f"{result.get('error', '')}")
-        out = course / "release" / name / path.name
-        released.append(out)
-        print(f"student version: {out}")
-    return released
+# --------------------------------------------------------------------------------------------
+# release / check
+# --------------------------------------------------------------------------------------------
+def student_url(name: str) -> str:
+    return nbtools.colab_url(name).replace("/notebooks/", "/notebooks/student/")
 
 
-def _feedback(nb: nbformat.NotebookNode, grade_id: str) -> str:
+def student_version(path: Path, graded: set[str]) -> nbformat.NotebookNode:
+    """The student notebook of the lesson at ``path``."""
+    nb = nbformat.read(path, as_version=4)
+    cells = []
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") != grade_id:
-            continue
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                return f"{out['ename']}: {out['evalue']}"
-        return "passed"
-    return "cell missing"
+        cell = nbformat.from_dict(cell)
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.metadata.get("trainlab") == "header":
+            cell.source = (
+                "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+                f"({student_url(path.name)})\n\n"
+                "**Student version.** Write your code where a function raises "
+                "`NotImplementedError`, run its check cell, then hand in this notebook "
+                "(any file name).")
+        elif cell.metadata.get("trainlab") == "nav":
+            cell.source = re.sub(r"\]\((\d\d_[a-z_]+\.ipynb)",
+                                 lambda m: "](" + (m.group(1) if Path(m.group(1)).stem in graded
+                                                  else "../" + m.group(1)), cell.source)
+        if cell.cell_type == "markdown":
+            cell.source = SOLUTIONS_NOTE.sub(STUDENT_NOTE, cell.source)
+        if meta.get("solution"):
+            cell.source = SOLUTION.sub(lambda m: f"{m.group(1)}{STUB}\n", cell.source)
+        if meta.get("grade"):
+            cell.source = HIDDEN.sub("", cell.source)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
+        cells.append(cell)
+    nb.cells = cells
+    nb.metadata.pop("widgets", None)
+    nb.metadata[HOMEWORK_KEY] = {"lesson": path.stem, "version": 1}
+    return nb
 
 
-def grade(notebook: Path, student: str = "student", course: Path = COURSE,
-          execute: bool = True) -> list[QuestionResult]:
-    """Autograde ``notebook`` (a learner's copy of one lesson) and return per-question results.
-
-    With ``execute=False`` the stored outputs are graded without running the notebook."""
-    from nbgrader.api import Gradebook
-
-    name = notebook.stem
-    if not (course / "source" / name).is_dir():
-        lesson = LESSONS / notebook.name
-        if not lesson.exists():
-            raise SystemExit(f"{notebook.name} is not a lesson of this course")
-        build(course, [lesson])
-    target = course / "submitted" / student / name
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(notebook, target / notebook.name)
-    result = _api(course, execute).autograde(name, student, force=True, create=True)
-    if not result["success"]:
-        raise SystemExit(f"nbgrader could not grade {notebook}:\n{result['log']}\n"
-                         f"{result.get('error', '')}")
-    graded = nbformat.read(course / "autograded" / student / name / notebook.name, as_version=4)
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        sub = gb.find_submission_notebook(name, name, student)
-        rows = [QuestionResult(g.name, float(g.score or 0.0), float(g.max_score),
-                               _feedback(graded, g.name))
-                for g in sorted(sub.grades, key=lambda g: g.name)]
-    return rows
+def _student_files() -> dict[Path, str]:
+    lessons = graded_lessons()
+    graded = {p.stem for p in lessons}
+    return {STUDENT / p.name: nbformat.writes(student_version(p, graded)) + "\n"
+            for p in lessons}
 
 
-def report(rows: list[QuestionResult]) -> str:
-    width = max(len(r.grade_id) for r in rows)
-    lines = [f"{'question':<{width}}  points  feedback"]
-    for r in rows:
-        lines.append(f"{r.grade_id:<{width}}  {r.score:g}/{r.max_score:g}"
-                     f"{'':<{max(0, 6 - len(f'{r.score:g}/{r.max_score:g}'))}}  {r.feedback}")
-    total, best = sum(r.score for r in rows), sum(r.max_score for r in rows)
-    lines.append(f"{'total':<{width}}  {total:g}/{best:g}")
+def release() -> list[Path]:
+    STUDENT.mkdir(exist_ok=True)
+    files = _student_files()
+    for old in STUDENT.glob("*.ipynb"):
+        if old not in files:
+            old.unlink()
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+        print(f"student version: {path.relative_to(ROOT)}  ({student_url(path.name)})")
+    return list(files)
+
+
+def check() -> int:
+    files = _student_files()
+    stale = [p.name for p, text in files.items()
+             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    extra = [p.name for p in STUDENT.glob("*.ipynb") if p not in files]
+    if stale or extra:
+        print("student notebooks out of date: " + ", ".join(stale + extra) +
+              "\nrun `make homework` and commit notebooks/student/", file=sys.stderr)
+        return 1
+    print(f"homework: {len(files)} student notebooks up to date")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# collect / grade / export / feedback
+# --------------------------------------------------------------------------------------------
+def _safe_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.@-]+", "_", text).strip("_") or "student"
+
+
+def find_submissions(sources: list[Path], ids: dict[str, str] | None = None
+                     ) -> list[tuple[str, Path]]:
+    """(student id, notebook) pairs. A folder's notebooks are found recursively; the id is the
+    ``ids`` entry for the file name, else the name of the folder holding the file when it is
+    a sub-folder of the given one, else the file name without ``.ipynb``."""
+    found = []
+    for src in sources:
+        files = sorted(src.rglob("*.ipynb")) if src.is_dir() else [src]
+        for f in files:
+            if ".ipynb_checkpoints" in f.parts:
+                continue
+            if ids and f.name in ids:
+                sid = ids[f.name]
+            elif src.is_dir() and f.parent != src:
+                sid = f.relative_to(src).parts[0]
+            else:
+                sid = f.stem
+            found.append((_safe_id(sid), f))
+    return found
+
+
+def collect(sources: list[Path], into: Path) -> list[Path]:
+    """Copy every submission into ``into/<student id>/<file name>``."""
+    copied = []
+    for sid, f in find_submissions(sources):
+        dest = into / sid / f.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, dest)
+        copied.append(dest)
+    print(f"collected {len(copied)} notebooks into {into}")
+    return copied
+
+
+def grade_file(student: str, path: Path, timeout: float = 60.0) -> dict[str, Any]:
+    """Grade one submission file; never raises for a broken file."""
+    lessons = lesson_index()
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(nb, dict):
+            raise ValueError("not a notebook")
+    except (OSError, ValueError) as exc:
+        return {"student": student, "path": str(path), "lesson": "", "questions": [],
+                "error": f"cannot read the notebook: {exc}", "seconds": 0.0}
+    stem = grading.lesson_of(nb, lessons)
+    if stem is None:
+        return {"student": student, "path": str(path), "lesson": "", "questions": [],
+                "error": "not a notebook of this course (no lesson metadata or exercise cells)",
+                "seconds": 0.0}
+    lesson = grading.load_lesson(lessons[stem])
+    return grading.grade_notebook(nb, lesson, student, str(path), timeout).to_dict()
+
+
+def _score(result: dict[str, Any]) -> tuple[float, float]:
+    qs = result["questions"]
+    return (round(sum(p["score"] for q in qs for p in q["parts"]), 2),
+            sum(q["points"] for q in qs))
+
+
+def grade(sources: list[Path], out: Path, workers: int = 2, timeout: float = 60.0,
+          ids: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    subs = find_submissions(sources, ids)
+    out.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(grade_file, sid, f, timeout) for sid, f in subs]
+        results = []
+        for (sid, f), fut in zip(subs, futures, strict=True):
+            try:
+                results.append(fut.result())
+            except Exception as exc:  # noqa: BLE001 - one bad file never stops the class
+                results.append({"student": sid, "path": str(f), "lesson": "", "questions": [],
+                                "error": f"grader error: {exc}", "seconds": 0.0})
+    (out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    export(results, out)
+    feedback(results, out)
+    return results
+
+
+def export(results: list[dict[str, Any]], out: Path) -> Path:
+    """``out/marks.csv``: one row per student, one column per question, then the total."""
+    columns = sorted({q["qid"] for r in results for q in r["questions"]})
+    rows: dict[str, dict[str, Any]] = {}
+    for r in results:
+        row = rows.setdefault(r["student"], {"student": r["student"]})
+        for q in r["questions"]:
+            row[q["qid"]] = round(sum(p["score"] for p in q["parts"]), 2)
+        if r.get("error"):
+            row["errors"] = "; ".join(filter(None, [row.get("errors"),
+                                                    f"{Path(r['path']).name}: {r['error']}"]))
+    path = out / "marks.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, ["student", *columns, "total", "errors"])
+        writer.writeheader()
+        for sid in sorted(rows):
+            row = rows[sid]
+            row["total"] = round(sum(row.get(c, 0) for c in columns), 2)
+            writer.writerow(row)
+    return path
+
+
+def feedback_html(result: dict[str, Any]) -> str:
+    esc = html.escape
+    score, best = _score(result)
+    lines = ["<!doctype html><meta charset='utf-8'>",
+             f"<title>{esc(result['lesson'])}: feedback for {esc(result['student'])}</title>",
+             "<style>body{font-family:sans-serif;max-width:60em}td,th{padding:.2em .5em;"
+             "vertical-align:top;text-align:left}.passed{color:#0072B2}"
+             ".failed,.refused,.error{color:#D55E00}</style>",
+             f"<h1>{esc(result['lesson'] or 'unknown lesson')}</h1>",
+             f"<p>Student: <b>{esc(result['student'])}</b> &middot; file "
+             f"{esc(Path(result['path']).name)} &middot; score <b>{score:g} / {best:g}</b></p>"]
+    if result.get("error"):
+        lines.append(f"<p class='error'>{esc(result['error'])}</p>")
+    for q in result["questions"]:
+        got = round(sum(p["score"] for p in q["parts"]), 2)
+        lines.append(f"<h2>{esc(q['qid'])} {esc(q['title'])}: {got:g} / {q['points']:g}</h2>")
+        if q.get("note"):
+            lines.append(f"<p class='error'>{esc(q['note'])}</p>")
+        lines.append("<table><tr><th>check</th><th>points</th><th>result</th></tr>")
+        for p in q["parts"]:
+            label = "hidden case" if p["hidden"] else f"<code>{esc(p['label'])}</code>"
+            lines.append(f"<tr><td>{label}</td><td>{p['score']:.3g} / {p['points']:.3g}</td>"
+                         f"<td class='{esc(p['status'].replace(' ', '-'))}'>{esc(p['status'])}"
+                         f"{': ' + esc(p['message']) if p['message'] else ''}</td></tr>")
+        lines.append("</table>")
+    return "\n".join(lines) + "\n"
+
+
+def feedback(results: list[dict[str, Any]], out: Path) -> list[Path]:
+    """One HTML page per submission in ``out/feedback/<student>__<lesson>.html``."""
+    folder = out / "feedback"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for r in results:
+        name = f"{_safe_id(r['student'])}__{r['lesson'] or _safe_id(Path(r['path']).stem)}.html"
+        path = folder / name
+        path.write_text(feedback_html(r), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def report(result: dict[str, Any]) -> str:
+    score, best = _score(result)
+    lines = [f"{result['student']}  {result['lesson']}  {score:g}/{best:g}"
+             + (f"  ERROR {result['error']}" if result.get("error") else "")]
+    for q in result["questions"]:
+        got = round(sum(p["score"] for p in q["parts"]), 2)
+        lines.append(f"  {q['qid']:<8} {got:g}/{q['points']:g}")
+        for p in q["parts"]:
+            if p["status"] != "passed":
+                lines.append(f"    - {p['status']}: {p['message']}")
     return "\n".join(lines)
+
+
+def _read_ids(path: Path | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    with path.open(encoding="utf-8") as fh:
+        return {row["file"]: row["student"] for row in csv.DictReader(fh)}
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("build", help="generate student notebooks into homework/release/")
-    g = sub.add_parser("grade", help="score a student's notebook")
-    g.add_argument("notebook", type=Path)
-    g.add_argument("--student", default="student")
-    g.add_argument("--json", action="store_true", help="print the results as JSON")
-    g.add_argument("--no-execute", action="store_true",
-                   help="grade the stored outputs instead of running the notebook")
+    sub.add_parser("release", help="write the student notebooks into notebooks/student/")
+    sub.add_parser("build", help="same as release")
+    sub.add_parser("check", help="exit 1 when notebooks/student/ is out of date")
+    c = sub.add_parser("collect", help="copy submissions into one folder, one id each")
+    c.add_argument("sources", nargs="+", type=Path)
+    c.add_argument("--into", type=Path, required=True)
+    g = sub.add_parser("grade", help="grade a folder (or files) of submissions")
+    g.add_argument("sources", nargs="+", type=Path)
+    g.add_argument("--out", type=Path, default=ROOT / "homework" / "graded")
+    g.add_argument("--workers", type=int, default=2)
+    g.add_argument("--timeout", type=float, default=60.0, help="seconds per submission")
+    g.add_argument("--ids", type=Path, help="CSV with columns file,student")
+    for name in ("export", "feedback"):
+        e = sub.add_parser(name, help=f"{name} again from OUT/results.json")
+        e.add_argument("--out", type=Path, default=ROOT / "homework" / "graded")
     args = parser.parse_args(argv)
-    if args.cmd == "build":
-        build()
+    if args.cmd in ("release", "build"):
+        release()
         return 0
-    if not args.notebook.exists():
-        parser.error(f"no such notebook: {args.notebook}")
-    rows = grade(args.notebook, args.student, execute=not args.no_execute)
-    print(json.dumps([r.__dict__ for r in rows], indent=1) if args.json else report(rows))
+    if args.cmd == "check":
+        return check()
+    if args.cmd == "collect":
+        collect(args.sources, args.into)
+        return 0
+    if args.cmd == "grade":
+        missing = [s for s in args.sources if not s.exists()]
+        if missing:
+            parser.error(f"no such file or folder: {', '.join(map(str, missing))}")
+        results = grade(args.sources, args.out, args.workers, args.timeout, _read_ids(args.ids))
+        for r in results:
+            print(report(r))
+        print(f"marks: {args.out / 'marks.csv'}; feedback: {args.out / 'feedback'}/")
+        return 0
+    results = json.loads((args.out / "results.json").read_text(encoding="utf-8"))
+    if args.cmd == "export":
+        print(export(results, args.out))
+    else:
+        print(f"{len(feedback(results, args.out))} pages in {args.out / 'feedback'}")
     return 0
 
 

@@ -1,9 +1,12 @@
-"""Homework built with nbgrader: student versions run, untouched ones score zero, the
-solutions score full marks, and typical wrong answers are caught with a helpful message."""
+"""The homework workflow end to end: committed student notebooks, and a class folder of honest,
+reference-calling, patching, stub, slip and hostile submissions graded in parallel."""
 
 from __future__ import annotations
 
+import csv
+import json
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -12,101 +15,299 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import homework  # noqa: E402
+from trainlab.checks import grading  # noqa: E402
 
 LESSONS = homework.graded_lessons()
-pytestmark = pytest.mark.slow
+STUDENT = ROOT / "notebooks" / "student"
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
-    course = tmp_path_factory.mktemp("course")
-    homework.build(course, LESSONS)
-    return course
+def _solution(nb: nbformat.NotebookNode, gid: str) -> nbformat.NotebookNode:
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
 
 
-def _release(course: Path, lesson: Path) -> Path:
-    return course / "release" / lesson.stem / lesson.name
+def _student(stem: str) -> nbformat.NotebookNode:
+    return nbformat.read(STUDENT / f"{stem}.ipynb", as_version=4)
 
 
-def test_every_lesson_after_the_welcome_has_graded_exercises():
+def _lesson(stem: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+
+
+def _with(stem: str, replacements: dict[str, str], base: str = "lesson") -> nbformat.NotebookNode:
+    """The lesson (all solutions) or the student version with some solution cells replaced."""
+    nb = _lesson(stem) if base == "lesson" else _student(stem)
+    for gid, source in replacements.items():
+        _solution(nb, gid).source = source
+    return nb
+
+
+def _grade(nb: nbformat.NotebookNode, timeout: float = 30.0) -> grading.Submission:
+    data = json.loads(nbformat.writes(nb))
+    lessons = homework.lesson_index()
+    lesson = grading.load_lesson(lessons[grading.lesson_of(data, lessons)])
+    return grading.grade_notebook(data, lesson, "t", "t.ipynb", timeout)
+
+
+def _by_q(sub: grading.Submission) -> dict[str, grading.Question]:
+    return {q.qid: q for q in sub.questions}
+
+
+# --------------------------------------------------------------------------------------------
+# Student notebooks
+# --------------------------------------------------------------------------------------------
+def test_student_notebooks_are_committed_and_up_to_date():
+    assert homework.check() == 0
+    assert {p.name for p in STUDENT.glob("*.ipynb")} == {p.name for p in LESSONS}
+
+
+def test_every_lesson_after_the_welcome_has_graded_exercises_and_a_capstone():
     names = {p.name for p in LESSONS}
     lessons = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     assert lessons - names == {"00_welcome.ipynb"}
+    assert "08_capstone.ipynb" in names
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
-def test_student_version_hides_solutions_and_hidden_checks(course, lesson):
-    source = nbformat.read(lesson, as_version=4)
-    student = nbformat.read(_release(course, lesson), as_version=4)
+def test_student_version_is_clean_and_opens_itself(lesson):
+    source, student = _lesson(lesson.stem), _student(lesson.stem)
     text = "\n".join(c.source for c in student.cells)
-    assert "### BEGIN SOLUTION" not in text and "### END SOLUTION" not in text
-    assert "### BEGIN HIDDEN TESTS" not in text
+    assert "### BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text
     n_solutions = sum(1 for c in source.cells if c.metadata.get("nbgrader", {}).get("solution"))
     assert n_solutions >= 3
-    assert text.count("raise NotImplementedError()") >= n_solutions
-    assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
-    visible = [c for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert visible and all("checks." in c.source for c in visible)
+    assert text.count("raise NotImplementedError(") >= n_solutions
+    assert all(not c.get("outputs") and c.get("execution_count") is None
+               for c in student.cells if c.cell_type == "code")
+    assert "widgets" not in student.metadata
+    assert student.metadata["trainlab_homework"]["lesson"] == lesson.stem
+    header = student.cells[0]
+    assert f"/blob/main/notebooks/student/{lesson.name})" in header.source
+    assert "Student version" in header.source
+    assert "holds the solutions" not in text and "*Student version:*" in text
+    assert f"/blob/main/notebooks/{lesson.name})" in source.cells[0].source
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
-def test_untouched_student_notebook_runs_and_scores_zero(course, lesson):
-    rows = homework.grade(_release(course, lesson), "untouched", course)
-    assert rows and all(r.score == 0 for r in rows), homework.report(rows)
-    assert all("NotAttemptedError" in r.feedback for r in rows), homework.report(rows)
-    graded = nbformat.read(course / "autograded" / "untouched" / lesson.stem / lesson.name, 4)
-    for cell in graded.cells:
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if errors:
-            assert cell.metadata.get("nbgrader", {}).get("grade"), \
-                f"a non-exercise cell failed in the student version:\n{cell.source[:400]}"
-            assert errors[0]["ename"] == "NotAttemptedError", errors[0]["evalue"]
+def test_solution_lessons_say_they_hold_solutions(lesson):
+    text = "\n".join(c.source for c in _lesson(lesson.stem).cells if c.cell_type == "markdown")
+    assert "holds the solutions" in text
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
-def test_committed_solutions_score_full_marks(course, lesson):
-    # The stored outputs are graded; `pytest --nbval` proves a fresh run reproduces them.
-    rows = homework.grade(lesson, "solutions", course, execute=False)
-    assert rows and all(r.score == r.max_score > 0 for r in rows), homework.report(rows)
+def test_committed_solutions_score_full_marks_and_stubs_zero(lesson):
+    sub = _grade(_lesson(lesson.stem))
+    assert sub.score == pytest.approx(sub.max_score) and sub.max_score > 0, \
+        [(q.qid, p.message) for q in sub.questions for p in q.parts if p.status != "passed"]
+    stub = _grade(_student(lesson.stem))
+    assert stub.score == 0
+    assert all(p.status == "not attempted" for q in stub.questions for p in q.parts)
 
 
-def test_grading_stored_outputs_sees_a_failed_check(course, tmp_path):
-    lesson = LESSONS[0]
-    nb = nbformat.read(lesson, as_version=4)
-    check = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
-    check.outputs = [nbformat.v4.new_output("error", ename="ExerciseError",
-                                            evalue="wrong", traceback=[])]
-    broken = tmp_path / lesson.name
-    nbformat.write(nb, broken)
-    rows = homework.grade(broken, "broken", course, execute=False)
-    by_id = {r.grade_id: r for r in rows}
-    assert by_id[check.metadata["nbgrader"]["grade_id"]].score == 0
-    assert sum(r.score for r in rows) == sum(r.max_score for r in rows) - \
-        check.metadata["nbgrader"]["points"]
+def test_lesson_is_recognised_without_metadata_from_the_cells():
+    nb = json.loads(nbformat.writes(_student("06_dropout")))
+    del nb["metadata"]["trainlab_homework"]
+    lessons = homework.lesson_index()
+    assert grading.lesson_of(nb, lessons) == "06_dropout"
+    assert grading.lesson_of({"cells": [], "metadata": {}}, lessons) is None
 
 
-WRONG_ANSWERS = [
-    ("06_dropout.ipynb", "06-ex1", "return x * mask / keep_prob", "return x * mask",
-     "keep_prob"),
-    ("04_batchnorm.ipynb", "04-ex2", "(dout - dbeta / len(x) - x_hat * dgamma / len(x))",
-     "(dout - x_hat * dgamma / len(x))", "mean term"),
-]
+# --------------------------------------------------------------------------------------------
+# What cannot pass
+# --------------------------------------------------------------------------------------------
+CALLS_TRAINLAB = '''def inverted_dropout_forward(x, keep_prob, mask):
+    from trainlab import dropout
+    return dropout.dropout_forward(x, keep_prob, mask=mask)[0]
+'''
+CALLS_TORCH = '''import torch
+
+def inverted_dropout_forward(x, keep_prob, mask):
+    return (torch.from_numpy(x) * torch.from_numpy(mask) / keep_prob).numpy()
+'''
+REBINDS_CHECKS = '''import trainlab.checks.dropout as c
+c.check_dropout_forward = lambda *a, **k: None
+
+def inverted_dropout_forward(x, keep_prob, mask):
+    return x
+'''
+PATCHES_NUMPY = '''np.allclose = lambda *a, **k: True
+np.isclose = lambda *a, **k: True
+np.array_equal = lambda *a, **k: True
+np.all = lambda *a, **k: True
+
+def inverted_dropout_forward(x, keep_prob, mask):
+    return x
+'''
+READS_FRAMES = '''import sys
+
+def inverted_dropout_forward(x, keep_prob, mask):
+    return sys._getframe(1).f_locals["expected"]
+'''
+READS_FRAMES_WITHOUT_SYS = '''def inverted_dropout_forward(x, keep_prob, mask):
+    try:
+        raise ValueError
+    except ValueError as e:
+        return e.__traceback__.tb_frame.f_back.f_locals["expected"]
+'''
+EXCEPTHOOK = '''import sys
+sys.excepthook = lambda *a: None
+
+def inverted_dropout_forward(x, keep_prob, mask):
+    return x
+'''
+PRIVATE_NUMPY = '''def inverted_dropout_forward(x, keep_prob, mask):
+    np.lib._datasource.os.remove("marks.csv")
+    return x * mask / keep_prob
+'''
+BUILTINS = '''def inverted_dropout_forward(x, keep_prob, mask):
+    return (lambda: 0).__globals__["__builtins__"]
+'''
 
 
-@pytest.mark.parametrize("name, exercise, right, wrong, hint", WRONG_ANSWERS,
-                         ids=[w[1] for w in WRONG_ANSWERS])
-def test_a_typical_wrong_answer_is_caught_with_a_hint(course, tmp_path, name, exercise, right,
-                                                      wrong, hint):
-    lesson = ROOT / "notebooks" / name
-    nb = nbformat.read(lesson, as_version=4)
-    cell = next(c for c in nb.cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == f"{exercise}-solution")
-    assert right in cell.source, "the lesson's solution changed: update this test"
-    cell.source = cell.source.replace(right, wrong)
-    student = tmp_path / name
-    nbformat.write(nb, student)
-    rows = {r.grade_id: r for r in homework.grade(student, f"wrong-{exercise}", course)}
-    assert rows[f"{exercise}-check"].score == 0, homework.report(list(rows.values()))
-    assert hint in rows[f"{exercise}-check"].feedback, rows[f"{exercise}-check"].feedback
-    others = [r for gid, r in rows.items() if gid != f"{exercise}-check"]
-    assert all(r.score == r.max_score for r in others), homework.report(list(rows.values()))
+@pytest.mark.parametrize("source, why", [
+    (CALLS_TRAINLAB, "trainlab"), (CALLS_TORCH, "torch"), (REBINDS_CHECKS, "trainlab"),
+    (READS_FRAMES, "sys"), (READS_FRAMES_WITHOUT_SYS, "may not use"),
+    (EXCEPTHOOK, "sys"), (BUILTINS, "__globals__"), (PRIVATE_NUMPY, "may not use")],
+    ids=["trainlab", "torch", "rebind-checks", "frame", "frame-no-sys", "excepthook",
+         "dunder", "private-numpy"])
+def test_calling_the_library_or_reaching_the_grader_scores_zero_with_a_reason(source, why):
+    sub = _grade(_with("06_dropout", {"06-ex1-solution": source}))
+    q = _by_q(sub)
+    assert q["06-ex1"].score == 0
+    assert all(p.status == "refused" and why in p.message for p in q["06-ex1"].parts)
+    others = [x for k, x in q.items() if k != "06-ex1"]
+    assert all(x.score == pytest.approx(x.points) for x in others)
+
+
+def test_patching_numpy_changes_nothing_the_checks_compute():
+    q = _by_q(_grade(_with("06_dropout", {"06-ex1-solution": PATCHES_NUMPY})))
+    assert q["06-ex1"].score == 0
+    assert all(p.status == "failed" for p in q["06-ex1"].parts)
+    assert q["06-ex3"].score == pytest.approx(q["06-ex3"].points)
+
+
+def test_runtime_guard_blocks_trainlab_even_past_the_audit():
+    sandbox = grading.Sandbox([{"qid": "x", "source": "import trainlab\n"}],
+                              deadline=time.monotonic() + 30)
+    try:
+        assert "not available while grading" in sandbox.errors["x"]
+    finally:
+        sandbox.close()
+
+
+def test_a_slip_gets_its_hint_and_partial_credit_per_part():
+    slip = '''def inverted_dropout_forward(x, keep_prob, mask):
+    return x * mask
+'''
+    q = _by_q(_grade(_with("06_dropout", {"06-ex1-solution": slip})))["06-ex1"]
+    assert q.score == 0 and all("keep_prob" in p.message for p in q.parts)
+    only_2d = '''def inverted_dropout_forward(x, keep_prob, mask):
+    return x * mask / keep_prob if x.ndim == 2 else x
+'''
+    q = _by_q(_grade(_with("06_dropout", {"06-ex1-solution": only_2d})))["06-ex1"]
+    assert [p.status for p in q.parts] == ["passed", "failed", "failed"]
+    assert q.score == pytest.approx(q.points / 3)
+    assert all(p.message for p in q.parts if p.status == "failed")
+
+
+def test_stored_outputs_are_never_graded():
+    nb = _student("06_dropout")
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                                   text="✓ Exercise: all checks passed\n")]
+    assert _grade(nb).score == 0
+    assert not hasattr(homework, "execute") and "--no-execute" not in homework.__doc__
+
+
+# --------------------------------------------------------------------------------------------
+# The class workflow
+# --------------------------------------------------------------------------------------------
+HOSTILE_LOOP = '''def inverted_dropout_forward(x, keep_prob, mask):
+    return x * mask / keep_prob
+
+while True:
+    pass
+'''
+HUGE_OUTPUT = '''def inverted_dropout_forward(x, keep_prob, mask):
+    for _ in range(200):
+        print("x" * 1_000_000)
+    return x * mask / keep_prob
+'''
+DELETES = '''import shutil
+shutil.rmtree("/")
+'''
+
+
+def _write(nb: nbformat.NotebookNode, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+@pytest.mark.slow
+def test_grade_a_class_folder_end_to_end(tmp_path):
+    inbox = tmp_path / "inbox"
+    _write(_lesson("06_dropout"), inbox / "alice" / "Copy of 06_dropout.ipynb")
+    _write(_lesson("03_initialisation"), inbox / "alice" / "homework3 (1).ipynb")
+    _write(_with("06_dropout", {"06-ex1-solution": CALLS_TRAINLAB}), inbox / "bob" / "x.ipynb")
+    _write(_with("06_dropout", {"06-ex1-solution": PATCHES_NUMPY}), inbox / "carol" / "a.ipynb")
+    _write(_student("06_dropout"), inbox / "dave" / "06_dropout.ipynb")
+    _write(_with("06_dropout", {"06-ex2-solution": HOSTILE_LOOP}), inbox / "eve" / "loop.ipynb")
+    _write(_with("06_dropout", {"06-ex1-solution": HUGE_OUTPUT}), inbox / "frank" / "b.ipynb")
+    _write(_with("06_dropout", {"06-ex1-solution": DELETES}), inbox / "grace" / "c.ipynb")
+    (inbox / "heidi").mkdir()
+    (inbox / "heidi" / "broken.ipynb").write_text("{not json", encoding="utf-8")
+    assert homework.main(["collect", str(inbox), "--into", str(tmp_path / "class")]) == 0
+    keep = tmp_path / "keep.txt"
+    keep.write_text("untouched", encoding="utf-8")
+    out = tmp_path / "graded"
+    assert homework.main(["grade", str(tmp_path / "class"), "--out", str(out), "--workers", "2",
+                          "--timeout", "15"]) == 0
+    assert keep.read_text(encoding="utf-8") == "untouched"
+    with (out / "marks.csv").open(encoding="utf-8") as fh:
+        rows = {r["student"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {"alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi"}
+    full = sum(q.points for q in grading.load_lesson(ROOT / "notebooks" / "06_dropout.ipynb")
+               .questions)
+    assert float(rows["alice"]["06-ex1"]) == 1 and float(rows["alice"]["03-ex3"]) == 3
+    assert float(rows["bob"]["06-ex1"]) == 0 and float(rows["bob"]["total"]) == full - 1
+    assert float(rows["carol"]["06-ex1"]) == 0
+    assert float(rows["dave"]["total"]) == 0
+    assert float(rows["eve"]["06-ex2"]) == 0
+    assert float(rows["frank"]["06-ex1"]) == 1
+    assert float(rows["grace"]["06-ex1"]) == 0
+    assert "cannot read" in rows["heidi"]["errors"]
+    pages = sorted(p.name for p in (out / "feedback").glob("*.html"))
+    assert len(pages) == 9 and "bob__06_dropout.html" in pages
+    bob = (out / "feedback" / "bob__06_dropout.html").read_text(encoding="utf-8")
+    assert "trainlab" in bob and "refused" in bob
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    eve = next(r for r in results if r["student"] == "eve")
+    assert any("time limit" in p["message"] for q in eve["questions"] for p in q["parts"])
+    (out / "marks.csv").unlink()
+    assert homework.main(["export", "--out", str(out)]) == 0
+    assert (out / "marks.csv").exists()
+    assert homework.main(["feedback", "--out", str(out)]) == 0
+
+
+def test_a_submission_cannot_touch_files_outside_its_folder_even_when_run(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("safe", encoding="utf-8")
+    cell = ("import os\nfor name in os.listdir('.'):\n    os.remove(name)\n"
+            "open('junk.txt', 'w').write('x' * 100)\n")
+    sandbox = grading.Sandbox([{"qid": "x", "source": cell}],
+                              deadline=time.monotonic() + 30)
+    workdir = sandbox.workdir
+    sandbox.close()
+    assert victim.read_text(encoding="utf-8") == "safe"
+    assert not workdir.exists()
+
+
+def test_student_ids_come_from_folders_file_names_or_an_ids_table(tmp_path):
+    (tmp_path / "bob").mkdir()
+    for path in (tmp_path / "Copy of 06_dropout.ipynb", tmp_path / "bob" / "hw.ipynb",
+                 tmp_path / "x y.ipynb"):
+        path.write_text("{}", encoding="utf-8")
+    found = {sid: f.name for sid, f in homework.find_submissions([tmp_path])}
+    assert found == {"Copy_of_06_dropout": "Copy of 06_dropout.ipynb", "bob": "hw.ipynb",
+                     "x_y": "x y.ipynb"}
+    ids = {"x y.ipynb": "s123"}
+    assert ("s123", tmp_path / "x y.ipynb") in homework.find_submissions([tmp_path], ids)

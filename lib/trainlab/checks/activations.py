@@ -12,17 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from trainlab import activations
 from trainlab.checks import (
     ExerciseError,
     call_student,
     expect_close,
+    reference,
     result_tuple,
     seeded_rng,
     shape_arg,
 )
 
 __all__ = [
+    "check_maxout",
     "check_dead_fraction",
     "check_graph_gradients",
     "check_leaky_relu",
@@ -71,8 +72,8 @@ def check_sigmoid_backward(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], s
     rng = seeded_rng(seed)
     x = rng.normal(0.0, 3.0, shape_arg(shape))
     dout = rng.standard_normal(shape)
-    s, cache = activations.sigmoid_forward(x)
-    expected = activations.sigmoid_backward(dout, cache)
+    s = reference.sigmoid(x)
+    expected = reference.sigmoid_backward(dout, x)
     got = call_student(fn, dout.copy(), x.copy())
     expect_close(got, expected, "sigmoid_backward", hints={
         "multiply the local gradient s(1 - s) by the upstream gradient dout": s * (1 - s),
@@ -93,8 +94,8 @@ def check_leaky_relu(forward: Callable[..., np.ndarray], backward: Callable[...,
     rng = seeded_rng(seed)
     x = rng.standard_normal(shape_arg(shape))
     dout = rng.standard_normal(shape)
-    ref_out, cache = activations.leaky_relu_forward(x, alpha)
-    ref_dx = activations.leaky_relu_backward(dout, cache)
+    ref_out = reference.leaky_relu(x, alpha)
+    ref_dx = reference.leaky_relu_backward(dout, x, alpha)
     x_in = x.copy()
     out = call_student(forward, x_in, alpha)
     if not np.array_equal(x_in, x):
@@ -149,3 +150,39 @@ def check_dead_fraction(fn: Callable[[np.ndarray], float], seed: int = 0, n: int
             float(np.sum(np.all(h <= 0, axis=0))),
         "units are columns (axis 0 runs over inputs)": float(np.mean(np.all(h <= 0, axis=1))),
     })
+
+
+def check_maxout(forward: Callable[..., Any], backward: Callable[..., Any], seed: int = 0,
+                 pieces: int = 3) -> None:
+    """Maxout (Goodfellow et al. 2013) with ``pieces`` linear pieces per unit.
+
+    ``forward(x, w, b) -> out``: x (N, D), w (k, D, H), b (k, H) -> out (N, H), each unit the
+    largest of its k pieces. ``backward(dout, x, w, b) -> (dx (N, D), dw (k, D, H), db (k, H))``:
+    the gradient flows only through the winning piece."""
+    rng = seeded_rng(seed)
+    n, d, h = (int(v) for v in rng.integers(3, 7, size=3))
+    x, w, b = rng.normal(size=(n, d)), rng.normal(size=(pieces, d, h)), rng.normal(size=(pieces, h))
+    x_in = x.copy()
+    out = call_student(forward, x_in, w.copy(), b.copy())
+    ref = reference.maxout(x, w, b)
+    z = np.einsum("nd,kdh->knh", x, w) + b[:, None, :]
+    expect_close(out, ref, "maxout forward", hints={
+        "take the maximum over the k pieces (axis 0 of the (k, N, H) pre-activations), not "
+        "the sum": z.sum(0),
+        "add each piece's bias before taking the maximum": np.einsum("nd,kdh->knh", x, w).max(0),
+        "that is the mean of the pieces; maxout keeps the largest": z.mean(0)})
+    if not np.array_equal(x_in, x):
+        raise ExerciseError("maxout_forward changed x in place; return a new array")
+    dout = rng.normal(size=(n, h))
+    got = result_tuple(call_student(backward, dout.copy(), x.copy(), w.copy(), b.copy()), 3,
+                       "maxout_backward")
+    dx, dw, db = reference.maxout_backward(dout, x, w, b)
+    every = np.broadcast_to(dout, (pieces, n, h))
+    expect_close(got[2], db, "db (k, H)", hints={
+        "only the winning piece gets the gradient; you sent dout to every piece":
+            every.sum(1)})
+    expect_close(got[1], dw, "dw (k, D, H)", hints={
+        "only the winning piece gets the gradient; you sent dout to every piece":
+            np.einsum("nd,knh->kdh", x, every)})
+    expect_close(got[0], dx, "dx (N, D)", hints={
+        "dx sums over the winning pieces only": np.einsum("knh,kdh->nd", every, w)})

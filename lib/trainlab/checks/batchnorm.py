@@ -17,15 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from trainlab.checks import ExerciseError, call_student, expect_close
-from trainlab.landscape import lipschitz_constant_1d, loss_along_gradient
-from trainlab.modules import fold_batchnorm
-from trainlab.norm import RunningStats, batchnorm_backward, batchnorm_forward
+from trainlab.checks import ExerciseError, call_student, expect_close, reference
+from trainlab.checks.reference import lipschitz_1d, loss_along_gradient
 
 __all__ = [
+    "check_spatial_bn",
+    "check_bn_eval",
     "check_bn_backward",
     "check_bn_forward",
     "check_fold_linear",
@@ -70,7 +68,7 @@ def check_bn_forward(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
         x, gamma, beta = _batch(rng, n, d)
         eps = float(rng.choice([1e-5, 1e-3, 0.5]))
         got = call_student(fn, x.copy(), gamma.copy(), beta.copy(), eps)
-        expected, _ = batchnorm_forward(x, gamma, beta, eps=eps)
+        expected = reference.batchnorm(x, gamma, beta, eps)
         mu, var = x.mean(0), x.var(0)
         hints = {
             "you divided by the unbiased variance (ddof=1, 1/(N-1)); Algorithm 1 normalises "
@@ -103,8 +101,7 @@ def check_bn_backward(fn: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray
         eps = 1e-5
         got = _tuple(call_student(fn, dout.copy(), x.copy(), gamma.copy(), eps), 3,
                      "bn_backward")
-        _, cache = batchnorm_forward(x, gamma, beta, eps=eps)
-        dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+        dx, dgamma, dbeta = reference.batchnorm_backward(dout, x, gamma, eps)
         inv_std = 1.0 / np.sqrt(x.var(0) + eps)
         x_hat = (x - x.mean(0)) * inv_std
         expect_close(got[2], dbeta, "dbeta", hints={
@@ -142,13 +139,12 @@ def check_running_update(fn: Callable[..., tuple[np.ndarray, np.ndarray]],
         mean0, var0 = rng.normal(size=d), rng.uniform(0.5, 2.0, d)
         got = _tuple(call_student(fn, mean0.copy(), var0.copy(), x.copy(), momentum), 2,
                      "update_running")
-        stats = RunningStats(mean0.copy(), var0.copy())
-        batchnorm_forward(x, np.ones(d), np.zeros(d), momentum=momentum, running=stats)
+        ref_mean, ref_var = reference.running_update(mean0, var0, x, momentum)
         cs231n = "you used CS231n's convention (old value weighted by momentum); torch " \
                  "weights the NEW batch statistic by momentum: (1 - m) old + m batch"
-        expect_close(got[0], stats.mean, f"new running mean (momentum={momentum:.3f})", hints={
+        expect_close(got[0], ref_mean, f"new running mean (momentum={momentum:.3f})", hints={
             cs231n: momentum * mean0 + (1 - momentum) * x.mean(0)})
-        expect_close(got[1], stats.var, f"new running var (momentum={momentum:.3f})", hints={
+        expect_close(got[1], ref_var, f"new running var (momentum={momentum:.3f})", hints={
             "the running variance averages the UNBIASED batch variance m/(m-1) sigma_B^2 "
             "(np.var(x, axis=0, ddof=1))": (1 - momentum) * var0 + momentum * x.var(0),
             cs231n: momentum * var0 + (1 - momentum) * x.var(0, ddof=1)})
@@ -157,24 +153,6 @@ def check_running_update(fn: Callable[..., tuple[np.ndarray, np.ndarray]],
 # --------------------------------------------------------------------------------------------
 # Lesson 04, exercise 4: folding batch norm into the linear layer before it
 # --------------------------------------------------------------------------------------------
-def _reference_fold(w: np.ndarray, b: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
-                    mean: np.ndarray, var: np.ndarray,
-                    eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """NumPy-layout (w (D_in, D_out)) fold through torch's layout and modules.fold_batchnorm."""
-    d_in, d_out = w.shape
-    lin = nn.Linear(d_in, d_out).double()
-    bn = nn.BatchNorm1d(d_out, eps=eps).double().eval()
-    with torch.no_grad():
-        lin.weight.copy_(torch.from_numpy(w.T))
-        lin.bias.copy_(torch.from_numpy(b))
-        bn.weight.copy_(torch.from_numpy(gamma))
-        bn.bias.copy_(torch.from_numpy(beta))
-        bn.running_mean.copy_(torch.from_numpy(mean))
-        bn.running_var.copy_(torch.from_numpy(var))
-    fused = fold_batchnorm(lin, bn)
-    return fused.weight.detach().numpy().T.copy(), fused.bias.detach().numpy().copy()
-
-
 def check_fold_linear(fn: Callable[..., tuple[np.ndarray, np.ndarray]], seed: int = 0) -> None:
     """Check ``fn(w, b, gamma, beta, mean, var, eps) -> (w2, b2)`` with w (D_in, D_out) (NumPy
     layout, out = x @ w + b) and the eval-mode BN parameters (D_out,): x @ w2 + b2 must equal
@@ -187,7 +165,7 @@ def check_fold_linear(fn: Callable[..., tuple[np.ndarray, np.ndarray]], seed: in
     mean, var, eps = rng.normal(size=d_out), rng.uniform(0.01, 3, d_out), 1e-3
     got = _tuple(call_student(fn, w.copy(), b.copy(), gamma.copy(), beta.copy(), mean.copy(),
                               var.copy(), eps), 2, "fold_bn_into_linear")
-    w2, b2 = _reference_fold(w, b, gamma, beta, mean, var, eps)
+    w2, b2 = reference.fold_batchnorm(w, b, gamma, beta, mean, var, eps)
     k = gamma / np.sqrt(var + eps)
     expect_close(got[0], w2, "folded weight w2 (shape (D_in, D_out))", hints={
         "each output column j of w is scaled by k_j = gamma_j / sqrt(var_j + eps); you "
@@ -255,7 +233,7 @@ def check_lipschitz_estimate(fn: Callable[..., float], seed: int = 0) -> None:
         if got.size != 1:
             raise ExerciseError(f"lipschitz_estimate: expected one number, got {raw!r}")
         t = np.linspace(lo, hi, n)
-        expect_close(got.reshape(()), lipschitz_constant_1d(f, lo, hi, n),
+        expect_close(got.reshape(()), lipschitz_1d(f, lo, hi, n),
                      f"Lipschitz estimate of {c:.2f} sin({w:.2f} t) + {s:.2f} t on "
                      f"[{lo:.2f}, {hi:.2f}]", tol=1e-8, hints={
                          "divide each difference by the grid step (a slope, not a jump)":
@@ -287,3 +265,41 @@ def check_quadratic_beta(fn: Callable[..., float], seed: int = 0) -> None:
                 np.max(changes / etas),
             "divide by the distance moved ||eta g||; you returned the largest gradient change "
             "itself": np.max(changes)})
+
+
+# --------------------------------------------------------------------------------------------
+# Lesson 04, exercises 5 and 6: evaluation mode and spatial batch norm
+# --------------------------------------------------------------------------------------------
+def check_bn_eval(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
+    """Check ``fn(x, gamma, beta, running_mean, running_var, eps) -> out``: eval-mode batch
+    norm of x (N, D) with the running statistics (D,), the same for a batch of one."""
+    rng = _rng(seed)
+    for n in (int(rng.integers(4, 9)), 1):
+        d = int(rng.integers(3, 7))
+        x, gamma, beta = _batch(rng, n, d)
+        mean, var, eps = rng.normal(size=d), rng.uniform(0.5, 3, d), 1e-5
+        got = call_student(fn, x.copy(), gamma.copy(), beta.copy(), mean.copy(), var.copy(), eps)
+        expected = gamma * (x - mean) / np.sqrt(var + eps) + beta
+        hints = {"eval mode uses the RUNNING statistics, not those of the batch":
+                 reference.batchnorm(x, gamma, beta, eps)} if n > 1 else {}
+        expect_close(got, expected, f"eval-mode batch norm of a batch of {n}", hints=hints)
+
+
+def check_spatial_bn(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
+    """Check ``fn(x, gamma, beta, eps) -> out``: training-mode batch norm of images x
+    (N, C, H, W), one mean and variance per channel over N, H and W; gamma, beta (C,)."""
+    rng = _rng(seed)
+    n, c, h, w = 3, int(rng.integers(2, 5)), 4, 5
+    x = rng.normal(rng.uniform(-3, 3, (1, c, 1, 1)), rng.uniform(0.5, 3, (1, c, 1, 1)),
+                   size=(n, c, h, w))
+    gamma, beta, eps = rng.uniform(0.5, 2, c), rng.normal(size=c), 1e-5
+    got = call_student(fn, x.copy(), gamma.copy(), beta.copy(), eps)
+    flat = x.transpose(0, 2, 3, 1).reshape(-1, c)
+    expected = reference.batchnorm(flat, gamma, beta, eps).reshape(n, h, w, c).transpose(0, 3, 1, 2)
+    g4, b4 = gamma.reshape(1, c, 1, 1), beta.reshape(1, c, 1, 1)
+    expect_close(got, expected, f"spatial batch norm of x {x.shape}", hints={
+        "average over N, H and W (axes 0, 2, 3): every position of a channel shares one mean":
+            g4 * (x - x.mean(0)) / np.sqrt(x.var(0) + eps) + b4,
+        "that normalises each example (layer norm); batch norm pools the batch per channel":
+            g4 * (x - x.mean((1, 2, 3), keepdims=True))
+            / np.sqrt(x.var((1, 2, 3), keepdims=True) + eps) + b4})

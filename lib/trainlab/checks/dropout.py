@@ -12,13 +12,21 @@ probability p = 1 - keep_prob). The checks refuse ``keep_prob = 0.5``, where div
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from trainlab import dropout, ridge
-from trainlab.checks import ExerciseError, call_student, expect_close, seeded_rng, shape_arg
+from trainlab.checks import (
+    ExerciseError,
+    call_student,
+    expect_close,
+    reference,
+    seeded_rng,
+    shape_arg,
+)
 
 __all__ = [
+    "check_dropout_sampling",
     "check_dropout_backward",
     "check_dropout_forward",
     "check_expected_loss",
@@ -62,7 +70,7 @@ def check_dropout_forward(fn: Callable[[np.ndarray, float, np.ndarray], np.ndarr
     """
     kp = _check_keep_prob(keep_prob)
     _, x, mask = _mask_and_x(seed, shape, kp)
-    expected, _ = dropout.dropout_forward(x, kp, mask=mask)
+    expected = reference.dropout(x, kp, mask)
     x_in, mask_in = x.copy(), mask.copy()
     got = call_student(fn, x_in, kp, mask_in)
     _unchanged("dropout_forward", x_in, x)
@@ -89,8 +97,7 @@ def check_dropout_backward(fn: Callable[[np.ndarray, np.ndarray, float], np.ndar
     kp = _check_keep_prob(keep_prob)
     rng, x, mask = _mask_and_x(seed, shape, kp)
     dout = rng.standard_normal(shape)
-    _, cache = dropout.dropout_forward(x, kp, mask=mask)
-    expected = dropout.dropout_backward(dout, cache)
+    expected = reference.dropout(dout, kp, mask)
     dout_in = dout.copy()
     got = call_student(fn, dout_in, mask.copy(), kp)
     _unchanged("dropout_backward", dout_in, dout)
@@ -121,7 +128,7 @@ def check_expected_loss(fn: Callable[[np.ndarray, np.ndarray, np.ndarray, float]
     X = rng.standard_normal((n, d)) * rng.uniform(0.3, 3.0, d)
     w = rng.standard_normal(d)
     y = X @ rng.standard_normal(d) + 0.3 * rng.standard_normal(n)
-    expected = ridge.expected_dropout_loss(X, y, w, p)
+    expected = reference.expected_dropout_loss(X, y, w, p)
     got = call_student(fn, X.copy(), y.copy(), w.copy(), p)
     if np.ndim(got) != 0:
         raise ExerciseError(f"expected_loss must return one number, got shape {np.shape(got)}")
@@ -156,7 +163,7 @@ def check_ridge_lambda(fn: Callable[[int, float], float], seed: int = 0,
     for _ in range(trials):
         n = int(rng.integers(10, 5000))
         p = float(rng.choice([0.2, 0.3, 0.6, 0.75, 0.8, 0.9]))
-        expected = ridge.standardised_ridge_lambda(n, p)
+        expected = reference.ridge_lambda(n, p)
         got = call_student(fn, n, p)
         if np.ndim(got) != 0:
             raise ExerciseError(f"ridge_lambda must return one number, got shape "
@@ -172,3 +179,41 @@ def check_ridge_lambda(fn: Callable[[int, float], float], seed: int = 0,
             "divide by p: the reparameterisation w~ = p w scales the penalty by 1/p^2":
                 (1 - p) * n,
         })
+
+
+def check_dropout_sampling(fn: Callable[..., Any], seed: int = 0, keep_prob: float = 0.7
+                           ) -> np.ndarray:
+    """Check ``fn(x, keep_prob, seed) -> (out, mask)``: inverted dropout that samples its own
+    boolean mask (True = keep) from ``np.random.default_rng(seed)``, keeping each unit with
+    probability keep_prob; the same seed gives the same mask, another seed another mask.
+    Returns the learner's mask."""
+    kp = _check_keep_prob(keep_prob)
+    rng = seeded_rng(seed)
+    x = rng.normal(size=(200, 50)) + 2.0
+    draw = 11 + int(rng.integers(0, 1000))
+
+    def masked(s: int) -> tuple[Any, np.ndarray]:
+        result = call_student(fn, x.copy(), kp, s)
+        if not isinstance(result, tuple | list) or len(result) != 2:
+            raise ExerciseError("dropout_forward must return (out, mask)")
+        return result[0], np.asarray(result[1])
+
+    out, mask = masked(draw)
+    if mask.shape != x.shape or mask.dtype != bool:
+        raise ExerciseError(f"dropout_forward: the mask must be a bool array of shape {x.shape},"
+                            f" got {mask.dtype} {mask.shape}")
+    kept, sd = mask.mean(), np.sqrt(kp * (1 - kp) / mask.size)
+    if abs(kept - kp) > 5 * sd:
+        hint = " (that is 1 - keep_prob: True must mean KEEP)" \
+            if abs(kept - (1 - kp)) < 5 * sd else ""
+        raise ExerciseError(f"dropout_forward kept a fraction {kept:.3f} of the units, expected "
+                            f"about keep_prob = {kp}{hint}")
+    expect_close(out, reference.dropout(x, kp, mask), "dropout_forward output", hints={
+        "inverted dropout divides the kept units by keep_prob": x * mask,
+        "divide by keep_prob, not by 1 - keep_prob": x * mask / (1 - kp)})
+    if not np.array_equal(masked(draw)[1], mask):
+        raise ExerciseError("dropout_forward gave two masks for the same seed: draw them from "
+                            "np.random.default_rng(seed)")
+    if np.array_equal(masked(draw + 1)[1], mask):
+        raise ExerciseError("dropout_forward gave the same mask for two seeds")
+    return mask

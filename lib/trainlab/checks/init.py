@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.activations import ACTIVATIONS
-from trainlab.checks import ExerciseError, call_student, expect_close
-from trainlab.init import init_std
+from trainlab.checks import ExerciseError, call_student, expect_close, reference
 
 __all__ = [
+    "check_conv_kaiming_init",
     "LAYER_ACTIVATIONS",
     "check_init_stds",
     "check_layer_stds",
@@ -72,7 +71,7 @@ def check_init_stds(xavier_std: Callable[[int, int], float],
     for fan_in, fan_out in _fan_pairs(rng, n_cases):
         got = _scalar(call_student(xavier_std, fan_in, fan_out),
                       f"xavier_std({fan_in}, {fan_out})")
-        expected = init_std("xavier_normal", fan_in, fan_out)
+        expected = reference.xavier_std(fan_in, fan_out)
         expect_close(got, expected, f"xavier_std({fan_in}, {fan_out})", hints={
             "you returned the variance 2 / (fan_in + fan_out); the weights need its square "
             "root (a standard deviation)": expected**2,
@@ -84,9 +83,9 @@ def check_init_stds(xavier_std: Callable[[int, int], float],
                 np.sqrt(1 / (2 * (fan_in + fan_out))),
             "that is 1 / (fan_in + fan_out), the 2 is missing": np.sqrt(1 / (fan_in + fan_out)),
         })
-    for fan_in, fan_out in _fan_pairs(rng, n_cases):
+    for fan_in, _fan_out in _fan_pairs(rng, n_cases):
         got = _scalar(call_student(kaiming_std, fan_in), f"kaiming_std({fan_in})")
-        expected = init_std("kaiming_normal", fan_in, fan_out, nonlinearity="relu")
+        expected = reference.kaiming_std(fan_in)
         expect_close(got, expected, f"kaiming_std({fan_in})", hints={
             "you returned the variance 2 / fan_in; the weights need its square root":
                 expected**2,
@@ -184,7 +183,7 @@ def _check_layer_inputs(x: np.ndarray, weights: Sequence[np.ndarray], activation
 
 def _forward_all(x: np.ndarray, weights: Sequence[np.ndarray],
                  activation: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    f = ACTIVATIONS[activation][0]
+    f = reference.ACTIVATIONS[activation]
     pre, post = [], []
     a = x
     for w in weights:
@@ -268,7 +267,7 @@ def check_leaky_kaiming_std(leaky_kaiming_std: Callable[[int, float], float], se
     for (fan_in, fan_out), a in zip(_fan_pairs(rng, len(slopes)), slopes, strict=True):
         what = f"leaky_kaiming_std({fan_in}, {a:.4g})"
         got = _scalar(call_student(leaky_kaiming_std, fan_in, a), what)
-        expected = init_std("kaiming_normal", fan_in, fan_out, nonlinearity="leaky_relu", a=a)
+        expected = reference.kaiming_std(fan_in, a)
         expect_close(got, expected, what, hints={
             "you returned the variance; the weights need its square root": expected**2,
             "E[leaky_relu(z)^2] = (1 + a^2) Var(z) / 2: the slope enters squared, not as "
@@ -280,3 +279,37 @@ def check_leaky_kaiming_std(leaky_kaiming_std: Callable[[int, float], float], se
             "that uses fan_out; Kaiming's forward rule uses fan_in":
                 np.sqrt(2 / ((1 + a**2) * fan_out)),
         })
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 5: Kaiming initialisation of a convolution
+# --------------------------------------------------------------------------------------------
+def check_conv_kaiming_init(conv_kaiming_init: Callable[..., Any], seed: int = 0) -> None:
+    """Check ``conv_kaiming_init(out_channels, in_channels, kernel_size, seed) -> w`` of shape
+    (C_out, C_in, k, k) (torch's layout), zero-mean normal weights for a conv layer followed by
+    ReLU, whose fan-in is C_in * k * k. The std is tested on a large layer within 3 %."""
+    rng = np.random.default_rng(_check_seed(seed))
+    c_out, c_in, k = int(rng.integers(60, 90)), int(rng.integers(20, 40)), 3
+    draw = int(rng.integers(0, 10_000))
+    w = np.asarray(call_student(conv_kaiming_init, c_out, c_in, k, draw), dtype=np.float64)
+    if w.shape != (c_out, c_in, k, k):
+        raise ExerciseError(f"conv_kaiming_init: expected shape {(c_out, c_in, k, k)}, got "
+                            f"{w.shape}")
+    expected = reference.kaiming_std(c_in * k * k)
+    got = float(w.std())
+    if abs(w.mean()) > 5 * expected / np.sqrt(w.size):
+        raise ExerciseError(f"conv_kaiming_init: the weights have mean {w.mean():.3g}, expected 0")
+    if abs(got / expected - 1) > 0.03:
+        slips = {"the fan-in of a convolution is C_in * k * k, not C_in":
+                 reference.kaiming_std(c_in),
+                 "the fan-in counts the inputs of one output unit: C_in * k * k, not C_out * k * k":
+                     reference.kaiming_std(c_out * k * k),
+                 "the ReLU factor 2 is missing": np.sqrt(1 / (c_in * k * k)),
+                 "you used the variance as the std": expected**2}
+        hint = next((f". Hint: {h}" for h, v in slips.items() if abs(got / v - 1) < 0.03), "")
+        raise ExerciseError(f"conv_kaiming_init: weight std {got:.4g}, expected about "
+                            f"{expected:.4g}{hint}")
+    again = np.asarray(call_student(conv_kaiming_init, c_out, c_in, k, draw))
+    if not np.array_equal(again, w):
+        raise ExerciseError("conv_kaiming_init: the same seed must give the same weights; use "
+                            "np.random.default_rng(seed)")

@@ -12,13 +12,14 @@ weight normalised along the wrong axis...) the error message names it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from trainlab.checks import ExerciseError, call_student, expect_close, seeded_rng
-from trainlab.norm import groupnorm_forward, layernorm_forward, weightnorm_forward
+from trainlab.checks import ExerciseError, call_student, expect_close, reference, seeded_rng
 
 __all__ = [
+    "check_layer_norm_backward",
     "REDUCE_AXES",
     "check_group_norm",
     "check_layer_norm",
@@ -100,7 +101,7 @@ def check_group_norm(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
         gamma, beta = rng.uniform(0.5, 2.0, c), rng.normal(size=c)
         eps = float(rng.choice([1e-5, 1e-2, 0.5]))
         got = call_student(fn, x.copy(), gamma.copy(), beta.copy(), g, eps)
-        expected, _ = groupnorm_forward(x, gamma, beta, g, eps=eps)
+        expected = reference.groupnorm(x, gamma, beta, g, eps)
         hints = _group_norm_slips(x, gamma, beta, g, eps)
         expect_close(got, expected, f"group_norm on x of shape {x.shape} with G = {g} "
                      f"(eps={eps:g})", hints=hints)
@@ -119,7 +120,7 @@ def check_layer_norm(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
         gamma, beta = rng.uniform(0.5, 2.0, d), rng.normal(size=d)
         eps = float(rng.choice([1e-5, 1e-2, 0.5]))
         got = call_student(fn, x.copy(), gamma.copy(), beta.copy(), eps)
-        expected, _ = layernorm_forward(x, gamma, beta, eps=eps)
+        expected = reference.layernorm(x, gamma, beta, eps)
         hints = {
             "you averaged over the batch (axis=0: that is batch norm); layer norm averages "
             "each example over its features, axis=1 with keepdims=True":
@@ -202,7 +203,7 @@ def check_weightnorm_weight(fn: Callable[..., np.ndarray], seed: int = 0) -> Non
         v = rng.normal(size=(d_in, d_out)) * rng.uniform(0.2, 5.0, d_out)
         g = rng.uniform(0.5, 3.0, d_out)
         got = call_student(fn, v.copy(), g.copy())
-        _, cache = weightnorm_forward(np.zeros((1, d_in)), v, g, np.zeros(d_out))
+        expected = reference.weightnorm_weight(v, g)
         col = np.linalg.norm(v, axis=0)
         row = np.linalg.norm(v, axis=1, keepdims=True)
         hints = {
@@ -215,5 +216,26 @@ def check_weightnorm_weight(fn: Callable[..., np.ndarray], seed: int = 0) -> Non
             "g is missing: w = g * v / ||v||": v / col,
             "divide by the norm ||v[:, j]||, not by its square": g * v / col**2,
         }
-        expect_close(got, cache["w"], f"weight-norm weight for v of shape {v.shape}",
+        expect_close(got, expected, f"weight-norm weight for v of shape {v.shape}",
                      hints=hints)
+
+
+def check_layer_norm_backward(fn: Callable[..., Any], seed: int = 0) -> None:
+    """Check ``fn(dout, x, gamma, eps) -> (dx (N, D), dgamma (D,), dbeta (D,))`` for layer
+    norm of x (N, D) (each example normalised over its D features)."""
+    rng = seeded_rng(seed)
+    n, d = int(rng.integers(3, 7)), int(rng.integers(4, 9))
+    x = rng.normal(rng.uniform(-3, 3, (n, 1)), rng.uniform(0.5, 3, (n, 1)), size=(n, d))
+    gamma, eps = rng.uniform(0.5, 2, d), 1e-5
+    dout = rng.normal(size=(n, d))
+    got = call_student(fn, dout.copy(), x.copy(), gamma.copy(), eps)
+    if not isinstance(got, tuple | list) or len(got) != 3:
+        raise ExerciseError("layer_norm_backward must return (dx, dgamma, dbeta)")
+    dx, dgamma, dbeta = reference.layernorm_backward(dout, x, gamma, eps)
+    inv_std = 1.0 / np.sqrt(x.var(1, keepdims=True) + eps)
+    expect_close(got[0], dx, "dx", hints={
+        "the statistics of layer norm are per EXAMPLE (axis 1); you used batch norm's "
+        "per-feature backward": reference.batchnorm_backward(dout, x, gamma, eps)[0],
+        "the mean and variance depend on x: their terms are missing": gamma * dout * inv_std})
+    expect_close(got[1], dgamma, "dgamma")
+    expect_close(got[2], dbeta, "dbeta", hints={"sum over the batch (axis 0)": dout.sum(1)})

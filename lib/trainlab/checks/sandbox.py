@@ -1,0 +1,214 @@
+"""The child side of grading: runs a learner's solution cells and calls their functions.
+
+Started by :mod:`trainlab.checks.grading` as ``python -I sandbox.py READ_FD WRITE_FD`` in a
+fresh interpreter, with a private temporary working folder, resource limits and a timeout set
+by the parent. It imports only NumPy (never trainlab: run as a script, not as a module), blocks
+the import of trainlab, torch and other libraries that would answer the exercises, discards
+everything the learner's code prints, executes the solution cells, then answers the parent's
+requests ``call(name, args)`` with the learner's return values.
+
+It computes no reference and decides no score: the parent draws the inputs, computes the
+references in its own process and compares. Whatever the learner's code patches here
+(NumPy, builtins, frames) changes only the learner's own return values.
+
+Messages are length-prefixed JSON in which arrays travel as ``.npy`` bytes (read back with
+``allow_pickle=False``), so nothing the child sends can execute code in the parent.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import math
+import os
+import resource
+import struct
+import sys
+from typing import Any
+
+import numpy as np
+
+BLOCKED = ("trainlab", "torch", "sklearn", "scipy", "jax", "tensorflow", "keras", "nbgrader",
+           "subprocess", "ctypes", "socket", "multiprocessing", "shutil")
+MAX_MESSAGE = 512 * 2**20
+
+
+def encode(obj: Any, blobs: list[bytes], callbacks: dict[int, Any] | None = None) -> Any:
+    """A JSON-able form of ``obj``; arrays go to ``blobs`` as .npy bytes, tuples and dicts are
+    tagged, callables (parent side only) become callback handles."""
+    if obj is None or isinstance(obj, bool | str):
+        return obj
+    if isinstance(obj, np.ndarray | np.generic):
+        arr = np.asarray(obj)
+        if arr.dtype == object:
+            return {"$bad": "an array of Python objects"}
+        buf = io.BytesIO()
+        np.save(buf, arr, allow_pickle=False)
+        blobs.append(buf.getvalue())
+        return {"$nd" if isinstance(obj, np.ndarray) else "$sc": len(blobs) - 1}
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return {"$f": float.__repr__(obj)}
+    if isinstance(obj, tuple):
+        return {"$tuple": [encode(v, blobs, callbacks) for v in obj]}
+    if isinstance(obj, list):
+        return [encode(v, blobs, callbacks) for v in obj]
+    if isinstance(obj, dict) and all(isinstance(k, str) for k in obj):
+        return {"$dict": {k: encode(v, blobs, callbacks) for k, v in obj.items()}}
+    if callbacks is not None and callable(obj):
+        callbacks[id(obj)] = obj
+        return {"$cb": id(obj)}
+    return {"$bad": type(obj).__name__}
+
+
+class Unsendable:
+    """Stands for a value of a type that cannot travel between the processes."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __repr__(self) -> str:
+        return f"<{self.what}>"
+
+
+def decode(obj: Any, blobs: list[bytes], make_callback: Any = None) -> Any:
+    if isinstance(obj, list):
+        return [decode(v, blobs, make_callback) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if "$f" in obj:
+        return float(obj["$f"])
+    if "$nd" in obj or "$sc" in obj:
+        arr = np.load(io.BytesIO(blobs[int(obj.get("$nd", obj.get("$sc")))]),
+                      allow_pickle=False)
+        return arr if "$nd" in obj else arr[()]
+    if "$tuple" in obj:
+        return tuple(decode(v, blobs, make_callback) for v in obj["$tuple"])
+    if "$dict" in obj:
+        return {k: decode(v, blobs, make_callback) for k, v in obj["$dict"].items()}
+    if "$cb" in obj and make_callback is not None:
+        return make_callback(obj["$cb"])
+    return Unsendable(obj.get("$bad", "unknown value"))
+
+
+def frame(message: dict[str, Any], blobs: list[bytes]) -> bytes:
+    """``message`` (JSON) and its array blobs as one length-prefixed byte string."""
+    head = json.dumps(message).encode()
+    parts = [struct.pack("<QQ", len(head), len(blobs)), head]
+    for blob in blobs:
+        parts += [struct.pack("<Q", len(blob)), blob]
+    return b"".join(parts)
+
+
+def send(stream: Any, message: dict[str, Any], blobs: list[bytes] | None = None) -> None:
+    stream.write(frame(message, blobs or []))
+    stream.flush()
+
+
+def _exact(stream: Any, size: int) -> bytes:
+    if size > MAX_MESSAGE:
+        raise ValueError(f"message of {size} bytes is over the {MAX_MESSAGE} byte limit")
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the other side closed the channel")
+    return data
+
+
+def receive(stream: Any) -> tuple[dict[str, Any], list[bytes]]:
+    size, count = struct.unpack("<QQ", _exact(stream, 16))
+    message = json.loads(_exact(stream, size))
+    blobs = [_exact(stream, struct.unpack("<Q", _exact(stream, 8))[0]) for _ in range(count)]
+    return message, blobs
+
+
+class _Blocker:
+    """Import hook refusing the libraries that would do the exercise for the learner."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"`{name}` is not available while grading: solutions may use "
+                              "NumPy and math only")
+        return None
+
+
+class _Discard(io.TextIOBase):
+    def write(self, s: str) -> int:
+        return len(s)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:500]}"
+
+
+def main() -> None:
+    rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
+    inbox, outbox = os.fdopen(rfd, "rb"), os.fdopen(wfd, "wb")
+    setup, _ = receive(inbox)
+    memory = int(setup.get("memory_bytes", 0))
+    if memory:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20))
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    sys.stdout = sys.stderr = _Discard()
+    for name in list(sys.modules):
+        if name.split(".")[0] in BLOCKED:
+            del sys.modules[name]
+    sys.meta_path.insert(0, _Blocker())
+
+    namespace: dict[str, Any] = {"__name__": "__student__", "__builtins__": builtins,
+                                 "np": np, "math": math}
+    errors = {}
+    for cell in setup["cells"]:
+        try:
+            exec(compile(cell["source"], f"<{cell['qid']}>", "exec"), namespace)
+        except BaseException as exc:  # noqa: BLE001 - the learner's cell may raise anything
+            errors[cell["qid"]] = _describe(exc)
+    names = sorted(k for k, v in namespace.items() if callable(v) and not k.startswith("__"))
+    send(outbox, {"ready": True, "errors": errors, "names": names})
+
+    def make_callback(key: int) -> Any:
+        def callback(*args: Any) -> Any:
+            blobs: list[bytes] = []
+            send(outbox, {"callback": key, "args": encode(list(args), blobs)}, blobs)
+            reply, reply_blobs = receive(inbox)
+            if "error" in reply:
+                raise RuntimeError(reply["error"])
+            return decode(reply["ok"], reply_blobs)
+        return callback
+
+    while True:
+        try:
+            request, blobs = receive(inbox)
+        except EOFError:
+            return
+        fn = namespace.get(request["call"])
+        if not callable(fn):
+            send(outbox, {"missing": request["call"]})
+            continue
+        args = decode(request["args"], blobs, make_callback)
+        kwargs = decode(request["kwargs"], blobs, make_callback)
+        before = [a.copy() if isinstance(a, np.ndarray) else None for a in args]
+        try:
+            result = fn(*args, **kwargs)
+        except NotImplementedError as exc:
+            send(outbox, {"not_implemented": _describe(exc)})
+            continue
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent as the learner's
+            send(outbox, {"raised": _describe(exc)})
+            continue
+        changed = [a if b is not None and not np.array_equal(a, b, equal_nan=True) else None
+                   for a, b in zip(args, before, strict=True)]
+        out: list[bytes] = []
+        try:
+            message = {"ok": encode(result, out), "args_after": encode(changed, out)}
+        except BaseException as exc:  # noqa: BLE001 - e.g. a result whose __eq__ raises
+            message, out = {"raised": f"an unreadable return value ({_describe(exc)})"}, []
+        send(outbox, message, out)
+
+
+if __name__ == "__main__":
+    main()
