@@ -7,16 +7,19 @@ jupyterlab-slideshow uses to present a lesson live in JupyterLab). Everything a 
 from the npm registry (``npm pack``) at build time and is kept in slides/, so the decks work
 offline: reveal.js, require.js, jQuery and MathJax 2 (formulas). A widget cannot run without a
 kernel, so each widget output is replaced by the figure it showed when the lesson was executed
-(the images its Output widgets hold in the notebook's saved widget state). A slide whose content
-is taller than the deck's 700 px is zoomed out to fit (``FIT_SCRIPT``), so no slide runs off the
-screen at 1280x720.
+(the images its Output widgets hold in the notebook's saved widget state). A cell that would
+make its slide taller than the deck's 700 px (estimated from its lines and image sizes) starts a
+new sub-slide; a slide still too tall in the browser is zoomed out to fit (``FIT_SCRIPT``), so no
+slide runs off the screen at 1280x720.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tarfile
@@ -60,27 +63,51 @@ FIT_SCRIPT = """
 </style>
 <script>
 /* Zoom out any slide whose content is taller than the deck (trainlab scripts/slides.py). */
-(function () {
-  function fit(slide) {
-    if (!slide || !window.Reveal || !Reveal.isReady()) { return; }
-    var height = Reveal.getConfig().height;
-    slide.style.zoom = 1;
-    var needed = slide.scrollHeight;
-    if (needed > height) { slide.style.zoom = (height / needed).toFixed(3); }
-    slide.dataset.fitZoom = slide.style.zoom;
-    Reveal.layout();
+require(["reveal.js/dist/reveal.js"], function (Reveal) {
+  function extent(slide) {  /* height of the slide's content in slide px */
+    var top = Infinity, bottom = -Infinity;
+    slide.querySelectorAll("*").forEach(function (el) {
+      var r = el.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0) {
+        top = Math.min(top, r.top);
+        bottom = Math.max(bottom, r.bottom);
+      }
+    });
+    return bottom > top ? (bottom - top) / Reveal.getScale() : 0;
   }
-  function fitCurrent() { fit(Reveal.getCurrentSlide()); }
+  function fitNow(slide) {
+    var height = Reveal.getConfig().height, zoom = 1;
+    slide.style.zoom = 1;
+    Reveal.layout();
+    for (var k = 0; k < 4; k++) {
+      var needed = extent(slide);
+      if (needed <= 0.98 * height) { break; }
+      zoom = zoom * 0.96 * height / needed;
+      slide.style.zoom = zoom.toFixed(3);
+      Reveal.layout();
+    }
+    slide.dataset.fitZoom = slide.style.zoom;
+  }
+  function fit(slide) {  /* after the slide's images are decoded; returns a promise */
+    if (!slide) { return Promise.resolve(); }
+    var images = Array.prototype.map.call(slide.querySelectorAll("img"), function (img) {
+      return img.decode().catch(function () {});
+    });
+    return Promise.all(images).then(function () { fitNow(slide); });
+  }
+  function fitCurrent() { return fit(Reveal.getCurrentSlide()); }
   function hook() {
-    if (!window.Reveal || !Reveal.isReady()) { return setTimeout(hook, 100); }
+    if (!Reveal.isReady()) { return setTimeout(hook, 100); }
+    Reveal.configure({center: false});
     Reveal.on("slidechanged", fitCurrent);
     Reveal.on("fragmentshown", fitCurrent);
     if (window.MathJax && MathJax.Hub) { MathJax.Hub.Queue(fitCurrent); }
     fitCurrent();
+    window.Reveal = Reveal;
     window.trainlabFit = fit;
   }
-  window.addEventListener("load", hook);
-})();
+  hook();
+});
 </script>
 """
 
@@ -155,6 +182,57 @@ def widgets_as_images(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def _png_height(b64: str | list[str], width: int) -> float:
+    """Height in px of a base64 PNG shown at most ``width`` px wide."""
+    head = base64.b64decode("".join(b64)[:64])
+    w, h = struct.unpack(">II", head[16:24])
+    return h * min(1.0, width / max(w, 1))
+
+
+def _estimated_height(cell: nbformat.NotebookNode) -> float:
+    """A rough height in px of ``cell`` on a SLIDE_WIDTH-wide slide (wrapped lines, images)."""
+    chars = SLIDE_WIDTH // 11
+
+    def lines(text: str, px: float) -> float:
+        return sum(1 + len(line) // chars for line in text.splitlines()) * px
+
+    if cell.cell_type == "markdown":
+        return lines(cell.source, 30) + 20
+    height = lines(cell.source, 22) + 30 if cell.cell_type == "code" else 0.0
+    for out in cell.get("outputs", []):
+        data = out.get("data", {})
+        if "image/png" in data:
+            height += _png_height(data["image/png"], SLIDE_WIDTH) + 10
+        elif "text" in out or "text/plain" in data:
+            text = out.get("text") or "".join(data["text/plain"])
+            height += lines(text, 20) + 10
+        elif "text/html" in data:
+            height += lines("".join(data["text/html"]), 8) + 10
+    return height
+
+
+def split_tall_slides(nb: nbformat.NotebookNode, budget: float = SLIDE_HEIGHT - 60) \
+        -> nbformat.NotebookNode:
+    """A copy of ``nb`` in which a cell that would push its slide past ``budget`` px (estimated)
+    starts a new sub-slide, so that the zoom of ``FIT_SCRIPT`` stays small."""
+    nb = copy.deepcopy(nb)
+    used = 0.0
+    for cell in nb.cells:
+        show = cell.metadata.setdefault("slideshow", {})
+        kind = show.get("slide_type", "-")
+        if kind in ("skip", "notes"):
+            continue
+        height = _estimated_height(cell)
+        if kind in ("slide", "subslide"):
+            used = height
+        elif used + height > budget and used > 0:
+            show["slide_type"] = "subslide"
+            used = height
+        else:
+            used += height
+    return nb
+
+
 def build(paths: list[Path]) -> list[Path]:
     ensure_vendor()
     exporter = SlidesExporter(reveal_url_prefix="reveal.js", reveal_theme="white",
@@ -163,7 +241,7 @@ def build(paths: list[Path]) -> list[Path]:
                               reveal_width=str(SLIDE_WIDTH), reveal_height=str(SLIDE_HEIGHT))
     written = []
     for path in paths:
-        nb = widgets_as_images(nbformat.read(path, as_version=4))
+        nb = split_tall_slides(widgets_as_images(nbformat.read(path, as_version=4)))
         body, _ = exporter.from_notebook_node(nb)
         body = MERMAID.sub("", body).replace("</body>", FIT_SCRIPT + "</body>", 1)
         if "cdnjs" in body or "unpkg.com" in body:

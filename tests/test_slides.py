@@ -90,10 +90,9 @@ def test_static_decks_fit_1280x720_offline(browser, decks):  # noqa: F811
         n = page.evaluate("Reveal.getTotalSlides()")
         rows = []
         for k in range(n):
-            page.evaluate(f"(() => {{ const s = Reveal.getSlides()[{k}]; "
+            page.evaluate("async (k) => { const s = Reveal.getSlides()[k]; "
                           "const i = Reveal.getIndices(s); Reveal.slide(i.h, i.v); "
-                          "trainlabFit(s); }})()")
-            time.sleep(0.05)
+                          "await trainlabFit(s); }", k)
             m = page.evaluate(MEASURE, page.evaluate_handle(f"Reveal.getSlides()[{k}]"))
             rows.append(m)
             if k == 0:
