@@ -146,9 +146,12 @@ def test_live_deck_mode_in_jupyterlab_moves_a_slider(lab, browser):  # noqa: F81
     """jupyterlab-slideshow presents the notebook itself, so its widgets stay live."""
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(f"{lab['base']}/lab/tree/06_dropout.ipynb?reset&token={lab['token']}")
-    _run_all(page)
-    slider, image = _explorer_image(page, "keep_prob")
+    page.goto(f"{lab['base']}/lab/tree/00_welcome.ipynb?reset&token={lab['token']}")
+    try:
+        _run_all(page, timeout_s=900)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "00_welcome-deck-run-all.png"))
+    slider, image = _explorer_image(page, "scale")
     image.wait_for(timeout=120_000)
     slider.scroll_into_view_if_needed()
     slider.click(position={"x": 2, "y": 2}, force=True)
@@ -160,7 +163,7 @@ def test_live_deck_mode_in_jupyterlab_moves_a_slider(lab, browser):  # noqa: F81
         time.sleep(0.5)
     image.wait_for(state="visible", timeout=10_000)
     before = image.get_attribute("src")
-    page.screenshot(path=str(ARTIFACTS / "06_dropout-deck-before.png"))
+    page.screenshot(path=str(ARTIFACTS / "00_welcome-deck-before.png"))
     handle = slider.locator(".noUi-handle").first
     handle.focus()
     for _ in range(3):
@@ -170,7 +173,7 @@ def test_live_deck_mode_in_jupyterlab_moves_a_slider(lab, browser):  # noqa: F81
     while time.monotonic() < deadline and after == before:
         time.sleep(0.5)
         after = image.get_attribute("src")
-    page.screenshot(path=str(ARTIFACTS / "06_dropout-deck-after.png"))
+    page.screenshot(path=str(ARTIFACTS / "00_welcome-deck-after.png"))
     assert page.locator("body.jp-deck-mode").count() == 1, "left deck mode"
     assert after != before, "the figure did not change when the slider moved in deck mode"
     page.close()
