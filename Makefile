@@ -16,7 +16,7 @@ NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
          --nbval-sanitize-with nbval-sanitize.cfg --timeout 300
 
 .PHONY: install lab test lint unit robustness nbval execute data bench sync reproduce homework \
-        slides clean grade portability
+        slides slides-check colab-check clean grade portability
 
 install: $(STAMP)
 
@@ -84,8 +84,16 @@ grade: install
 slides: install
 	$(PY) scripts/slides.py
 
+# every deck in Chromium at 1280x720: offline, formulas typeset, no slide taller than the screen
+slides-check: install
+	$(PY) -m pytest -p no:cacheprovider tests/test_slides.py
+
+# the lessons and widget tests on Colab's versions, installed as the Colab set-up cell does
+colab-check: install
+	$(PY) scripts/colab_check.py
+
 reproduce: install
 	$(PY) -m trainlab.reproduce
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis homework slides results test-artifacts
+	rm -rf $(VENV) .colab-venv .pytest_cache .ruff_cache .hypothesis homework slides results test-artifacts

@@ -2,33 +2,114 @@
 
     python scripts/slides.py [notebooks/03_initialisation.ipynb ...]
 
-Cells are placed on slides by their ``metadata.slideshow.slide_type`` (the same metadata RISE
-uses to present a lesson live in JupyterLab). reveal.js, require.js and jQuery come from the npm
-registry (``npm pack``) once and are kept in slides/, so the decks work offline; formulas are
-typeset by MathJax from its CDN when the deck is opened with internet access.
+Cells are placed on slides by their ``metadata.slideshow.slide_type`` (the same metadata that
+jupyterlab-slideshow uses to present a lesson live in JupyterLab). Everything a deck loads comes
+from the npm registry (``npm pack``) at build time and is kept in slides/, so the decks work
+offline: reveal.js, require.js, jQuery and MathJax 2 (formulas). A widget cannot run without a
+kernel, so each widget output is replaced by the figure it showed when the lesson was executed
+(the images its Output widgets hold in the notebook's saved widget state). A cell that would
+make its slide taller than the deck's 700 px (estimated from its lines and image sizes) starts a
+new sub-slide; a slide still too tall in the browser is zoomed out to fit (``FIT_SCRIPT``), so no
+slide runs off the screen at 1280x720.
 """
 
 from __future__ import annotations
 
+import base64
+import copy
+import re
 import shutil
+import struct
 import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
+import nbformat
 from nbconvert import SlidesExporter
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "slides"
 REVEAL_VERSION = "4.6.1"
+MATHJAX_VERSION = "2.7.7"
+SLIDE_WIDTH, SLIDE_HEIGHT = 1000, 700
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 VENDOR = {  # npm package -> files the decks load (kept under slides/, so decks work offline)
     f"reveal.js@{REVEAL_VERSION}": {"dist/": "reveal.js/dist/", "plugin/": "reveal.js/plugin/"},
     "requirejs@2.3.7": {"require.js": "vendor/require.js"},
     "jquery@2.2.4": {"dist/jquery.min.js": "vendor/jquery.min.js"},
+    f"mathjax@{MATHJAX_VERSION}": {
+        "MathJax.js": "vendor/mathjax/MathJax.js",
+        "config/": "vendor/mathjax/config/",
+        "extensions/": "vendor/mathjax/extensions/",
+        "jax/input/TeX/": "vendor/mathjax/jax/input/TeX/",
+        "jax/output/CommonHTML/": "vendor/mathjax/jax/output/CommonHTML/",
+        "jax/element/": "vendor/mathjax/jax/element/",
+        "fonts/HTML-CSS/TeX/woff/": "vendor/mathjax/fonts/HTML-CSS/TeX/woff/",
+        "localization/en/": "vendor/mathjax/localization/en/",
+    },
 }
+# nbconvert loads mermaid (diagrams in Markdown) from a CDN in every deck; no lesson uses it.
+MERMAID = re.compile(r'<script type="module">\s*import mermaid from [^<]*</script>\s*')
+MATHJAX_URL = "vendor/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+
+FIT_SCRIPT = """
+<style>
+.reveal .jp-OutputArea-output img { max-width: 100%; height: auto; }
+</style>
+<script>
+/* Zoom out any slide whose content is taller than the deck (trainlab scripts/slides.py). */
+require(["reveal.js/dist/reveal.js"], function (Reveal) {
+  function extent(slide) {  /* height of the slide's content in slide px */
+    var top = Infinity, bottom = -Infinity;
+    slide.querySelectorAll("*").forEach(function (el) {
+      var r = el.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0) {
+        top = Math.min(top, r.top);
+        bottom = Math.max(bottom, r.bottom);
+      }
+    });
+    return bottom > top ? (bottom - top) / Reveal.getScale() : 0;
+  }
+  function fitNow(slide) {
+    var height = Reveal.getConfig().height, zoom = 1;
+    slide.style.zoom = 1;
+    Reveal.layout();
+    for (var k = 0; k < 4; k++) {
+      var needed = extent(slide);
+      if (needed <= 0.98 * height) { break; }
+      zoom = zoom * 0.96 * height / needed;
+      slide.style.zoom = zoom.toFixed(3);
+      Reveal.layout();
+    }
+    slide.dataset.fitZoom = slide.style.zoom;
+  }
+  function fit(slide) {  /* after the slide's images are decoded; returns a promise */
+    if (!slide) { return Promise.resolve(); }
+    var images = Array.prototype.map.call(slide.querySelectorAll("img"), function (img) {
+      return img.decode().catch(function () {});
+    });
+    return Promise.all(images).then(function () { fitNow(slide); });
+  }
+  function fitCurrent() { return fit(Reveal.getCurrentSlide()); }
+  function hook() {
+    if (!Reveal.isReady()) { return setTimeout(hook, 100); }
+    Reveal.configure({center: false});
+    Reveal.on("slidechanged", fitCurrent);
+    Reveal.on("fragmentshown", fitCurrent);
+    if (window.MathJax && MathJax.Hub) { MathJax.Hub.Queue(fitCurrent); }
+    fitCurrent();
+    window.Reveal = Reveal;
+    window.trainlabFit = fit;
+  }
+  hook();
+});
+</script>
+"""
 
 
 def _unpack(npm: str, spec: str, files: dict[str, str]) -> None:
@@ -60,14 +141,111 @@ def ensure_vendor() -> None:
         _unpack(npm, spec, files)
 
 
+def _widget_images(model_id: str, state: dict, seen: set[str] | None = None) -> list[dict]:
+    """The image outputs held by widget ``model_id`` and its descendants, in display order."""
+    seen = set() if seen is None else seen
+    if model_id in seen or model_id not in state:
+        return []
+    seen.add(model_id)
+    model = state[model_id].get("state", {})
+    images = [copy.deepcopy(o) for o in model.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    for child in model.get("children", []):
+        if isinstance(child, str) and child.startswith("IPY_MODEL_"):
+            images += _widget_images(child.removeprefix("IPY_MODEL_"), state, seen)
+    return images
+
+
+def widgets_as_images(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` in which every widget output is replaced by the figures the widget
+    showed (from the saved widget state); a widget without a stored figure is dropped, so a
+    deck never shows a widget's text repr."""
+    nb = copy.deepcopy(nb)
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        has_image = any("image/png" in o.get("data", {}) for o in cell.outputs
+                        if WIDGET_VIEW not in o.get("data", {}))
+        outputs = []
+        for out in cell.outputs:
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if view is None:
+                outputs.append(out)
+            elif not has_image:
+                for image in _widget_images(view.get("model_id", ""), state):
+                    image["data"] = {"image/png": image["data"]["image/png"],
+                                     "text/plain": ["<figure>"]}
+                    outputs.append(nbformat.from_dict({**image, "output_type": "display_data"}))
+        cell.outputs = outputs
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def _png_height(b64: str | list[str], width: int) -> float:
+    """Height in px of a base64 PNG shown at most ``width`` px wide."""
+    head = base64.b64decode("".join(b64)[:64])
+    w, h = struct.unpack(">II", head[16:24])
+    return h * min(1.0, width / max(w, 1))
+
+
+def _estimated_height(cell: nbformat.NotebookNode) -> float:
+    """A rough height in px of ``cell`` on a SLIDE_WIDTH-wide slide (wrapped lines, images)."""
+    chars = SLIDE_WIDTH // 11
+
+    def lines(text: str, px: float) -> float:
+        return sum(1 + len(line) // chars for line in text.splitlines()) * px
+
+    if cell.cell_type == "markdown":
+        return lines(cell.source, 30) + 20
+    height = lines(cell.source, 22) + 30 if cell.cell_type == "code" else 0.0
+    for out in cell.get("outputs", []):
+        data = out.get("data", {})
+        if "image/png" in data:
+            height += _png_height(data["image/png"], SLIDE_WIDTH) + 10
+        elif "text" in out or "text/plain" in data:
+            text = out.get("text") or "".join(data["text/plain"])
+            height += lines(text, 20) + 10
+        elif "text/html" in data:
+            height += lines("".join(data["text/html"]), 8) + 10
+    return height
+
+
+def split_tall_slides(nb: nbformat.NotebookNode, budget: float = SLIDE_HEIGHT - 60) \
+        -> nbformat.NotebookNode:
+    """A copy of ``nb`` in which a cell that would push its slide past ``budget`` px (estimated)
+    starts a new sub-slide, so that the zoom of ``FIT_SCRIPT`` stays small."""
+    nb = copy.deepcopy(nb)
+    used = 0.0
+    for cell in nb.cells:
+        show = cell.metadata.setdefault("slideshow", {})
+        kind = show.get("slide_type", "-")
+        if kind in ("skip", "notes"):
+            continue
+        height = _estimated_height(cell)
+        if kind in ("slide", "subslide"):
+            used = height
+        elif used + height > budget and used > 0:
+            show["slide_type"] = "subslide"
+            used = height
+        else:
+            used += height
+    return nb
+
+
 def build(paths: list[Path]) -> list[Path]:
     ensure_vendor()
     exporter = SlidesExporter(reveal_url_prefix="reveal.js", reveal_theme="white",
                               reveal_transition="none", require_js_url="vendor/require.js",
-                              jquery_url="vendor/jquery.min.js")
+                              jquery_url="vendor/jquery.min.js", mathjax_url=MATHJAX_URL,
+                              reveal_width=str(SLIDE_WIDTH), reveal_height=str(SLIDE_HEIGHT))
     written = []
     for path in paths:
-        body, _ = exporter.from_filename(str(path))
+        nb = split_tall_slides(widgets_as_images(nbformat.read(path, as_version=4)))
+        body, _ = exporter.from_notebook_node(nb)
+        body = MERMAID.sub("", body).replace("</body>", FIT_SCRIPT + "</body>", 1)
+        if "cdnjs" in body or "unpkg.com" in body:
+            raise RuntimeError(f"{path.name}: the deck still loads something from a CDN")
         out = OUT / f"{path.stem}.slides.html"
         out.write_text(body, encoding="utf-8")
         written.append(out)

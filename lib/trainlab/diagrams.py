@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
-from trainlab.style import OKABE_ITO
+from trainlab.style import OKABE_ITO, text_size
 
 __all__ = ["METHODS", "norm_axes_cube", "shared_statistics_mask"]
 
@@ -103,14 +103,16 @@ def _draw_cube(ax: Axes, mask: np.ndarray, title: str, height: float) -> None:
     dx, dy = _DEPTH
     ax.annotate("", xy=(n, -0.45), xytext=(0, -0.45),
                 arrowprops={"arrowstyle": "->", "color": _EDGE})
-    ax.text(n / 2, -0.6, "N (batch)", ha="center", va="top", fontsize=9)
+    ax.text(n / 2, -0.6, "N (batch)", ha="center", va="top", fontsize=text_size())
     ax.annotate("", xy=(-0.35, height), xytext=(-0.35, 0),
                 arrowprops={"arrowstyle": "->", "color": _EDGE})
-    ax.text(-0.5, height / 2, "H, W", ha="right", va="center", rotation=90, fontsize=9)
+    ax.text(-0.5, height / 2, "H, W", ha="right", va="center", rotation=90,
+            fontsize=text_size())
     x0, y0 = n + 0.25, 0.0
     ax.annotate("", xy=(x0 + c * dx, y0 + c * dy), xytext=(x0, y0),
                 arrowprops={"arrowstyle": "->", "color": _EDGE})
-    ax.text(x0 + c * dx / 2 + 0.2, y0 + c * dy / 2 - 0.1, "C", ha="left", va="top", fontsize=9)
+    ax.text(x0 + c * dx / 2 + 0.2, y0 + c * dy / 2 - 0.1, "C", ha="left", va="top",
+            fontsize=text_size())
     ax.set_title(title)
     ax.set_xlim(-1.0, n + c * dx + 1.2)
     ax.set_ylim(-1.2, height + c * dy + 0.3)

@@ -32,11 +32,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from numbers import Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
+
+if TYPE_CHECKING:  # torch is imported where it is used: the NumPy half needs no torch
+    import torch
+    from torch import nn
 
 SCHEMES: tuple[str, ...] = (
     "zeros",
@@ -74,7 +76,6 @@ _KAIMING = ("kaiming_normal", "kaiming_uniform")
 _FAN_IN_ONLY = ("xavier_fan_in", "lecun_normal")
 _MODES = ("fan_in", "fan_out")
 _LAYOUTS = ("numpy", "torch")
-_INIT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
 
 def gain(nonlinearity: str, param: float | None = None) -> float:
@@ -282,6 +283,9 @@ def init_tensor_(tensor: torch.Tensor, scheme: str, *, scale: float = 1.0,
     ``"orthogonal"`` is ``nn.init.orthogonal_(w, gain=scale * gain)``. ``generator`` makes it
     reproducible.
     """
+    import torch
+    from torch import nn
+
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
     if not tensor.is_floating_point():
@@ -309,9 +313,12 @@ def init_tensor_(tensor: torch.Tensor, scheme: str, *, scale: float = 1.0,
 
 
 def _init_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    from torch import nn
+
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    layers = [(name, m) for name, m in module.named_modules() if isinstance(m, _INIT_LAYERS)]
+    kinds = (nn.Linear, nn.Conv1d, nn.Conv2d)
+    layers = [(name, m) for name, m in module.named_modules() if isinstance(m, kinds)]
     if not layers:
         raise ValueError(f"module must contain at least one nn.Linear/nn.Conv1d/nn.Conv2d, "
                          f"got {type(module).__name__} with none")
@@ -327,6 +334,8 @@ def init_module_(module: nn.Module, scheme: str, *, scale: float = 1.0,
     Weights use torch's layout ``(out, in, *kernel)`` (see :func:`fans`); each layer's biases
     are set to the constant ``bias`` (``None`` leaves them untouched). Returns ``module``.
     """
+    import torch
+
     layers = _init_layers(module)
     for _, layer in layers:
         init_tensor_(layer.weight, scheme, scale=scale, nonlinearity=nonlinearity, mode=mode,
@@ -371,6 +380,8 @@ def lsuv_(model: nn.Module, x: torch.Tensor, *, tol: float = 0.05, max_iter: int
     and under ``torch.no_grad``; its train/eval flag is restored afterwards. A list of
     :class:`LSUVLayerRecord` (the variances reached) is stored as ``model.lsuv_record``.
     """
+    import torch
+
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor batch, got {type(x).__name__}")
     if not (isinstance(tol, int | float) and 0 < tol < 1):

@@ -431,3 +431,23 @@ def fold_model_batchnorms(model: nn.Sequential) -> nn.Sequential:
             folded[name] = copy.deepcopy(child)
         i += 1
     return nn.Sequential(folded).eval()
+
+
+class InputNormalization(nn.Module):
+    """``(x - mean) / std`` with ``mean`` and ``std`` stored as buffers (not trained).
+
+    Buffers are saved in the model's ``state_dict`` and move with ``.to(device)``: put this
+    module first in an ``nn.Sequential`` and the preprocessing travels with the model.
+    """
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x - mean) / std``, broadcast over the leading (batch) axis."""
+        return (x - self.mean) / self.std
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.mean.shape)}"

@@ -21,9 +21,108 @@ NO_PROGRESS_ENV = "TRAINLAB_NO_PROGRESS"
 stored outputs hold no timings."""
 
 
+SIMULATE_COLAB_ENV = "TRAINLAB_SIMULATE_COLAB"
+"""When set, the set-up cell behaves as on Colab (``make colab-check`` sets it)."""
+
+
 def in_colab() -> bool:
-    """True when running inside Google Colab."""
-    return "google.colab" in sys.modules
+    """True when running inside Google Colab (or simulating it with ``TRAINLAB_SIMULATE_COLAB``)."""
+    return "google.colab" in sys.modules or bool(os.environ.get(SIMULATE_COLAB_ENV))
+
+
+def missing_requirements(dist: str = "trainlab") -> tuple[list[str], list[str]]:
+    """``(missing, mismatched)`` for the install requirements of the installed ``dist``:
+    requirements whose package is not installed (as written in the metadata, e.g.
+    ``"tqdm>=4.66"``) and installed packages outside the required range (``"name version"``).
+    Extras are ignored. Raises ``importlib.metadata.PackageNotFoundError`` if ``dist`` is not
+    installed."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    missing, mismatched = [], []
+    for line in metadata.requires(dist) or []:
+        req = Requirement(line)
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        try:
+            version = metadata.version(req.name)
+        except metadata.PackageNotFoundError:
+            missing.append(str(req))
+            continue
+        if req.specifier and not req.specifier.contains(version, prereleases=True):
+            mismatched.append(f"{req.name} {version}")
+    return missing, mismatched
+
+
+def installed_pins() -> str:
+    """``name==version`` of every installed distribution, one a line: a pip constraints file
+    that forbids pip to change any of them."""
+    from importlib import metadata
+
+    pins: dict[str, str] = {}
+    for d in metadata.distributions():
+        name = d.metadata["Name"]
+        if name and name.lower() not in pins:
+            pins[name.lower()] = f"{name}=={d.version}"
+    return "\n".join(sorted(pins.values())) + "\n"
+
+
+def colab_setup(started: float | None = None, fetch_data: bool = True) -> list[str]:
+    """Finish trainlab's installation on Colab without changing any installed package.
+
+    The set-up cell installs trainlab itself with ``pip install --no-deps``; this function
+    then (1) installs only the requirements that are missing, with every installed
+    distribution pinned by a constraints file (so pip fails rather than up- or downgrade
+    anything Colab's running kernel has imported); (2) with ipywidgets 8 on Colab, turns on
+    Colab's custom widget manager (``google.colab.output.enable_custom_widget_manager()``,
+    googlecolab/colabtools#3020) — ipywidgets 7 needs nothing; (3) fetches the course data
+    with checksums. Prints one line saying what it did (and the seconds since ``started``, a
+    ``time.perf_counter()`` value); returns the actions. Raises ``subprocess.CalledProcessError``
+    if pip fails.
+    """
+    import subprocess
+    import tempfile
+    import time
+
+    actions: list[str] = []
+    missing, mismatched = missing_requirements()
+    if missing:
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
+            pins.write(installed_pins())
+        try:
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", pins.name,
+                            *missing], check=True)
+        finally:
+            os.unlink(pins.name)
+        actions.append(f"installed {', '.join(missing)} (no installed package changed)")
+    else:
+        actions.append("every requirement already installed (nothing changed)")
+    if mismatched:
+        actions.append(f"kept {', '.join(mismatched)} though outside trainlab's tested range")
+    actions.append(_enable_widgets())
+    if fetch_data:
+        from trainlab.data import fetch_course_data
+
+        ok = fetch_course_data(verbose=False)
+        actions.append("course data ready" if ok else "course data MISSING (see trainlab.data)")
+    took = f" in {time.perf_counter() - started:.0f} s" if started is not None else ""
+    print(f"Colab set-up{took}: " + "; ".join(actions) + ".")
+    return actions
+
+
+def _enable_widgets() -> str:
+    import ipywidgets
+
+    major = int(ipywidgets.__version__.split(".")[0])
+    if major < 8:
+        return f"ipywidgets {ipywidgets.__version__}: Colab renders it as is"
+    if "google.colab" not in sys.modules:
+        return f"ipywidgets {ipywidgets.__version__}: not on Colab, no widget manager to enable"
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+    return f"ipywidgets {ipywidgets.__version__}: enabled Colab's custom widget manager"
 
 
 def seed_everything(seed: int) -> None:

@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
 from trainlab.gradcheck import as_real_array
-from trainlab.style import OKABE_ITO, SEQUENTIAL_CMAP, color
+from trainlab.style import OKABE_ITO, SEQUENTIAL_CMAP, color, text_size
 
 __all__ = [
     "activation_curves",
@@ -201,7 +201,8 @@ def _histogram_panel(ax: Axes, a: np.ndarray, *, bins: int, rng: tuple[float, fl
         label = "no finite values"
     if n_bad:
         label += f"\n{n_bad} non-finite"
-    ax.text(0.97, 0.95, label, transform=ax.transAxes, ha="right", va="top", fontsize=8,
+    ax.text(0.97, 0.95, label, transform=ax.transAxes, ha="right", va="top",
+            fontsize=text_size(),
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8})
 
 
@@ -381,7 +382,7 @@ def _divergence_marker(ax: Axes, steps: np.ndarray, vals: np.ndarray, at: Any, c
     y = vals[-1] if vals.size else 0.0
     ax.plot([k], [y], marker="X", ms=10, color=col, mec=_OVERFLOW_COLOR, mew=1.5, ls="none")
     ax.annotate(f"diverged at step {int(k)}", (k, y), xytext=(-6, 8), textcoords="offset points",
-                ha="right", fontsize=8, color=_OVERFLOW_COLOR)
+                ha="right", fontsize=text_size(), color=_OVERFLOW_COLOR)
 
 
 def update_ratio_chart(history: Any, *, ax: Axes | None = None, reference: float = 1e-3) -> Figure:

