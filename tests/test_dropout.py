@@ -146,3 +146,17 @@ def test_bad_input_raises_an_error_naming_the_argument(call, error, name):
 def test_keep_prob_error_explains_torch_convention():
     with pytest.raises(ValueError, match="1 - keep_prob"):
         dr.dropout_forward(X, 1.5)
+
+
+def test_dropout_benefit_shapes_and_label_noise():
+    from trainlab.dropout import dropout_benefit
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 8))
+    y = rng.integers(0, 10, size=60)
+    res = dropout_benefit(x[:40], y[:40], x[40:], y[40:], keep_probs=(1.0, 0.5), seeds=(0, 1),
+                          hidden=(1, 8), steps=20, batch_size=10, record_every=10)
+    assert set(res) == {1.0, 0.5}
+    for r in res.values():
+        assert list(r["step"]) == [0, 10, 19] and r["val_acc"].shape == (2, 3)
+    with pytest.raises(ValueError, match="label_noise"):
+        dropout_benefit(x, y, x, y, label_noise=1.5)

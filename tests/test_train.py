@@ -390,3 +390,15 @@ def test_train_rejects_bad_containers() -> None:
               steps=1, batch_size=2)
     with pytest.raises(ValueError, match="mse targets of shape"):
         train(mlp(4, [3], 2), (x, np.zeros((10, 3))), steps=1, batch_size=2, loss="mse")
+
+
+def test_sgd_step_seconds_leaves_model_unchanged():
+    from trainlab.models import mlp
+    from trainlab.train import sgd_step_seconds
+    model = mlp(20, (1, 8), 3, seed=0)
+    before = [p.detach().clone() for p in model.parameters()]
+    rng = np.random.default_rng(0)
+    t = sgd_step_seconds(model, rng.normal(size=(16, 20)), rng.integers(0, 3, 16), steps=2,
+                         repeat=1)
+    assert t > 0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

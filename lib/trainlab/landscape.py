@@ -140,7 +140,8 @@ def probe_gradient_direction(model: nn.Module, loss_fn: LossFn, x: torch.Tensor,
 class LandscapeTrace:
     """Per-probe summaries collected over a training run (arrays of length P = number of
     probes): the training step of each probe, the min/max of L(x - eta g) and of the gradient
-    change over eta, the effective beta-smoothness; plus the loss of every step (length S)."""
+    change over eta, the effective beta-smoothness, the gradient norm ||g||; plus the loss of
+    every step (length S)."""
 
     steps: list[int] = field(default_factory=list)
     loss_min: list[float] = field(default_factory=list)
@@ -148,6 +149,7 @@ class LandscapeTrace:
     grad_change_min: list[float] = field(default_factory=list)
     grad_change_max: list[float] = field(default_factory=list)
     beta: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
 
     def add(self, step: int, probe: GradientProbe) -> None:
@@ -159,6 +161,7 @@ class LandscapeTrace:
         self.grad_change_min.append(float(np.min(probe.grad_changes)))
         self.grad_change_max.append(float(np.max(probe.grad_changes)))
         self.beta.append(probe.beta_smoothness)
+        self.grad_norm.append(probe.grad_norm)
 
     def as_dict(self) -> dict[str, list[float] | list[int]]:
         """Plain lists (JSON-serialisable)."""
@@ -362,11 +365,19 @@ class UnitInputRecorder:
     are ignored, and so are eval-mode calls whose batch does not hold ``batch_size`` examples
     when ``batch_size`` is given (e.g. a training loop's shape probe on two examples).
     :meth:`series` pairs the rows with the record steps.
+
+    ``batch_norm``: record, instead of ``z`` itself, what this batch-norm module makes of it in
+    *training* mode: ``gamma * (z - mean_B) / sqrt(var_B + eps) + beta`` with the mean and biased
+    variance of the recorded batch (the module's running statistics are neither used nor
+    changed); hook that BN module itself (its input is the affine layer's output). A network
+    with and one without BN are then measured the same way, as the non-linearity sees its
+    input during training, also at step 0 when the running averages have not been learned.
     """
 
     def __init__(self, module: nn.Module, unit: int = 0,
                  percentiles: Sequence[float] = (15, 50, 85),
-                 batch_size: int | None = None) -> None:
+                 batch_size: int | None = None,
+                 batch_norm: nn.modules.batchnorm._BatchNorm | None = None) -> None:
         if not isinstance(module, nn.Module):
             raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
         if isinstance(unit, bool) or not isinstance(unit, int) or unit < 0:
@@ -378,7 +389,11 @@ class UnitInputRecorder:
                                        or not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be None or an int >= 1, got {batch_size!r}")
         self.module, self.unit, self.percentiles = module, unit, qs
-        self.batch_size = batch_size
+        if batch_norm is not None and not isinstance(batch_norm,
+                                                     nn.modules.batchnorm._BatchNorm):
+            raise TypeError("batch_norm must be a torch batch-norm module or None, got "
+                            f"{type(batch_norm).__name__}")
+        self.batch_size, self.batch_norm = batch_size, batch_norm
         self.values: list[np.ndarray] = []
         self._handle: torch.utils.hooks.RemovableHandle | None = None
 
@@ -389,6 +404,10 @@ class UnitInputRecorder:
         if self.unit >= z.shape[1]:
             raise ValueError(f"unit must be < the module's {z.shape[1]} input features, "
                              f"got {self.unit}")
+        if self.batch_norm is not None:
+            bn = self.batch_norm
+            z = nn.functional.batch_norm(z, None, None, bn.weight, bn.bias, training=True,
+                                         eps=bn.eps).detach()
         col = z[:, self.unit].reshape(-1).double().numpy()
         self.values.append(np.percentile(col, self.percentiles))
 

@@ -14,6 +14,7 @@ nearest weight-carrying module (Linear / Conv / weight-normalised Linear) before
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ __all__ = [
     "evaluate",
     "find_layers",
     "pre_activation_stats",
+    "sgd_step_seconds",
     "train",
 ]
 
@@ -724,3 +726,36 @@ def _curve_row(step: int, model: nn.Module, data: _Data, val: _Data | None,
     return {"step": step, "epoch": (step + 1) * cfg.batch_size / len(data),
             "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
             "val_acc": val_acc, "lr": float(opt.param_groups[0]["lr"])}
+
+
+def sgd_step_seconds(model: nn.Module, x: np.ndarray, y: np.ndarray, *, steps: int = 20,
+                     repeat: int = 3, lr: float = 0.01) -> float:
+    """CPU seconds of one plain SGD step (forward, cross-entropy, backward, update) of
+    ``model`` in train mode on the fixed batch ``x`` (N, ...), ``y`` (N,) int labels: the best
+    of ``repeat`` timings of ``steps`` steps, divided by ``steps``. A copy of the model is
+    trained, so ``model`` is left unchanged. CPU time of this process (``time.process_time``),
+    so other jobs on a shared machine do not enter it (with one torch thread it equals the wall
+    time of an idle machine). For comparing layers (e.g. with and without batch norm) in one
+    process; the figures vary from machine to machine.
+    """
+    _check_int("steps", steps)
+    _check_int("repeat", repeat)
+    net = copy.deepcopy(model).train()
+    xt = torch.as_tensor(np.asarray(x), dtype=_model_dtype(net), device=_model_device(net))
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.int64, device=xt.device)
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+
+    def run() -> None:
+        for _ in range(steps):
+            loss = F.cross_entropy(net(xt), yt)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    run()
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.process_time()
+        run()
+        best = min(best, time.process_time() - t0)
+    return best / steps
