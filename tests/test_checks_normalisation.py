@@ -183,7 +183,7 @@ def test_reduce_axes_table_matches_numpy_layers():
         "batch": norm.spatial_batchnorm_forward(x, ones, zeros)[0],
         "layer": norm.layernorm_forward(x, np.ones(x.shape[1:]), np.zeros(x.shape[1:]))[0],
         "instance": norm.instancenorm_forward(x, ones, zeros)[0],
-        "group": norm.groupnorm_forward(x, ones, zeros, 3)[0],
+        "group": norm.groupnorm_forward(x, 3, ones, zeros)[0],
     }
     for method, axes in checks.REDUCE_AXES.items():
         xr = x.reshape(4, 3, 2, 3, 5) if method == "group" else x

@@ -100,7 +100,7 @@ def check_group_norm(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
         gamma, beta = rng.uniform(0.5, 2.0, c), rng.normal(size=c)
         eps = float(rng.choice([1e-5, 1e-2, 0.5]))
         got = call_student(fn, x.copy(), gamma.copy(), beta.copy(), g, eps)
-        expected, _ = groupnorm_forward(x, gamma, beta, g, eps=eps)
+        expected, _ = groupnorm_forward(x, g, gamma, beta, eps=eps)
         hints = _group_norm_slips(x, gamma, beta, g, eps)
         expect_close(got, expected, f"group_norm on x of shape {x.shape} with G = {g} "
                      f"(eps={eps:g})", hints=hints)
