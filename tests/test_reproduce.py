@@ -70,7 +70,7 @@ def test_landscape_tiny(tiny_data):
 
 
 def test_cli_quick_writes_json_and_png(tmp_path, monkeypatch, tiny_data):
-    monkeypatch.setattr(reproduce, "load_data", lambda subset="auto": tiny_data)
+    monkeypatch.setattr(reproduce.common, "load_data", lambda subset="auto": tiny_data)
     monkeypatch.setenv("TRAINLAB_NO_PROGRESS", "1")
     assert reproduce.main(["landscape", "--quick", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "landscape.json").read_text())

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from trainlab.conventions import renamed
 from trainlab.layers import _as_float_array, _check_cache, _check_real, _check_shape
 
 __all__ = [
@@ -77,12 +78,16 @@ def _draw_mask(x: np.ndarray, keep_prob: float, rng: Any, mask: Any) -> np.ndarr
     return make_rng(rng).random(x.shape) < keep_prob
 
 
-def _dropout(x: Any, keep_prob: Any, train: bool, rng: Any, mask: Any, train_scale: bool,
+MODES = ("train", "eval")
+
+
+def _dropout(x: Any, keep_prob: Any, mode: str, rng: Any, mask: Any, train_scale: bool,
              kind: str) -> tuple[np.ndarray, dict]:
     x = _as_float_array(x, "x")
     keep_prob = _check_keep_prob(keep_prob)
-    if not isinstance(train, bool | np.bool_):
-        raise TypeError(f"train must be a bool, got {train!r}")
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES} (as in batch norm), got {mode!r}")
+    train = mode == "train"
     dt = x.dtype.type
     with np.errstate(over="ignore", divide="ignore"):
         inverse = dt(1) / dt(keep_prob)
@@ -99,24 +104,25 @@ def _dropout(x: Any, keep_prob: Any, train: bool, rng: Any, mask: Any, train_sca
         m = None
         scale = dt(1) if train_scale else dt(keep_prob)
         out = x if train_scale else x * scale
-    cache = {"layer": kind, "mask": m, "scale": scale, "keep_prob": keep_prob, "train": train,
+    cache = {"layer": kind, "mask": m, "scale": scale, "keep_prob": keep_prob, "mode": mode,
              "shape": x.shape}
     return out, cache
 
 
-def dropout_forward(x: np.ndarray, keep_prob: float, *, train: bool = True,
+@renamed(train="mode='train' or mode='eval'")
+def dropout_forward(x: np.ndarray, keep_prob: float, *, mode: str = "train",
                     rng: np.random.Generator | int | None = None,
                     mask: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Inverted dropout; x of any shape, out of x's shape.
 
-    train=True:  out = x * mask / keep_prob with mask ~ Bernoulli(keep_prob) elementwise,
-    train=False: out = x (x itself, no copy, as torch returns its input).
+    mode="train": out = x * mask / keep_prob with mask ~ Bernoulli(keep_prob) elementwise,
+    mode="eval":  out = x (x itself, no copy, as torch returns its input).
     ``keep_prob`` in (0, 1] is the probability of KEEPING a unit: ``torch.nn.Dropout(p)`` has
     p = 1 - keep_prob (its kept entries are scaled by 1 / (1 - p)). ``rng`` (Generator or int
     seed) draws the mask; or pass ``mask`` (bool or 0/1, x's shape or broadcastable, 1 = keep),
     e.g. torch's mask, to reproduce a given draw. The cache holds the boolean ``mask``.
     """
-    return _dropout(x, keep_prob, train, rng, mask, True, "dropout")
+    return _dropout(x, keep_prob, mode, rng, mask, True, "dropout")
 
 
 def _dropout_backward(dout: Any, cache: dict) -> np.ndarray:
@@ -128,27 +134,28 @@ def _dropout_backward(dout: Any, cache: dict) -> np.ndarray:
     return dx
 
 
-def dropout_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
-    """Gradient of inverted dropout: dx = dout * mask / keep_prob in training, dx = dout in
-    evaluation; shape of x."""
+def dropout_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray]:
+    """Gradient of inverted dropout, as the tuple ``(dx,)`` like every backward pass:
+    dx = dout * mask / keep_prob in training, dx = dout in evaluation; shape of x."""
     _check_cache(cache, "dropout", ("mask", "scale", "shape"))
-    return _dropout_backward(dout, cache)
+    return (_dropout_backward(dout, cache),)
 
 
-def standard_dropout_forward(x: np.ndarray, keep_prob: float, *, train: bool = True,
+@renamed(train="mode='train' or mode='eval'")
+def standard_dropout_forward(x: np.ndarray, keep_prob: float, *, mode: str = "train",
                              rng: np.random.Generator | int | None = None,
                              mask: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Dropout as first formulated by Srivastava et al. 2014; x of any shape.
 
-    train=True:  out = x * mask with mask ~ Bernoulli(keep_prob) (no rescaling),
-    train=False: out = keep_prob * x (the test-time weight scaling of the paper).
+    mode="train": out = x * mask with mask ~ Bernoulli(keep_prob) (no rescaling),
+    mode="eval":  out = keep_prob * x (the test-time weight scaling of the paper).
     Arguments as in :func:`dropout_forward` (``keep_prob`` = 1 - torch's p).
     """
-    return _dropout(x, keep_prob, train, rng, mask, False, "standard_dropout")
+    return _dropout(x, keep_prob, mode, rng, mask, False, "standard_dropout")
 
 
-def standard_dropout_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
-    """Gradient of :func:`standard_dropout_forward`: dx = dout * mask in training,
-    dx = keep_prob * dout in evaluation; shape of x."""
+def standard_dropout_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray]:
+    """Gradient of :func:`standard_dropout_forward` as ``(dx,)``: dx = dout * mask in
+    training, dx = keep_prob * dout in evaluation; shape of x."""
     _check_cache(cache, "standard_dropout", ("mask", "scale", "shape"))
-    return _dropout_backward(dout, cache)
+    return (_dropout_backward(dout, cache),)

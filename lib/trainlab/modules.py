@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainlab.conventions import renamed
+from trainlab.init import torch_generator as _as_torch_generator
 from trainlab.layers import _check_group_size
 
 _FOLDABLE = (nn.Linear, nn.Conv1d, nn.Conv2d)
@@ -49,17 +50,6 @@ def _check_momentum(momentum: float | None) -> None:
             or not 0 <= momentum <= 1:
         raise ValueError(f"momentum must be in [0, 1] or None (a cumulative average, as in "
                          f"torch), got {momentum!r}")
-
-
-def _as_torch_generator(rng: torch.Generator | int | None) -> torch.Generator | None:
-    """``rng`` of a torch function: a torch.Generator, an int seed or None (torch's global
-    generator)."""
-    if rng is None or isinstance(rng, torch.Generator):
-        return rng
-    if isinstance(rng, bool) or not isinstance(rng, int) or rng < 0:
-        raise TypeError(f"rng must be a torch.Generator, a non-negative int seed or None, "
-                        f"got {rng!r}")
-    return torch.Generator().manual_seed(rng)
 
 
 class _NormBase(nn.Module):

@@ -90,7 +90,7 @@ def check_dropout_backward(fn: Callable[[np.ndarray, np.ndarray, float], np.ndar
     rng, x, mask = _mask_and_x(seed, shape, kp)
     dout = rng.standard_normal(shape)
     _, cache = dropout.dropout_forward(x, kp, mask=mask)
-    expected = dropout.dropout_backward(dout, cache)
+    (expected,) = dropout.dropout_backward(dout, cache)
     dout_in = dout.copy()
     got = call_student(fn, dout_in, mask.copy(), kp)
     _unchanged("dropout_backward", dout_in, dout)
