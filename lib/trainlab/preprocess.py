@@ -409,8 +409,11 @@ class InputNormalization(torch.nn.Module):
         self.register_buffer("std", std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(x - mean) / std``, broadcast over the leading (batch) axis."""
-        return (x - self.mean) / self.std
+        """``(x - mean) / std``, broadcast over the leading (batch) axis, in x's precision
+        (the float64 statistics are cast to a floating x's dtype: float32 stays float32, a
+        float64 x is not rounded through float32)."""
+        dtype = x.dtype if x.is_floating_point() else self.mean.dtype
+        return (x - self.mean.to(dtype)) / self.std.to(dtype)
 
     def extra_repr(self) -> str:
         return f"shape={tuple(self.mean.shape)}"
@@ -421,17 +424,17 @@ def as_torch_module(mean: Any, std: Any | None = None) -> InputNormalization:
 
     ``mean`` and ``std`` have shape (D,) (or any shape broadcastable against the input, e.g.
     (C, 1, 1) for NCHW images); ``std=None`` means 1 (mean subtraction only). Stored as
-    float32 buffers.
+    float64 buffers and applied in the input's precision.
     """
     with np.errstate(over="ignore"):
-        mean_t = torch.as_tensor(_real(mean, "mean").astype(np.float32))
+        mean_t = torch.as_tensor(_real(mean, "mean").astype(np.float64))
         std_t = torch.ones_like(mean_t) if std is None else \
-            torch.as_tensor(_real(std, "std").astype(np.float32))
+            torch.as_tensor(_real(std, "std").astype(np.float64))
     if std_t.shape != mean_t.shape:
         raise ValueError(f"mean and std must have one shape, got {tuple(mean_t.shape)} and "
                          f"{tuple(std_t.shape)}")
     if not bool(torch.isfinite(mean_t).all()):
         raise ValueError("mean contains nan or inf")
     if not bool(((std_t > 0) & torch.isfinite(std_t)).all()):
-        raise ValueError("std must be > 0 and finite everywhere (in float32)")
+        raise ValueError("std must be > 0 and finite everywhere")
     return InputNormalization(mean_t, std_t)

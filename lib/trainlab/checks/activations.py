@@ -72,7 +72,7 @@ def check_sigmoid_backward(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], s
     x = rng.normal(0.0, 3.0, shape_arg(shape))
     dout = rng.standard_normal(shape)
     s, cache = activations.sigmoid_forward(x)
-    expected = activations.sigmoid_backward(dout, cache)
+    (expected,) = activations.sigmoid_backward(dout, cache)
     got = call_student(fn, dout.copy(), x.copy())
     expect_close(got, expected, "sigmoid_backward", hints={
         "multiply the local gradient s(1 - s) by the upstream gradient dout": s * (1 - s),
@@ -94,7 +94,7 @@ def check_leaky_relu(forward: Callable[..., np.ndarray], backward: Callable[...,
     x = rng.standard_normal(shape_arg(shape))
     dout = rng.standard_normal(shape)
     ref_out, cache = activations.leaky_relu_forward(x, alpha)
-    ref_dx = activations.leaky_relu_backward(dout, cache)
+    (ref_dx,) = activations.leaky_relu_backward(dout, cache)
     x_in = x.copy()
     out = call_student(forward, x_in, alpha)
     if not np.array_equal(x_in, x):
