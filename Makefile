@@ -16,7 +16,7 @@ NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
          --nbval-sanitize-with nbval-sanitize.cfg --timeout 300
 
 .PHONY: install lab test lint unit robustness nbval execute data bench sync reproduce homework \
-        slides clean
+        slides clean portability
 
 install: $(STAMP)
 
@@ -51,6 +51,11 @@ test: install
 	$(PY) scripts/nbtools.py check
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
+
+# nbval under native, ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE,
+# OPENBLAS_CORETYPE=Sandybridge and all three: stored outputs must not depend on CPU kernels.
+portability: install
+	$(PY) scripts/portability.py $(if $(CONFIG),--config $(CONFIG),)
 
 execute: install
 	$(PY) scripts/nbtools.py sync

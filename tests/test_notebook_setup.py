@@ -5,7 +5,15 @@ import pytest
 import torch
 
 import trainlab
-from trainlab import notebook
+from trainlab import models, notebook, train
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_dtype():
+    """setup_notebook changes torch's default dtype; other test modules expect float32."""
+    before = torch.get_default_dtype()
+    yield
+    torch.set_default_dtype(before)
 
 
 def test_setup_notebook_reseeds_numpy_and_torch():
@@ -31,8 +39,31 @@ def test_setup_notebook_fixes_threads_and_style():
     assert mpl.rcParams["axes.prop_cycle"].by_key()["color"][:3] == PALETTE[:3]
 
 
+def test_setup_notebook_makes_lessons_run_in_float64():
+    trainlab.setup_notebook(seed=0)
+    assert torch.get_default_dtype() == torch.float64
+    net = models.mlp(4, [8], 3)
+    assert next(net.parameters()).dtype == torch.float64
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((32, 4)).astype(np.float32), rng.integers(0, 3, 32)
+    history = train.train(net, (x, y), steps=3, batch_size=8, record_every=1, progress=False)
+    assert np.isfinite(history.final("train_loss"))
+    trainlab.setup_notebook(seed=0, dtype="float32")
+    assert next(models.mlp(4, [8], 3).parameters()).dtype == torch.float32
+
+
+def test_train_follows_the_model_dtype_not_the_default():
+    torch.set_default_dtype(torch.float32)
+    net = models.mlp(4, [8], 3).double()
+    x, y = np.ones((8, 4), dtype=np.float32), np.zeros(8, dtype=np.int64)
+    history = train.train(net, (x, y), steps=2, batch_size=4, record_every=1, progress=False)
+    assert np.isfinite(history.final("train_loss"))
+    assert next(net.parameters()).dtype == torch.float64
+
+
 @pytest.mark.parametrize("kwargs, name", [({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"),
-                                          ({"threads": 0}, "threads")])
+                                          ({"threads": 0}, "threads"),
+                                          ({"dtype": "float16"}, "dtype")])
 def test_setup_notebook_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         trainlab.setup_notebook(**kwargs)

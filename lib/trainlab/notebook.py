@@ -37,10 +37,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def setup_notebook(seed: int = 0, threads: int = 1) -> None:
+DTYPES = ("float64", "float32")
+
+
+def setup_notebook(seed: int = 0, threads: int = 1, dtype: str = "float64") -> None:
     """Make a lesson reproducible and give its figures the course style.
 
     - seeds ``random``, NumPy and torch with ``seed``;
+    - makes ``dtype`` torch's default (``torch.set_default_dtype``), so models built afterwards
+      and :func:`trainlab.train.train` run in it. The lessons use float64: CPUs pick different
+      float kernels (AVX2, AVX-512, MKL's code paths, OpenBLAS's core types) whose results
+      differ in the last bits, and training amplifies those differences; float32's last bits
+      (~1e-7) can reach a printed third digit after a few hundred steps, float64's (~1e-16)
+      do not, so the stored outputs hold on every machine (``make portability`` checks it);
     - fixes torch's intra-op thread count and NumPy's BLAS thread pool to ``threads`` (results
       of a float reduction can change in the last bits with the number of threads, and a busy
       machine runs many-threaded BLAS slower, not faster) and asks torch for deterministic
@@ -49,12 +58,15 @@ def setup_notebook(seed: int = 0, threads: int = 1) -> None:
     """
     if not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be an int >= 1, got {threads!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     import torch
     from threadpoolctl import threadpool_limits
 
     from trainlab.style import apply_style
 
     seed_everything(seed)
+    torch.set_default_dtype(getattr(torch, dtype))
     torch.set_num_threads(threads)
     threadpool_limits(limits=threads)
     torch.use_deterministic_algorithms(True, warn_only=True)

@@ -337,10 +337,19 @@ def _model_device(model: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's first floating-point parameter or buffer (data is converted to
+    it), else torch's default dtype."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.get_default_dtype()
+
+
 def _output_shape(model: nn.Module, x: np.ndarray, name: str) -> tuple[int, ...]:
     """Shape of the model's output for two examples (eval mode, no grad; the mode is restored)."""
     was_training = model.training
-    sample = torch.as_tensor(x[:2], dtype=torch.float32, device=_model_device(model))
+    sample = torch.as_tensor(x[:2], dtype=_model_dtype(model), device=_model_device(model))
     model.eval()
     try:
         with torch.no_grad():
@@ -353,11 +362,12 @@ def _output_shape(model: nn.Module, x: np.ndarray, name: str) -> tuple[int, ...]
 
 
 def _prepare(model: nn.Module, data: Any, name: str, loss: str) -> _Data:
-    """Validate ``(X, y)`` and convert it once to float32 (and int64 labels) torch tensors."""
+    """Validate ``(X, y)`` and convert it once to torch tensors of the model's dtype (and int64
+    labels)."""
     x, y = _check_arrays(data, name, loss)
     out_shape = _output_shape(model, x, name)
-    device = _model_device(model)
-    xt = torch.as_tensor(x, dtype=torch.float32, device=device)
+    device, dtype = _model_device(model), _model_dtype(model)
+    xt = torch.as_tensor(x, dtype=dtype, device=device)
     is_labels = np.issubdtype(y.dtype, np.integer) and y.ndim == 1
     if is_labels:
         if len(out_shape) != 1:
@@ -367,9 +377,9 @@ def _prepare(model: nn.Module, data: Any, name: str, loss: str) -> _Data:
             raise ValueError(f"{name}: class labels must be in [0, {out_shape[0] - 1}] for a "
                              f"model with {out_shape[0]} outputs, got max {y.max()}")
         labels = torch.as_tensor(y, dtype=torch.int64, device=device)
-        target = labels if loss == "ce" else F.one_hot(labels, out_shape[0]).float()
+        target = labels if loss == "ce" else F.one_hot(labels, out_shape[0]).to(dtype)
         return _Data(xt, target, labels)
-    target = torch.as_tensor(y, dtype=torch.float32, device=device)
+    target = torch.as_tensor(y, dtype=dtype, device=device)
     if target.ndim == 1:
         target = target[:, None]
     if tuple(target.shape[1:]) != out_shape:
@@ -433,7 +443,7 @@ def pre_activation_stats(model: nn.Module, x: np.ndarray | torch.Tensor, *,
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x,
-                         dtype=torch.float32, device=_model_device(model))
+                         dtype=_model_dtype(model), device=_model_device(model))
     if xt.ndim < 2 or xt.shape[0] == 0:
         raise ValueError(f"x must have shape (N, ...) with N >= 1, got {tuple(xt.shape)}")
     layers = _layers(model)
@@ -581,8 +591,9 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
           max_seconds: float | None = None, max_loss: float | None = 1e6) -> History:
     """Train ``model`` for ``steps`` minibatch steps and record what happens in it.
 
-    Data: ``train_data = (X, y)`` NumPy arrays, ``X`` of shape (N, ...) (converted once to
-    float32), ``y`` int class labels (N,) for ``loss="ce"`` (cross-entropy on logits); for
+    Data: ``train_data = (X, y)`` NumPy arrays, ``X`` of shape (N, ...) (converted once to the
+    dtype of the model's parameters: float64 in the lessons, see
+    :func:`trainlab.notebook.setup_notebook`), ``y`` int class labels (N,) for ``loss="ce"`` (cross-entropy on logits); for
     ``loss="mse"`` (mean of ``(f(x) - t)^2`` over all entries) float targets (N,) or (N, K), or
     int labels turned into one-hot targets. Minibatches of ``batch_size`` come from random
     permutations of 0..N-1 drawn with ``np.random.default_rng(seed)`` (one pass per epoch);
