@@ -512,3 +512,37 @@ def test_every_normalisation_refuses_a_group_of_one_with_the_same_error(layer, c
     msg = str(info.value)
     assert layer in msg and count in msg and f"shape {shape}" in msg
     assert "group of one value" in msg and ">= 2 values per normalisation group" in msg
+
+
+def test_layernorm_gamma_has_the_normalised_shape_and_the_error_points_to_group_norm():
+    """One documented convention (trainlab.conventions): layer norm's gamma has torch's
+    normalized_shape x.shape[1:]; one gamma per channel is group norm with G = 1."""
+    with pytest.raises(ValueError, match=r"groupnorm_forward\(x, 1, gamma, beta\)"):
+        norm.layernorm_forward(X4, G4, B4)
+    c = X4.shape[1]
+    per_channel = norm.groupnorm_forward(X4, 1, G4, B4)[0]
+    full = norm.layernorm_forward(X4, np.broadcast_to(G4.reshape(c, 1, 1), X4.shape[1:]),
+                                  np.broadcast_to(B4.reshape(c, 1, 1), X4.shape[1:]))[0]
+    close(per_channel, full, tol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# float64 stays float64 (issue 19)
+# --------------------------------------------------------------------------------------------
+
+def test_float64_inputs_match_float64_torch_to_round_off():
+    x = rng(41).normal(3.0, 0.01, size=(16, 5))      # a large mean: float32 would lose ~1e-4
+    gamma, beta = affine_params(5, seed=42)
+    pairs = [
+        (norm.batchnorm_forward(x, gamma, beta)[0],
+         F.batch_norm(t(x), None, None, t(gamma), t(beta), training=True)),
+        (norm.layernorm_forward(x, gamma, beta)[0], F.layer_norm(t(x), (5,), t(gamma), t(beta))),
+        (norm.lp_batchnorm_forward(x, gamma, beta, 2)[0],
+         F.batch_norm(t(x), None, None, t(gamma), t(beta), training=True)),
+    ]
+    for ours, ref in pairs:
+        assert ours.dtype == np.float64
+        np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-12, atol=1e-12)
+    x32 = x.astype(np.float32)
+    out32 = norm.batchnorm_forward(x32, gamma.astype(np.float32), beta.astype(np.float32))[0]
+    assert out32.dtype == np.float32
