@@ -171,6 +171,8 @@ class GradCheckReport:
                 f"{d.diff_norm:.0e} divided by round-off / tol = {d.precision / self.tol:.0e}")
 
     def table(self) -> str:
+        """One row per input: its error and verdict. Errors below tol / 10 are shown as
+        ``< tol/10``: at that level they are round-off, whose digits differ between CPUs."""
         width = max([5, *(len(k) for k in self.errors)])
         lines = [f"{'input':<{width}}  rel. error  verdict", "-" * (width + 21)]
         notes = []
@@ -178,7 +180,8 @@ class GradCheckReport:
             verdict = "ok" if err < self.tol else "WRONG"
             note = self._note(name)
             mark = " *" if note else ""
-            lines.append(f"{name:<{width}}  {err:10.1e}  {verdict}{mark}")
+            shown = f"< {self.tol / 10:.0e}" if err < self.tol / 10 else f"{err:.1e}"
+            lines.append(f"{name:<{width}}  {shown:>10}  {verdict}{mark}")
             if note:
                 notes.append(f"* {name}: {note}")
         return "\n".join(lines + notes)
