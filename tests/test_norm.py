@@ -546,3 +546,13 @@ def test_float64_inputs_match_float64_torch_to_round_off():
     x32 = x.astype(np.float32)
     out32 = norm.batchnorm_forward(x32, gamma.astype(np.float32), beta.astype(np.float32))[0]
     assert out32.dtype == np.float32
+
+
+def test_groupnorm_takes_torchs_argument_order_and_names_the_old_one():
+    """Issue 19: groupnorm_forward put G last, F.group_norm puts num_groups first."""
+    with pytest.raises(TypeError, match=r"\(x, num_groups, gamma, beta\) in torch's order"):
+        norm.groupnorm_forward(X4, G4, B4, 2)
+    with pytest.raises(TypeError, match="takes num_groups= instead of G="):
+        norm.groupnorm_forward(X4, gamma=G4, beta=B4, G=2)
+    ours = norm.groupnorm_forward(X4, 2, G4, B4)[0]
+    close(ours, F.group_norm(t(X4), 2, t(G4), t(B4)), tol=1e-12)
