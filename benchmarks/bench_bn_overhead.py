@@ -25,7 +25,7 @@ from trainlab.models import cnn, mlp
 from trainlab.train import sgd_step_seconds
 
 BUILDERS = {
-    "mlp": (lambda norm: mlp(784, (2, 256), 10, norm=norm, seed=0), (784,)),
+    "mlp": (lambda norm: mlp(784, [256] * 2, 10, norm=norm, seed=0), (784,)),
     "cnn": (lambda norm: cnn(1, (8, 16), 10, norm=norm, seed=0), (1, 28, 28)),
 }
 

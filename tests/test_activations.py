@@ -52,7 +52,7 @@ def test_forward_and_backward_match_torch(name, x):
     close(out, out_t, tol=1e-12)
     dout = np.random.default_rng(2).standard_normal(x.shape)
     out_t.backward(t(dout))
-    close(backward(dout, cache), xt.grad, tol=1e-12)
+    close(backward(dout, cache)[0], xt.grad, tol=1e-12)
 
 
 @FAST
@@ -61,7 +61,7 @@ def test_activations_match_torch_without_overflow_on_generated_values(x):
     for forward, backward, kwargs, torch_fn in CASES.values():
         with np.errstate(over="raise", invalid="raise", divide="raise"):
             out, cache = forward(x, **kwargs)
-            dx = backward(np.ones_like(x), cache)
+            (dx,) = backward(np.ones_like(x), cache)
         xt = t(x, True)
         out_t = torch_fn(xt)
         out_t.sum().backward()
@@ -77,7 +77,7 @@ def test_dtype_is_kept(name, dtype):
     forward, backward, kwargs, torch_fn = CASES[name]
     x = X.astype(dtype)
     out, cache = forward(x, **kwargs)
-    dx = backward(np.ones_like(out), cache)
+    (dx,) = backward(np.ones_like(out), cache)
     assert out.dtype == dtype and dx.dtype == dtype
     close(out, torch_fn(torch.from_numpy(x)).numpy(), tol=1e-6)
 
@@ -163,3 +163,13 @@ def test_curve_agrees_with_the_layers():
 def test_bad_input_raises_an_error_naming_the_argument(call, error, name):
     with pytest.raises(error, match=name):
         call()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_backward_returns_a_tuple(name):
+    """One convention (trainlab.conventions): a backward pass returns a tuple of gradients,
+    (dx,) for a one-input layer, like batch norm's (dx, dgamma, dbeta)."""
+    forward, backward, kwargs, _ = CASES[name]
+    out, cache = forward(X, **kwargs)
+    grads = backward(np.ones_like(out), cache)
+    assert isinstance(grads, tuple) and len(grads) == 1 and grads[0].shape == X.shape

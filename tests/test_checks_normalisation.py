@@ -12,7 +12,7 @@ from trainlab.checks import normalisation as checks
 
 
 # ---------------------------------------------------------------- reference answers
-def group_norm(x, gamma, beta, num_groups, eps):
+def group_norm(x, num_groups, gamma, beta, eps):
     n, c, h, w = x.shape
     xg = x.reshape(n, num_groups, c // num_groups, h, w)
     x_hat = (xg - xg.mean(axis=(2, 3, 4), keepdims=True)) / np.sqrt(
@@ -20,7 +20,7 @@ def group_norm(x, gamma, beta, num_groups, eps):
     return gamma.reshape(1, c, 1, 1) * x_hat.reshape(x.shape) + beta.reshape(1, c, 1, 1)
 
 
-def group_norm_torch(x, gamma, beta, num_groups, eps):
+def group_norm_torch(x, num_groups, gamma, beta, eps):
     gn = torch.nn.GroupNorm(num_groups, x.shape[1], eps=eps).double()
     with torch.no_grad():
         gn.weight.copy_(torch.from_numpy(gamma))
@@ -93,16 +93,16 @@ def _gn_axes(x, gamma, beta, num_groups, eps, axes, shape=None, ddof=0, eps_in=T
 
 
 GN_SLIPS = {
-    "instance norm": lambda x, g, b, G, e: _gn_axes(x, g, b, G, e, (2, 3), shape=x.shape),
-    "layer norm, G = 1": lambda x, g, b, G, e: _gn_axes(x, g, b, G, e, (1, 2, 3),
+    "instance norm": lambda x, G, g, b, e: _gn_axes(x, g, b, G, e, (2, 3), shape=x.shape),
+    "layer norm, G = 1": lambda x, G, g, b, e: _gn_axes(x, g, b, G, e, (1, 2, 3),
                                                         shape=x.shape),
-    "batch axis": lambda x, g, b, G, e: _gn_axes(x, g, b, G, e, (0, 2, 3, 4)),
-    "CONSECUTIVE": lambda x, g, b, G, e: _gn_axes(
+    "batch axis": lambda x, G, g, b, e: _gn_axes(x, g, b, G, e, (0, 2, 3, 4)),
+    "CONSECUTIVE": lambda x, G, g, b, e: _gn_axes(
         x, g, b, G, e, (1, 3, 4), shape=(x.shape[0], x.shape[1] // G, G) + x.shape[2:]),
-    "unbiased": lambda x, g, b, G, e: _gn_axes(x, g, b, G, e, (2, 3, 4), ddof=1),
-    "under the square root": lambda x, g, b, G, e: _gn_axes(x, g, b, G, e, (2, 3, 4),
+    "unbiased": lambda x, G, g, b, e: _gn_axes(x, g, b, G, e, (2, 3, 4), ddof=1),
+    "under the square root": lambda x, G, g, b, e: _gn_axes(x, g, b, G, e, (2, 3, 4),
                                                             eps_in=False),
-    "scale and shift": lambda x, g, b, G, e: _gn_axes(x, np.ones_like(g), np.zeros_like(b), G,
+    "scale and shift": lambda x, G, g, b, e: _gn_axes(x, np.ones_like(g), np.zeros_like(b), G,
                                                       e, (2, 3, 4)),
 }
 
@@ -183,7 +183,7 @@ def test_reduce_axes_table_matches_numpy_layers():
         "batch": norm.spatial_batchnorm_forward(x, ones, zeros)[0],
         "layer": norm.layernorm_forward(x, np.ones(x.shape[1:]), np.zeros(x.shape[1:]))[0],
         "instance": norm.instancenorm_forward(x, ones, zeros)[0],
-        "group": norm.groupnorm_forward(x, ones, zeros, 3)[0],
+        "group": norm.groupnorm_forward(x, 3, ones, zeros)[0],
     }
     for method, axes in checks.REDUCE_AXES.items():
         xr = x.reshape(4, 3, 2, 3, 5) if method == "group" else x

@@ -22,10 +22,10 @@ X = np.random.default_rng(0).standard_normal((6, 7)) + 3
     (dr.dropout_forward, dr.dropout_backward),
     (dr.standard_dropout_forward, dr.standard_dropout_backward),
 ])
-@pytest.mark.parametrize("train", [True, False])
-def test_backward_matches_numeric_gradient(forward, backward, train):
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_backward_matches_numeric_gradient(forward, backward, mode):
     # an int seed draws the same mask on every forward call of the numeric check
-    report = check_layer(forward, backward, {"x": X}, {"keep_prob": 0.6, "train": train,
+    report = check_layer(forward, backward, {"x": X}, {"keep_prob": 0.6, "mode": mode,
                                                        "rng": 3}, seed=1)
     assert report.passed, report.table()
 
@@ -35,14 +35,14 @@ def test_inverted_dropout_scales_kept_units_and_stores_the_mask():
     mask = cache["mask"]
     assert mask.dtype == bool and mask.shape == X.shape
     np.testing.assert_allclose(out, np.where(mask, X / 0.75, 0.0), rtol=1e-15)
-    out_eval, _ = dr.dropout_forward(X, 0.75, train=False)
+    out_eval, _ = dr.dropout_forward(X, 0.75, mode="eval")
     np.testing.assert_array_equal(out_eval, X)
 
 
 def test_standard_dropout_keeps_units_unscaled_and_scales_at_test_time():
     out, cache = dr.standard_dropout_forward(X, 0.75, rng=1)
     np.testing.assert_array_equal(out, np.where(cache["mask"], X, 0.0))
-    out_eval, _ = dr.standard_dropout_forward(X, 0.75, train=False)
+    out_eval, _ = dr.standard_dropout_forward(X, 0.75, mode="eval")
     np.testing.assert_allclose(out_eval, 0.75 * X, rtol=1e-15)
     same_mask, _ = dr.dropout_forward(X, 0.75, mask=cache["mask"])
     np.testing.assert_allclose(same_mask * 0.75, out, rtol=1e-15)
@@ -52,7 +52,7 @@ def test_standard_dropout_keeps_units_unscaled_and_scales_at_test_time():
 def test_expected_training_output_equals_the_test_output(forward):
     x = np.tile(np.linspace(1, 2, 10), (20_000, 1))
     outs, _ = forward(x, 0.3, rng=5)
-    expected, _ = forward(x[0], 0.3, train=False)
+    expected, _ = forward(x[0], 0.3, mode="eval")
     # std of the mean of 20 000 draws: sqrt(0.7 / 0.3 / 2e4) ~ 1.1% of x for inverted dropout
     np.testing.assert_allclose(outs.mean(axis=0), expected, rtol=0.05)
 
@@ -87,7 +87,7 @@ def test_torch_mask_reproduces_torch_dropout(dtype):
                                else 1e-14)
     dout = np.random.default_rng(1).standard_normal(X.shape)
     out_t.backward(torch.tensor(dout, dtype=dtype))
-    np.testing.assert_allclose(dr.dropout_backward(dout, cache), xt.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(dr.dropout_backward(dout, cache)[0], xt.grad.numpy(), rtol=1e-6)
 
 
 def test_a_broadcast_mask_drops_whole_channels():
@@ -96,14 +96,14 @@ def test_a_broadcast_mask_drops_whole_channels():
     out, cache = dr.dropout_forward(x, 0.5, mask=mask)
     np.testing.assert_array_equal(out[:, 1], 0)
     np.testing.assert_allclose(out[:, [0, 2]], 2 * x[:, [0, 2]])
-    dx = dr.dropout_backward(np.ones_like(x), cache)
+    (dx,) = dr.dropout_backward(np.ones_like(x), cache)
     assert dx.shape == x.shape and np.all(dx[:, 1] == 0)
 
 
 def test_keep_prob_one_is_the_identity():
     out, cache = dr.dropout_forward(X, 1.0, rng=0)
     np.testing.assert_array_equal(out, X)
-    np.testing.assert_array_equal(dr.dropout_backward(X, cache), X)
+    np.testing.assert_array_equal(dr.dropout_backward(X, cache)[0], X)
 
 
 @FAST
@@ -115,7 +115,7 @@ def test_outputs_are_zero_or_rescaled_inputs(shape, keep_prob, seed, dtype):
     assert out.dtype == dtype and out.shape == x.shape
     scale = dtype(1) / dtype(keep_prob)
     np.testing.assert_array_equal(out, np.where(cache["mask"], x * scale, dtype(0)))
-    dx = dr.dropout_backward(np.ones_like(x), cache)
+    (dx,) = dr.dropout_backward(np.ones_like(x), cache)
     np.testing.assert_array_equal(dx, np.where(cache["mask"], scale, dtype(0)))
 
 
@@ -131,7 +131,9 @@ def test_outputs_are_zero_or_rescaled_inputs(shape, keep_prob, seed, dtype):
     (lambda: dr.dropout_forward(X, 0.5, rng=-1), ValueError, "rng"),
     (lambda: dr.dropout_forward(X, 0.5, mask=np.ones((6, 6))), ValueError, "mask"),
     (lambda: dr.dropout_forward(X, 0.5, mask=np.full(X.shape, 2.0)), ValueError, "mask"),
-    (lambda: dr.dropout_forward(X, 0.5, train="yes"), TypeError, "train"),
+    (lambda: dr.dropout_forward(X, 0.5, mode="yes"), ValueError, "mode"),
+    (lambda: dr.dropout_forward(X, 0.5, train=True), TypeError, "takes mode='train'"),
+    (lambda: dr.standard_dropout_forward(X, 0.5, train=False), TypeError, "instead of train="),
     (lambda: dr.dropout_forward(X.astype(complex), 0.5), TypeError, "x"),
     (lambda: dr.dropout_backward(np.ones(3), dr.dropout_forward(X, 0.5, rng=0)[1]),
      ValueError, "dout"),
@@ -154,9 +156,18 @@ def test_dropout_benefit_shapes_and_label_noise():
     x = rng.normal(size=(60, 8))
     y = rng.integers(0, 10, size=60)
     res = dropout_benefit(x[:40], y[:40], x[40:], y[40:], keep_probs=(1.0, 0.5), seeds=(0, 1),
-                          hidden=(1, 8), steps=20, batch_size=10, record_every=10)
+                          hidden=(8,), steps=20, batch_size=10, record_every=10)
     assert set(res) == {1.0, 0.5}
     for r in res.values():
         assert list(r["step"]) == [0, 10, 19] and r["val_acc"].shape == (2, 3)
     with pytest.raises(ValueError, match="label_noise"):
         dropout_benefit(x, y, x, y, label_noise=1.5)
+
+
+@pytest.mark.parametrize("backward", [dr.dropout_backward, dr.standard_dropout_backward])
+def test_backward_returns_a_tuple_like_every_backward(backward):
+    forward = dr.dropout_forward if backward is dr.dropout_backward else \
+        dr.standard_dropout_forward
+    _, cache = forward(X, 0.5, rng=0)
+    grads = backward(np.ones_like(X), cache)
+    assert isinstance(grads, tuple) and len(grads) == 1 and grads[0].shape == X.shape

@@ -56,14 +56,27 @@ def test_fans_torch_layout_matches_torch(shape: tuple[int, ...]) -> None:
     assert init.fans(shape, layout="torch") == expected
 
 
-def test_fans_numpy_conv_kernel_uses_cs231n_layout() -> None:
-    assert init.fans((8, 4, 3, 3), layout="numpy") == (4 * 9, 8 * 9)
+def test_fans_conv_kernel_is_the_torch_layout_and_numpy_means_2d() -> None:
+    assert init.fans((8, 4, 3, 3), layout="torch") == (4 * 9, 8 * 9)
+    with pytest.raises(ValueError, match=r"layout='numpy' is a 2-D.*layout='maxout'"):
+        init.fans((8, 4, 3, 3), layout="numpy")
+
+
+def test_fans_of_a_maxout_weight_need_the_explicit_layout() -> None:
+    """Issue 19: a 3-D maxout weight (D_in, D_out, k) was read as a conv kernel."""
+    assert init.fans((100, 30, 4), layout="maxout") == (100, 30)
+    with pytest.raises(ValueError, match=r"layout='maxout' for \(D_in, D_out, k\)"):
+        init.fans((100, 30, 4))
+    with pytest.raises(ValueError, match="layout='maxout' is a 3-D"):
+        init.fans((100, 30), layout="maxout")
+    w = init.init_weights((1000, 300, 3), "xavier_normal", layout="maxout", rng=0)
+    assert w.std() == pytest.approx(math.sqrt(2 / 1300), rel=0.02)
 
 
 def test_fans_errors() -> None:
     with pytest.raises(ValueError, match=r"shape must have at least 2 dims.*\(5,\)"):
         init.fans((5,))
-    with pytest.raises(ValueError, match="layout must be one of numpy, torch, got 'tf'"):
+    with pytest.raises(ValueError, match="layout must be one of numpy, maxout, torch, got 'tf'"):
         init.fans((2, 3), layout="tf")
     with pytest.raises(ValueError, match="shape must hold positive integers"):
         init.fans((0, 3))
@@ -76,20 +89,28 @@ def _torch_std(scheme: str, shape: tuple[int, ...], nonlinearity: str, mode: str
     """The std each torch.nn.init function implies, from torch's own helpers."""
     fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
     if scheme.startswith("xavier"):
-        return nn.init.calculate_gain(nonlinearity) * math.sqrt(2.0 / (fan_in + fan_out))
+        return math.sqrt(2.0 / (fan_in + fan_out))
     fan = nn.init._calculate_correct_fan(torch.empty(shape), mode)
     param = a if nonlinearity == "leaky_relu" else None
     return nn.init.calculate_gain(nonlinearity, param) / math.sqrt(fan)
 
 
 @pytest.mark.parametrize("scheme", ["xavier_normal", "xavier_uniform"])
-@pytest.mark.parametrize("nonlinearity", ["linear", "tanh", "relu"])
 @pytest.mark.parametrize("shape", [(30, 50), (16, 8, 3, 3)])
-def test_xavier_std_equals_torch_formula(scheme: str, nonlinearity: str,
-                                         shape: tuple[int, ...]) -> None:
+def test_xavier_std_equals_torch_formula(scheme: str, shape: tuple[int, ...]) -> None:
     fi, fo = init.fans(shape, layout="torch")
-    got = init.init_std(scheme, fi, fo, nonlinearity=nonlinearity)
-    assert got == pytest.approx(_torch_std(scheme, shape, nonlinearity, "fan_in", 0.0))
+    got = init.init_std(scheme, fi, fo)
+    assert got == pytest.approx(_torch_std(scheme, shape, "linear", "fan_in", 0.0))
+    assert init.init_std(scheme, fi, fo, scale=init.gain("tanh")) == pytest.approx(5 / 3 * got)
+
+
+@pytest.mark.parametrize("scheme", ["xavier_normal", "xavier_uniform", "xavier_fan_in",
+                                    "lecun_normal", "normal", "orthogonal"])
+def test_only_kaiming_takes_an_activation_gain(scheme: str) -> None:
+    """Issue 19: init="xavier_normal" silently applied the activation's gain (Xavier + ReLU =
+    Kaiming); a gain is now explicit (scale=) and the error says how."""
+    with pytest.raises(ValueError, match=r"kaiming schemes only.*scale=init.gain\('relu'\)"):
+        init.init_std(scheme, 30, 50, nonlinearity="relu")
 
 
 @pytest.mark.parametrize("scheme", ["kaiming_normal", "kaiming_uniform"])
@@ -111,7 +132,7 @@ def test_init_std_simple_schemes() -> None:
     assert init.init_std("xavier_fan_in", 100, 7) == pytest.approx(0.1)
     assert init.init_std("lecun_normal", 100, 7) == pytest.approx(0.1)
     assert init.init_std("kaiming_normal", 512, 512) == pytest.approx(math.sqrt(2 / 512))
-    assert init.init_std("orthogonal", 100, 400, nonlinearity="relu") == pytest.approx(
+    assert init.init_std("orthogonal", 100, 400, scale=math.sqrt(2)) == pytest.approx(
         math.sqrt(2) / 20)
 
 
@@ -131,7 +152,7 @@ def test_init_std_errors_name_the_argument() -> None:
     with pytest.raises(ValueError, match="mode must be one of fan_in, fan_out, got 'avg'"):
         init.init_std("kaiming_normal", 3, 4, mode="avg")
     with pytest.raises(ValueError, match="nonlinearity must be one of"):
-        init.init_std("xavier_normal", 3, 4, nonlinearity="gelu")
+        init.init_std("kaiming_normal", 3, 4, nonlinearity="gelu")
     with pytest.raises(ValueError, match="fan_in must be a positive integer, got 0"):
         init.init_std("xavier_normal", 0, 4)
     assert init.init_std("constant", 3, 4, scale=-2.0) == 0.0
@@ -151,10 +172,11 @@ TORCH_FNS = {
 @pytest.mark.parametrize("scheme", sorted(TORCH_FNS))
 def test_torch_draws_have_the_analytic_std_and_equal_torch(scheme: str) -> None:
     shape = (256, 128, 3, 3)
-    nonlinearity = "tanh" if scheme.startswith("xavier") else "relu"
-    expected = init.init_std(scheme, *init.fans(shape, "torch"), nonlinearity=nonlinearity)
-    ours = init.init_tensor_(torch.empty(shape), scheme, nonlinearity=nonlinearity,
-                             generator=torch.Generator().manual_seed(3))
+    kw = {"scale": init.gain("tanh")} if scheme.startswith("xavier") else \
+        {"nonlinearity": "relu"}
+    expected = init.init_std(scheme, *init.fans(shape, "torch"), **kw)
+    ours = init.init_tensor_(torch.empty(shape), scheme, rng=torch.Generator().manual_seed(3),
+                             **kw)
     theirs = TORCH_FNS[scheme](torch.empty(shape), torch.Generator().manual_seed(3))
     assert float(ours.std()) == pytest.approx(expected, rel=0.02)
     assert float(theirs.std()) == pytest.approx(expected, rel=0.02)
@@ -162,8 +184,7 @@ def test_torch_draws_have_the_analytic_std_and_equal_torch(scheme: str) -> None:
 
 
 def test_torch_orthogonal_equals_torch() -> None:
-    ours = init.init_tensor_(torch.empty(30, 50), "orthogonal", nonlinearity="relu",
-                             generator=torch.Generator().manual_seed(1))
+    ours = init.init_tensor_(torch.empty(30, 50), "orthogonal", scale=math.sqrt(2), rng=1)
     theirs = nn.init.orthogonal_(torch.empty(30, 50), gain=math.sqrt(2),
                                  generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(ours, theirs)
@@ -173,8 +194,9 @@ def test_torch_orthogonal_equals_torch() -> None:
 @pytest.mark.parametrize("scheme", RANDOM_SCHEMES)
 def test_numpy_draws_have_the_analytic_std(scheme: str) -> None:
     shape = (400, 600)
-    w = init.init_weights(shape, scheme, scale=0.5, nonlinearity="tanh", rng=0)
-    expected = init.init_std(scheme, 400, 600, scale=0.5, nonlinearity="tanh")
+    kw = {"nonlinearity": "tanh"} if scheme.startswith("kaiming") else {}
+    w = init.init_weights(shape, scheme, scale=0.5, rng=0, **kw)
+    expected = init.init_std(scheme, 400, 600, scale=0.5, **kw)
     assert w.shape == shape and w.dtype == np.float64
     assert abs(w.mean()) < 0.01 * expected
     assert w.std() == pytest.approx(expected, rel=0.02)
@@ -238,13 +260,13 @@ def _cnn() -> nn.Sequential:
 @pytest.mark.parametrize("scheme", ["kaiming_normal", "xavier_uniform"])
 def test_init_module_sets_every_layer(make, scheme: str) -> None:
     model = make()
-    out = init.init_module_(model, scheme, nonlinearity="relu", bias=0.1,
-                            generator=torch.Generator().manual_seed(0))
+    kw = {"nonlinearity": "relu"} if scheme.startswith("kaiming") else {}
+    out = init.init_module_(model, scheme, bias=0.1, rng=torch.Generator().manual_seed(0), **kw)
     assert out is model
     layers = [m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
     for layer in layers:
         fi, fo = init.fans(tuple(layer.weight.shape), layout="torch")
-        expected = init.init_std(scheme, fi, fo, nonlinearity="relu")
+        expected = init.init_std(scheme, fi, fo, **kw)
         assert float(layer.weight.detach().std()) == pytest.approx(expected, rel=0.1)
         torch.testing.assert_close(layer.bias, torch.full_like(layer.bias, 0.1))
 
@@ -252,8 +274,8 @@ def test_init_module_sets_every_layer(make, scheme: str) -> None:
 def test_init_module_is_reproducible_and_keeps_bias_when_asked() -> None:
     a, b = _cnn(), _cnn()
     bias_before = b[0].bias.detach().clone()
-    init.init_module_(a, "kaiming_uniform", generator=torch.Generator().manual_seed(5))
-    init.init_module_(b, "kaiming_uniform", bias=None, generator=torch.Generator().manual_seed(5))
+    init.init_module_(a, "kaiming_uniform", rng=torch.Generator().manual_seed(5))
+    init.init_module_(b, "kaiming_uniform", bias=None, rng=5)
     torch.testing.assert_close(a[2].weight, b[2].weight)
     torch.testing.assert_close(b[0].bias, bias_before)
 
@@ -287,7 +309,7 @@ def test_lsuv_gives_unit_output_variance(make, shape: tuple[int, ...]) -> None:
     torch.manual_seed(0)
     model = make().train()
     x = 3.0 * torch.randn(shape)
-    out = init.lsuv_(model, x, tol=0.02, generator=torch.Generator().manual_seed(1))
+    out = init.lsuv_(model, x, tol=0.02, rng=torch.Generator().manual_seed(1))
     assert out is model and model.training
     variances = _layer_output_variances(model, x)
     assert variances == pytest.approx([1.0] * len(variances), abs=0.02)
@@ -307,3 +329,13 @@ def test_lsuv_errors() -> None:
         init.lsuv_(_mlp(), x, max_iter=0)
     with pytest.raises(ValueError, match="output variance 0"):
         init.lsuv_(_mlp(), torch.zeros(8, 300))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: init.init_tensor_(torch.empty(3, 4), "normal", generator=torch.Generator()),
+    lambda: init.init_module_(_mlp(), "normal", generator=torch.Generator()),
+    lambda: init.lsuv_(_mlp(), torch.randn(8, 300), generator=torch.Generator()),
+])
+def test_generator_is_renamed_rng_in_torch_functions_too(call) -> None:
+    with pytest.raises(TypeError, match="takes rng= instead of generator="):
+        call()

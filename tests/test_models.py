@@ -70,7 +70,7 @@ def test_mlp_layer_sequence_and_shapes_for_every_norm(norm: str) -> None:
 
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_mlp_activation_modules(activation: str) -> None:
-    model = mlp(4, (3, 6), 2, activation=activation)
+    model = mlp(4, [6] * 3, 2, activation=activation)
     assert _names(model) == ["fc1", "act1", "fc2", "act2", "fc3", "act3", "out"]
     assert all(type(model.get_submodule(f"act{i}")) is ACTIVATIONS[activation] for i in (1, 2, 3))
     assert activation_name(model.act1) == activation
@@ -110,8 +110,19 @@ def test_mlp_kaiming_init_std_matches_activation_gain() -> None:
 def test_weight_norm_layers_follow_the_init_scheme() -> None:
     model = mlp(1000, [400], 10, norm="wn", init="xavier_normal", activation="tanh")
     w = model.fc1.weight.detach()
-    assert w.std().item() == pytest.approx((5 / 3) * math.sqrt(2 / 1400), rel=0.03)
+    assert w.std().item() == pytest.approx(math.sqrt(2 / 1400), rel=0.03)
     torch.testing.assert_close(model.fc1.g.detach(), model.fc1.v.detach().norm(dim=1))
+
+
+@pytest.mark.parametrize("init", ["xavier_normal", "xavier_uniform"])
+def test_xavier_means_xavier_whatever_the_activation(init) -> None:
+    """Issue 19: Xavier + ReLU used to become Kaiming silently (the activation's gain)."""
+    for activation in ("relu", "tanh", "sigmoid"):
+        model = mlp(1000, [1000], 10, activation=activation, init=init, seed=2)
+        assert model.fc1.weight.std().item() == pytest.approx(math.sqrt(2 / 2000), rel=0.02)
+    gained = mlp(1000, [1000], 10, activation="tanh", init=init, init_scale=5 / 3, seed=2)
+    assert gained.fc1.weight.std().item() == pytest.approx((5 / 3) * math.sqrt(1 / 1000),
+                                                           rel=0.02)
 
 
 def test_builders_are_deterministic_and_leave_global_rng_alone() -> None:
@@ -184,14 +195,21 @@ def test_mlp_rejects_bad_arguments(kwargs: dict, match: str) -> None:
 
 
 @pytest.mark.parametrize(("hidden", "match"), [
-    ((0, 8), r"depth \(hidden\[0\]\) must be an int >= 1, got 0"),
-    ((2, 0), r"width \(hidden\[1\]\) must be an int >= 1, got 0"),
-    ((1, 2, 3), "tuple means"),
     ([8, -1], r"hidden\[1\] must be an int >= 1, got -1"),
+    ([0], r"hidden\[0\] must be an int >= 1, got 0"),
 ])
 def test_mlp_rejects_bad_hidden(hidden: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         mlp(4, hidden, 2)
+
+
+@pytest.mark.parametrize("hidden", [(4, 100), (1, 2, 3), ()])
+def test_mlp_tuple_spelling_is_gone_and_the_error_names_the_list(hidden) -> None:
+    """Issue 19: mlp(784, (4, 100), 10) meant depth x width while a list meant widths."""
+    with pytest.raises(TypeError, match=r"hidden must be a list of widths, e.g. \["):
+        mlp(784, hidden, 10)
+    with pytest.raises(TypeError, match=r"\[100\] \* 4"):
+        mlp(784, (4, 100), 10)
 
 
 def test_mlp_rejects_bad_dims_and_types() -> None:

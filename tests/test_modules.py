@@ -93,7 +93,7 @@ def test_batchnorm_has_torch_buffers_and_state_dict() -> None:
 
 def test_batchnorm_rejects_batch_of_one_in_training_only() -> None:
     bn = BatchNorm(3)
-    with pytest.raises(ValueError, match=r"more than one value per channel.*\(1, 3\)"):
+    with pytest.raises(ValueError, match=r"group of one value \(N = 1\).*shape \(1, 3\)"):
         bn(torch.randn(1, 3))
     bn.eval()
     assert bn(torch.randn(1, 3)).shape == (1, 3)
@@ -106,7 +106,7 @@ def test_norm_argument_errors(cls) -> None:
         cls(0)
     with pytest.raises(ValueError, match="eps must be a finite number > 0, got 0"):
         cls(3, eps=0.0)
-    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\] or None.*got 1.5"):
         cls(3, momentum=1.5)
     bn = cls(3)
     with pytest.raises(ValueError, match="num_features=3, got 4"):
@@ -118,7 +118,7 @@ def test_norm_argument_errors(cls) -> None:
 # --- NoisyBatchNorm -----------------------------------------------------------------------------
 
 def _noisy(seed: int = 0, **kwargs) -> NoisyBatchNorm:
-    return NoisyBatchNorm(4, generator=torch.Generator().manual_seed(seed), **kwargs).to(DT)
+    return NoisyBatchNorm(4, rng=torch.Generator().manual_seed(seed), **kwargs).to(DT)
 
 
 def test_noisy_bn_eval_equals_batchnorm_and_running_stats_are_clean() -> None:
@@ -174,8 +174,10 @@ def test_noisy_bn_errors() -> None:
         NoisyBatchNorm(3, noise_scale=0.5)
     with pytest.raises(ValueError, match="noise_std must be a finite number >= 0, got -1"):
         NoisyBatchNorm(3, noise_std=-1)
-    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
-        NoisyBatchNorm(3, generator=0)
+    with pytest.raises(TypeError, match="rng must be a torch.Generator"):
+        NoisyBatchNorm(3, rng=-1)
+    with pytest.raises(TypeError, match="takes rng= instead of generator="):
+        NoisyBatchNorm(3, generator=torch.Generator())
 
 
 # --- LpBatchNorm --------------------------------------------------------------------------------
@@ -234,11 +236,11 @@ def test_lp_bn_rejects_bad_p(p) -> None:
 # --- WeightNormLinear -----------------------------------------------------------------------------
 
 def test_weight_norm_linear_starts_as_plain_linear() -> None:
-    layer = WeightNormLinear(7, 4, generator=torch.Generator().manual_seed(0))
+    layer = WeightNormLinear(7, 4, rng=torch.Generator().manual_seed(0))
     torch.testing.assert_close(layer.weight, layer.v)
     torch.testing.assert_close(layer.g, layer.v.norm(dim=1))
     assert float(layer.v.detach().abs().max()) <= 1 / math.sqrt(7)
-    again = WeightNormLinear(7, 4, generator=torch.Generator().manual_seed(0))
+    again = WeightNormLinear(7, 4, rng=torch.Generator().manual_seed(0))
     torch.testing.assert_close(again.v, layer.v)
     torch.testing.assert_close(again.b, layer.b)
 
@@ -349,3 +351,91 @@ def test_fold_errors() -> None:
         fold_batchnorm(nn.Linear(3, 4), nn.BatchNorm1d(4, track_running_stats=False).eval())
     with pytest.raises(TypeError, match="model must be an nn.Sequential"):
         fold_model_batchnorms(nn.Linear(3, 4))
+
+
+# --- What torch accepts (issue 19) ------------------------------------------------------------
+
+TORCH_OPTIONS = [
+    {"momentum": None},
+    {"affine": False},
+    {"track_running_stats": False},
+    {"eps": 0.3, "momentum": 0.7},
+    {"momentum": None, "affine": False, "eps": 1e-3},
+]
+
+
+@pytest.mark.parametrize("options", TORCH_OPTIONS, ids=str)
+@pytest.mark.parametrize(("shape", "ref_cls"), [((16, 5), nn.BatchNorm1d),
+                                                ((6, 5, 4, 3), nn.BatchNorm2d)])
+def test_batchnorm_accepts_what_torch_accepts(options, shape, ref_cls) -> None:
+    """modules.BatchNorm(3, momentum=None) used to raise; it is a drop-in for nn.BatchNorm1d
+    with every constructor argument torch takes."""
+    ours = BatchNorm(5, dtype=DT, **options)
+    ref = ref_cls(5, dtype=DT, **options)
+    assert set(ours.state_dict()) == set(ref.state_dict())
+    if ours.affine:
+        _randomise_affine(ours, ref)
+    for x in _batches(shape, 4):
+        _assert_same_step(ours, ref, x)
+    for name, buf in ref.named_buffers():
+        torch.testing.assert_close(getattr(ours, name), buf, rtol=1e-12, atol=1e-12)
+    ours.eval()
+    ref.eval()
+    for x in _batches(shape, 2, seed=5):
+        _assert_same_step(ours, ref, x)
+
+
+def test_batchnorm_momentum_none_is_the_cumulative_average() -> None:
+    bn = BatchNorm(5, momentum=None, dtype=DT)
+    batches = _batches((16, 5), 5)
+    for x in batches:
+        bn(x)
+    torch.testing.assert_close(bn.running_mean, torch.stack([x.mean(0) for x in batches]).mean(0))
+    torch.testing.assert_close(bn.running_var,
+                               torch.stack([x.var(0, correction=1) for x in batches]).mean(0))
+    assert int(bn.num_batches_tracked) == 5
+
+
+def test_batchnorm_without_running_stats_uses_batch_statistics_in_eval_too() -> None:
+    bn = BatchNorm(3, track_running_stats=False).eval()
+    assert bn.running_mean is None and bn.running_var is None
+    with pytest.raises(ValueError, match="group of one value"):
+        bn(torch.randn(1, 3))
+
+
+@pytest.mark.parametrize("options", [{"momentum": None}, {"affine": False},
+                                     {"track_running_stats": False}], ids=str)
+def test_lp_and_noisy_batchnorm_accept_torchs_options(options) -> None:
+    x = _batches((16, 5), 1)[0]
+    lp = LpBatchNorm(5, p=2, dtype=DT, **options)
+    ref = nn.BatchNorm1d(5, dtype=DT, **options)
+    torch.testing.assert_close(lp(x), ref(x))
+    noisy = NoisyBatchNorm(5, noise_mean=0, noise_std=0, noise_scale=1, dtype=DT, **options)
+    torch.testing.assert_close(noisy(x), ref(x))
+
+
+@pytest.mark.parametrize("cls", [BatchNorm, LpBatchNorm, NoisyBatchNorm])
+@pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1), (1, 3, 1, 1)])
+def test_torch_norms_refuse_a_group_of_one_like_the_numpy_ones(cls, shape) -> None:
+    with pytest.raises(ValueError, match=r"group of one value.*shape \(1, 3.*>= 2 values"):
+        cls(3)(torch.randn(shape))
+
+
+def test_weight_norm_linear_takes_dtype_device_and_an_int_seed() -> None:
+    a = WeightNormLinear(7, 4, rng=3, dtype=DT)
+    b = WeightNormLinear(7, 4, rng=torch.Generator().manual_seed(3), dtype=DT)
+    assert a.v.dtype == DT and a.g.dtype == DT and a.b.dtype == DT
+    torch.testing.assert_close(a.v, b.v)
+    with pytest.raises(TypeError, match="takes rng= instead of generator="):
+        WeightNormLinear(7, 4, generator=torch.Generator())
+
+
+def test_fold_batchnorm_stays_in_float64() -> None:
+    """eps went through a float32 tensor: a float64 fold was off by ~1e-8 relative."""
+    layer = nn.Linear(3, 4, dtype=DT)
+    bn = nn.BatchNorm1d(4, eps=1e-5, affine=False, dtype=DT).eval()
+    with torch.no_grad():
+        bn.running_var.fill_(1e-6)
+    x = torch.randn(5, 3, dtype=DT, generator=torch.Generator().manual_seed(0))
+    fused = fold_batchnorm(layer, bn)
+    torch.testing.assert_close(fused(x), bn(layer(x)), rtol=1e-13, atol=1e-13)

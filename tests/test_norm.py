@@ -274,7 +274,7 @@ def test_groupnorm_matches_numeric_gradient_torch_forward_and_autograd(groups):
     with torch.no_grad():
         gn.weight.copy_(t(gamma))
         gn.bias.copy_(t(beta))
-    out, cache = norm.groupnorm_forward(X4, gamma, beta, groups)
+    out, cache = norm.groupnorm_forward(X4, groups, gamma, beta)
     close(out, gn(t(X4)))
     dout = rng(86).standard_normal(X4.shape)
     expected = torch_grads(lambda a, g, b: F.group_norm(a, groups, g, b, 1e-5),
@@ -285,7 +285,7 @@ def test_groupnorm_matches_numeric_gradient_torch_forward_and_autograd(groups):
 
 def test_groupnorm_with_one_group_per_channel_is_instancenorm():
     gamma, beta = affine_params(4, seed=87)
-    close(norm.groupnorm_forward(X4, gamma, beta, 4)[0],
+    close(norm.groupnorm_forward(X4, 4, gamma, beta)[0],
           norm.instancenorm_forward(X4, gamma, beta)[0], tol=1e-12)
 
 
@@ -297,7 +297,7 @@ def torch_lp_bn(x: torch.Tensor, g: torch.Tensor, b: torch.Tensor, p: float,
                 eps: float = 1e-5) -> torch.Tensor:
     c = x - x.mean(0)
     s = c.abs().amax(0) if math.isinf(p) else (c.abs() ** p).mean(0) ** (1 / p)
-    return g * c / (s + eps) + b
+    return g * c / torch.sqrt(s * s + eps) + b
 
 
 @pytest.mark.parametrize("p", [1, 2, 3, math.inf])
@@ -317,13 +317,15 @@ def test_lp_batchnorm_denominators():
     for p, s in [(1, np.abs(c).mean(axis=0)), (2, X.std(axis=0)),
                  (math.inf, np.abs(c).max(axis=0))]:
         out, _ = norm.lp_batchnorm_forward(X, np.ones(5), np.zeros(5), p, eps=1e-5)
-        close(out, c / (s + 1e-5), tol=1e-12)
+        close(out, c / np.sqrt(s * s + 1e-5), tol=1e-12)
 
 
-def test_lp_batchnorm_with_p2_is_batchnorm_up_to_eps():
-    lp, _ = norm.lp_batchnorm_forward(X, GAMMA, BETA, 2, eps=1e-14)
-    bn, _ = norm.batchnorm_forward(X, GAMMA, BETA, eps=1e-14)
-    close(lp, bn, tol=1e-10)
+@pytest.mark.parametrize("eps", [1e-5, 0.5])
+def test_lp_batchnorm_with_p2_is_batchnorm(eps):
+    """eps sits under the square root in lp batch norm as in batch norm (issue 19)."""
+    lp, _ = norm.lp_batchnorm_forward(X, GAMMA, BETA, 2, eps=eps)
+    bn, _ = norm.batchnorm_forward(X, GAMMA, BETA, eps=eps)
+    close(lp, bn, tol=1e-12)
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,6 +398,10 @@ def test_eval_batchnorm_and_layernorm_accept_any_batch_incl_one(data):
     out, _ = norm.batchnorm_forward(x, gamma, beta, mode="eval", running=running)
     close(out, F.batch_norm(t(x), t(running.mean), t(running.var), t(gamma), t(beta),
                             training=False), tol=1e-7)
+    if d < 2:
+        with pytest.raises(ValueError, match="group of one value"):
+            norm.layernorm_forward(x, gamma, beta)
+        return
     out, cache = norm.layernorm_forward(x, gamma, beta)
     close(out, F.layer_norm(t(x), (d,), t(gamma), t(beta)), tol=1e-7)
     dout = rng(seed + 2).standard_normal(x.shape)
@@ -438,17 +444,17 @@ STATS = norm.RunningStats.zeros(5)
     (lambda: norm.population_stats([X, X[:, :4]]), ValueError, "batches[1]"),
     (lambda: norm.spatial_batchnorm_forward(X, ONES, ZEROS), ValueError, "x"),
     (lambda: norm.spatial_batchnorm_forward(X4[:1, :, :1, :1], G4, B4), ValueError,
-     "batch of one"),
+     "group of one value"),
     (lambda: norm.spatial_batchnorm_forward(X4, ONES, B4), ValueError, "gamma"),
     (lambda: norm.layernorm_forward(np.ones(5), ONES, ZEROS), ValueError, "x"),
     (lambda: norm.layernorm_forward(X4, G4, B4), ValueError, "gamma"),
     (lambda: norm.layernorm_forward(X, ONES, ZEROS, eps=-1.0), ValueError, "eps"),
     (lambda: norm.instancenorm_forward(X, ONES, ZEROS), ValueError, "x"),
     (lambda: norm.instancenorm_forward(X4[:, :, :1, :1], G4, B4), ValueError, "x"),
-    (lambda: norm.groupnorm_forward(X4, G4, B4, 3), ValueError, "num_groups G = 3"),
-    (lambda: norm.groupnorm_forward(X4, G4, B4, 0), ValueError, "num_groups"),
-    (lambda: norm.groupnorm_forward(X4, G4, B4, 2.0), TypeError, "num_groups"),
-    (lambda: norm.groupnorm_forward(X4, ONES, B4, 2), ValueError, "gamma"),
+    (lambda: norm.groupnorm_forward(X4, 3, G4, B4), ValueError, "num_groups G = 3"),
+    (lambda: norm.groupnorm_forward(X4, 0, G4, B4), ValueError, "num_groups"),
+    (lambda: norm.groupnorm_forward(X4, 2.0, G4, B4), TypeError, "num_groups"),
+    (lambda: norm.groupnorm_forward(X4, 2, ONES, B4), ValueError, "gamma"),
     (lambda: norm.lp_batchnorm_forward(X, ONES, ZEROS, 0.5), ValueError, "p"),
     (lambda: norm.lp_batchnorm_forward(X[:1], ONES, ZEROS, 1), ValueError, "batch of one"),
     (lambda: norm.lp_batchnorm_forward(X[None], ONES, ZEROS, 1), ValueError, "x"),
@@ -466,9 +472,87 @@ def test_bad_input_raises_an_error_naming_the_argument(call, error, words):
 
 def test_groupnorm_error_names_groups_and_channels():
     with pytest.raises(ValueError, match="C = 4"):
-        norm.groupnorm_forward(X4, G4, B4, 3)
+        norm.groupnorm_forward(X4, 3, G4, B4)
 
 
 def test_batch_of_one_error_explains_the_way_out():
     with pytest.raises(ValueError, match="mode='eval'"):
         norm.batchnorm_forward(X[:1], ONES, ZEROS)
+
+
+# --------------------------------------------------------------------------------------------
+# Degenerate groups (issue 19): every normalisation refuses a group of one value alike
+# --------------------------------------------------------------------------------------------
+
+GROUP_OF_ONE = [
+    ("training-mode batch norm", "N = 1", (1, 5),
+     lambda x: norm.batchnorm_forward(x, np.ones(5), np.zeros(5))),
+    ("spatial batch norm", "N * H * W = 1", (1, 3, 1, 1),
+     lambda x: norm.spatial_batchnorm_forward(x, np.ones(3), np.zeros(3))),
+    ("layer norm", "prod(x.shape[1:]) = 1", (4, 1),
+     lambda x: norm.layernorm_forward(x, np.ones(1), np.zeros(1))),
+    ("instance norm", "prod(x.shape[2:]) = 1", (4, 3, 1),
+     lambda x: norm.instancenorm_forward(x, np.ones(3), np.zeros(3))),
+    ("group norm with G = 10", "C/G * prod(x.shape[2:]) = 1", (4, 10, 1),
+     lambda x: norm.groupnorm_forward(x, 10, np.ones(10), np.zeros(10))),
+    ("lp batch norm", "N = 1", (1, 5),
+     lambda x: norm.lp_batchnorm_forward(x, np.ones(5), np.zeros(5), 1)),
+]
+
+
+@pytest.mark.parametrize(("layer", "count", "shape", "call"), GROUP_OF_ONE,
+                         ids=[g[0] for g in GROUP_OF_ONE])
+def test_every_normalisation_refuses_a_group_of_one_with_the_same_error(layer, count, shape,
+                                                                        call):
+    """The issue's example: group norm of x (4, 10, 1) with G = 10 used to return beta for
+    every input, silently."""
+    x = rng(3).standard_normal(shape)
+    with pytest.raises(ValueError) as info:
+        call(x)
+    msg = str(info.value)
+    assert layer in msg and count in msg and f"shape {shape}" in msg
+    assert "group of one value" in msg and ">= 2 values per normalisation group" in msg
+
+
+def test_layernorm_gamma_has_the_normalised_shape_and_the_error_points_to_group_norm():
+    """One documented convention (trainlab.conventions): layer norm's gamma has torch's
+    normalized_shape x.shape[1:]; one gamma per channel is group norm with G = 1."""
+    with pytest.raises(ValueError, match=r"groupnorm_forward\(x, 1, gamma, beta\)"):
+        norm.layernorm_forward(X4, G4, B4)
+    c = X4.shape[1]
+    per_channel = norm.groupnorm_forward(X4, 1, G4, B4)[0]
+    full = norm.layernorm_forward(X4, np.broadcast_to(G4.reshape(c, 1, 1), X4.shape[1:]),
+                                  np.broadcast_to(B4.reshape(c, 1, 1), X4.shape[1:]))[0]
+    close(per_channel, full, tol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# float64 stays float64 (issue 19)
+# --------------------------------------------------------------------------------------------
+
+def test_float64_inputs_match_float64_torch_to_round_off():
+    x = rng(41).normal(3.0, 0.01, size=(16, 5))      # a large mean: float32 would lose ~1e-4
+    gamma, beta = affine_params(5, seed=42)
+    pairs = [
+        (norm.batchnorm_forward(x, gamma, beta)[0],
+         F.batch_norm(t(x), None, None, t(gamma), t(beta), training=True)),
+        (norm.layernorm_forward(x, gamma, beta)[0], F.layer_norm(t(x), (5,), t(gamma), t(beta))),
+        (norm.lp_batchnorm_forward(x, gamma, beta, 2)[0],
+         F.batch_norm(t(x), None, None, t(gamma), t(beta), training=True)),
+    ]
+    for ours, ref in pairs:
+        assert ours.dtype == np.float64
+        np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-12, atol=1e-12)
+    x32 = x.astype(np.float32)
+    out32 = norm.batchnorm_forward(x32, gamma.astype(np.float32), beta.astype(np.float32))[0]
+    assert out32.dtype == np.float32
+
+
+def test_groupnorm_takes_torchs_argument_order_and_names_the_old_one():
+    """Issue 19: groupnorm_forward put G last, F.group_norm puts num_groups first."""
+    with pytest.raises(TypeError, match=r"\(x, num_groups, gamma, beta\) in torch's order"):
+        norm.groupnorm_forward(X4, G4, B4, 2)
+    with pytest.raises(TypeError, match="takes num_groups= instead of G="):
+        norm.groupnorm_forward(X4, gamma=G4, beta=B4, G=2)
+    ours = norm.groupnorm_forward(X4, 2, G4, B4)[0]
+    close(ours, F.group_norm(t(X4), 2, t(G4), t(B4)), tol=1e-12)

@@ -174,3 +174,16 @@ def test_bad_input_is_reported(call, exc: type[Exception], words: str) -> None:
     with pytest.raises(exc, match=None) as info:
         call()
     assert words in str(info.value)
+
+
+def test_torch_module_keeps_a_float64_input_in_float64():
+    """Issue 19: the statistics went through float32 buffers, so a float64 input lost about
+    eight digits."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(3.0, 0.1, size=(50, 4))
+    mean, std = x.mean(axis=0) + 1 / 3, x.std(axis=0) * np.pi
+    out = pp.as_torch_module(mean, std)(torch.from_numpy(x))
+    assert out.dtype == torch.float64
+    np.testing.assert_allclose(out.numpy(), (x - mean) / std, rtol=1e-12, atol=1e-12)
+    out32 = pp.as_torch_module(mean, std)(torch.from_numpy(x.astype(np.float32)))
+    assert out32.dtype == torch.float32

@@ -84,7 +84,7 @@ def test_landscape_tiny(tiny_data):
 
 
 def test_cli_quick_writes_json_and_png(tmp_path, monkeypatch, tiny_data):
-    monkeypatch.setattr(reproduce, "load_data", lambda subset="auto": tiny_data)
+    monkeypatch.setattr(reproduce.common, "load_data", lambda subset="auto": tiny_data)
     monkeypatch.setenv("TRAINLAB_NO_PROGRESS", "1")
     assert reproduce.main(["landscape", "--quick", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "landscape.json").read_text())
@@ -106,7 +106,7 @@ def test_load_data_bad_subset():
 def test_final_layer_ablation_tiny(tiny_data):
     (xtr, ytr, xva, yva), _ = tiny_data
     res = reproduce.final_layer_ablation((xtr, ytr, xva, yva), seeds=(0,), steps=30,
-                                         hidden=(1, 16), penalty=1e-1)
+                                         hidden=(16,), penalty=1e-1)
     assert list(res) == list(reproduce.FINAL_LAYER_VARIANTS)
     for r in res.values():
         assert len(r["val_acc"]) == 1 and 0.0 <= r["val_acc"][0] <= 1.0
@@ -119,13 +119,13 @@ def test_final_layer_ablation_tiny(tiny_data):
 def test_initial_loss_and_weight_scale_sweep(tiny_data):
     (xtr, ytr, xva, yva), _ = tiny_data
     from trainlab import models
-    small = models.mlp(784, (2, 16), 10, init="normal", init_scale=1e-3, seed=0)
+    small = models.mlp(784, [16] * 2, 10, init="normal", init_scale=1e-3, seed=0)
     assert abs(reproduce.initial_loss(small, xva, yva) - np.log(10)) < 1e-2
-    bn = models.mlp(784, (2, 16), 10, norm="bn", seed=0)
+    bn = models.mlp(784, [16] * 2, 10, norm="bn", seed=0)
     before = bn.norm1.running_mean.clone()
     reproduce.initial_loss(bn, xva, yva)
     assert np.array_equal(bn.norm1.running_mean.numpy(), before.numpy())
-    sweep = reproduce.weight_scale_sweep((xtr, ytr, xva, yva), [1e-3, 1.0], hidden=(2, 16),
+    sweep = reproduce.weight_scale_sweep((xtr, ytr, xva, yva), [1e-3, 1.0], hidden=(16, 16),
                                          steps=10)
     assert set(sweep) == {"none", "bn"}
     assert sweep["none"]["initial_loss"][1] > 10 * sweep["none"]["initial_loss"][0]

@@ -211,7 +211,7 @@ def test_lr_explorer_at_both_ends(mnist_ok):
 
 @pytest.mark.slow
 def test_keep_prob_explorer_at_both_ends(mnist_ok):
-    ex = W.keep_prob_explorer(hidden=(1, 32), **SMALL_TRAINING)
+    ex = W.keep_prob_explorer(hidden=[32], **SMALL_TRAINING)
     statuses = _sweep_ends(ex)
     assert set(statuses) == {("keep_prob", 0.3), ("keep_prob", 1.0)}
     for key in ("train_acc", "val_acc"):

@@ -395,7 +395,7 @@ def test_train_rejects_bad_containers() -> None:
 def test_sgd_step_seconds_leaves_model_unchanged():
     from trainlab.models import mlp
     from trainlab.train import sgd_step_seconds
-    model = mlp(20, (1, 8), 3, seed=0)
+    model = mlp(20, [8], 3, seed=0)
     before = [p.detach().clone() for p in model.parameters()]
     rng = np.random.default_rng(0)
     t = sgd_step_seconds(model, rng.normal(size=(16, 20)), rng.integers(0, 3, 16), steps=2,

@@ -231,7 +231,7 @@ def test_init_training_explorer_reacts(mnist_ok):
 
 
 def test_keep_prob_explorer_reports_gap(mnist_ok):
-    ex = W.keep_prob_explorer(steps=40, n_train=100, n_val=200, hidden=(1, 128),
+    ex = W.keep_prob_explorer(steps=40, n_train=100, n_val=200, hidden=[128],
                               record_every=10)
     res = ex.last_result
     assert res["gap_acc"] == pytest.approx(res["train_acc"] - res["val_acc"])
@@ -253,12 +253,12 @@ def test_keep_prob_run_measures_in_eval_mode(mnist_ok):
     X, y, Xv, yv = W.keep_prob_data(100, 50, seed=3)
     assert X.shape == (100, 784) and Xv.shape == (50, 784)
     np.testing.assert_array_equal(W.keep_prob_data(100, 50, seed=3)[1], y)
-    res = W.keep_prob_run(0.5, hidden=(1, 32), n_train=100, n_val=50, steps=12,
+    res = W.keep_prob_run(0.5, hidden=[32], n_train=100, n_val=50, steps=12,
                           record_every=5, seed=3)
     assert res["status"] == "ok" and 0 <= res["val_acc"] <= 1
     assert res["min_val_loss"] <= res["val_loss"]
     with pytest.raises(ValueError, match="keep_prob must be in"):
-        W.keep_prob_run(1.5, hidden=(1, 8), n_train=20, n_val=20, steps=2)
+        W.keep_prob_run(1.5, hidden=[8], n_train=20, n_val=20, steps=2)
     with pytest.raises(ValueError, match="keep_prob must be in"):
         W.keep_prob_explorer(keep_prob=0.1)
     # the same model and data evaluated independently give the recorded final numbers
@@ -267,7 +267,7 @@ def test_keep_prob_run_measures_in_eval_mode(mnist_ok):
     from trainlab.models import mlp
     from trainlab.train import train
 
-    model = mlp(784, (1, 32), 10, keep_prob=0.5, seed=3)
+    model = mlp(784, [32], 10, keep_prob=0.5, seed=3)
     train(model, (X, y), None, steps=12, batch_size=50, lr=1e-3, optimizer="adam",
           record_every=5, stats=False, seed=3, progress=False)
     with torch.no_grad():

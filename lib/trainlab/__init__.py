@@ -5,6 +5,9 @@ Modules read like the syllabus: ``activations``, ``layers``, ``norm``, ``dropout
 
     from trainlab import norm, gradcheck
     out, cache = norm.batchnorm_forward(x, gamma, beta)
+
+The conventions every module follows (one spelling per concept) are written down once, in
+:mod:`trainlab.conventions`.
 """
 
 from trainlab._meta import REPO_URL, __version__

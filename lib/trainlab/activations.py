@@ -1,7 +1,9 @@
 """Activation functions as NumPy forward/backward pairs, plus a registry for plotting curves.
 
 Each elementwise activation is a pair ``out, cache = f_forward(x, ...)`` /
-``dx = f_backward(dout, cache)`` for arrays of any shape (float32 or float64). At a kink the
+``(dx,) = f_backward(dout, cache)`` for arrays of any shape (float32 or float64); like every
+backward pass of the course it returns a tuple, one gradient per differentiable input
+(:mod:`trainlab.conventions`). At a kink the
 derivative follows torch's autograd: ReLU'(0) = 0, LeakyReLU'(0) = alpha, ELU'(0) = alpha.
 
 References: Maas et al. 2013 (leaky ReLU); Clevert et al. 2016 (ELU); Klambauer et al. 2017
@@ -82,11 +84,11 @@ def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, dict]:
     return out, {"layer": "sigmoid", "out": out}
 
 
-def sigmoid_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
+def sigmoid_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray]:
     """dx = dout * s (1 - s) with s = sigmoid(x) from the forward pass; shape of x."""
     _check_cache(cache, "sigmoid", ("out",))
     s = cache["out"]
-    return _upstream(dout, s.shape) * s * (1 - s)
+    return (_upstream(dout, s.shape) * s * (1 - s),)
 
 
 def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -96,11 +98,11 @@ def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, dict]:
     return out, {"layer": "tanh", "out": out}
 
 
-def tanh_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
+def tanh_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray]:
     """dx = dout * (1 - tanh(x)^2); shape of x."""
     _check_cache(cache, "tanh", ("out",))
     t = cache["out"]
-    return _upstream(dout, t.shape) * (1 - t * t)
+    return (_upstream(dout, t.shape) * (1 - t * t),)
 
 
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -109,11 +111,11 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, dict]:
     return np.maximum(x, 0), {"layer": "relu", "x": x}
 
 
-def relu_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
+def relu_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray]:
     """dx = dout * [x > 0] (the derivative at 0 is taken as 0, as in torch)."""
     _check_cache(cache, "relu", ("x",))
     x = cache["x"]
-    return np.where(x > 0, _upstream(dout, x.shape), 0).astype(np.result_type(dout, x))
+    return (np.where(x > 0, _upstream(dout, x.shape), 0).astype(np.result_type(dout, x)),)
 
 
 def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, dict]:
@@ -125,12 +127,12 @@ def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, 
     return out, {"layer": "leaky_relu", "x": x, "alpha": alpha}
 
 
-def leaky_relu_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
+def leaky_relu_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray]:
     """dx = dout * (1 if x > 0 else alpha); shape of x."""
     _check_cache(cache, "leaky_relu", ("x", "alpha"))
     x = cache["x"]
     dout = _upstream(dout, x.shape)
-    return np.where(x > 0, dout, dout * cache["alpha"])
+    return (np.where(x > 0, dout, dout * cache["alpha"]),)
 
 
 def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, dict]:
@@ -143,13 +145,13 @@ def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, dict]:
     return out, {"layer": "elu", "x": x, "alpha": alpha, "scale": 1.0}
 
 
-def elu_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
+def elu_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray]:
     """dx = dout * (1 if x > 0 else alpha exp(x)); shape of x."""
     _check_cache(cache, "elu", ("x", "alpha", "scale"))
     x = cache["x"]
     dout = _upstream(dout, x.shape)
     slope = np.where(x > 0, 1, cache["alpha"] * np.exp(np.minimum(x, 0)))
-    return (dout * (cache["scale"] * slope)).astype(np.result_type(dout, x), copy=False)
+    return ((dout * (cache["scale"] * slope)).astype(np.result_type(dout, x), copy=False),)
 
 
 def selu_forward(x: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -163,7 +165,7 @@ def selu_forward(x: np.ndarray) -> tuple[np.ndarray, dict]:
     return out * out.dtype.type(SELU_LAMBDA), cache
 
 
-def selu_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
+def selu_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray]:
     """dx = dout * lambda * (1 if x > 0 else alpha exp(x)); shape of x."""
     _check_cache(cache, "selu", ("x", "alpha", "scale"))
     return elu_backward(dout, {**cache, "layer": "elu"})
@@ -179,11 +181,11 @@ def softplus_forward(x: np.ndarray) -> tuple[np.ndarray, dict]:
     return out, {"layer": "softplus", "x": x}
 
 
-def softplus_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
+def softplus_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray]:
     """dx = dout * sigmoid(x); shape of x."""
     _check_cache(cache, "softplus", ("x",))
     x = cache["x"]
-    return _upstream(dout, x.shape) * sigmoid_forward(x)[0]
+    return (_upstream(dout, x.shape) * sigmoid_forward(x)[0],)
 
 
 def maxout_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -243,13 +245,14 @@ def _value(forward: Callable[..., tuple[np.ndarray, dict]], x: np.ndarray) -> np
 
 
 def _derivative(forward: Callable[..., tuple[np.ndarray, dict]],
-                backward: Callable[[np.ndarray, dict], np.ndarray], x: np.ndarray) -> np.ndarray:
+                backward: Callable[[np.ndarray, dict], tuple[np.ndarray]],
+                x: np.ndarray) -> np.ndarray:
     out, cache = forward(x)
-    return backward(np.ones_like(out), cache)
+    return backward(np.ones_like(out), cache)[0]
 
 
 def _pair(forward: Callable[..., tuple[np.ndarray, dict]],
-          backward: Callable[[np.ndarray, dict], np.ndarray]) -> tuple[ElementwiseFn,
+          backward: Callable[[np.ndarray, dict], tuple[np.ndarray]]) -> tuple[ElementwiseFn,
                                                                        ElementwiseFn]:
     return partial(_value, forward), partial(_derivative, forward, backward)
 
@@ -263,7 +266,7 @@ def _ones(x: np.ndarray) -> np.ndarray:
 
 
 _LAYERS: dict[str, tuple[Callable[..., tuple[np.ndarray, dict]],
-                         Callable[[np.ndarray, dict], np.ndarray]]] = {
+                         Callable[[np.ndarray, dict], tuple[np.ndarray]]]] = {
     "sigmoid": (sigmoid_forward, sigmoid_backward),
     "tanh": (tanh_forward, tanh_backward),
     "relu": (relu_forward, relu_backward),
@@ -295,4 +298,4 @@ def curve(name: str, x: np.ndarray, **params: float) -> tuple[np.ndarray, np.nda
         raise TypeError(f"activation {name!r} takes no parameters, got {sorted(params)}")
     forward, backward = _LAYERS[name]
     out, cache = forward(x, **params)
-    return out, backward(np.ones_like(out), cache)
+    return out, backward(np.ones_like(out), cache)[0]

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from trainlab.conventions import renamed
 from trainlab.layers import _as_float_array, _check_cache, _check_real, _check_shape
 
 __all__ = [
@@ -79,12 +80,16 @@ def _draw_mask(x: np.ndarray, keep_prob: float, rng: Any, mask: Any) -> np.ndarr
     return make_rng(rng).random(x.shape) < keep_prob
 
 
-def _dropout(x: Any, keep_prob: Any, train: bool, rng: Any, mask: Any, train_scale: bool,
+MODES = ("train", "eval")
+
+
+def _dropout(x: Any, keep_prob: Any, mode: str, rng: Any, mask: Any, train_scale: bool,
              kind: str) -> tuple[np.ndarray, dict]:
     x = _as_float_array(x, "x")
     keep_prob = _check_keep_prob(keep_prob)
-    if not isinstance(train, bool | np.bool_):
-        raise TypeError(f"train must be a bool, got {train!r}")
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES} (as in batch norm), got {mode!r}")
+    train = mode == "train"
     dt = x.dtype.type
     with np.errstate(over="ignore", divide="ignore"):
         inverse = dt(1) / dt(keep_prob)
@@ -101,24 +106,25 @@ def _dropout(x: Any, keep_prob: Any, train: bool, rng: Any, mask: Any, train_sca
         m = None
         scale = dt(1) if train_scale else dt(keep_prob)
         out = x if train_scale else x * scale
-    cache = {"layer": kind, "mask": m, "scale": scale, "keep_prob": keep_prob, "train": train,
+    cache = {"layer": kind, "mask": m, "scale": scale, "keep_prob": keep_prob, "mode": mode,
              "shape": x.shape}
     return out, cache
 
 
-def dropout_forward(x: np.ndarray, keep_prob: float, *, train: bool = True,
+@renamed(train="mode='train' or mode='eval'")
+def dropout_forward(x: np.ndarray, keep_prob: float, *, mode: str = "train",
                     rng: np.random.Generator | int | None = None,
                     mask: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Inverted dropout; x of any shape, out of x's shape.
 
-    train=True:  out = x * mask / keep_prob with mask ~ Bernoulli(keep_prob) elementwise,
-    train=False: out = x (x itself, no copy, as torch returns its input).
+    mode="train": out = x * mask / keep_prob with mask ~ Bernoulli(keep_prob) elementwise,
+    mode="eval":  out = x (x itself, no copy, as torch returns its input).
     ``keep_prob`` in (0, 1] is the probability of KEEPING a unit: ``torch.nn.Dropout(p)`` has
     p = 1 - keep_prob (its kept entries are scaled by 1 / (1 - p)). ``rng`` (Generator or int
     seed) draws the mask; or pass ``mask`` (bool or 0/1, x's shape or broadcastable, 1 = keep),
     e.g. torch's mask, to reproduce a given draw. The cache holds the boolean ``mask``.
     """
-    return _dropout(x, keep_prob, train, rng, mask, True, "dropout")
+    return _dropout(x, keep_prob, mode, rng, mask, True, "dropout")
 
 
 def _dropout_backward(dout: Any, cache: dict) -> np.ndarray:
@@ -130,36 +136,37 @@ def _dropout_backward(dout: Any, cache: dict) -> np.ndarray:
     return dx
 
 
-def dropout_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
-    """Gradient of inverted dropout: dx = dout * mask / keep_prob in training, dx = dout in
-    evaluation; shape of x."""
+def dropout_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray]:
+    """Gradient of inverted dropout, as the tuple ``(dx,)`` like every backward pass:
+    dx = dout * mask / keep_prob in training, dx = dout in evaluation; shape of x."""
     _check_cache(cache, "dropout", ("mask", "scale", "shape"))
-    return _dropout_backward(dout, cache)
+    return (_dropout_backward(dout, cache),)
 
 
-def standard_dropout_forward(x: np.ndarray, keep_prob: float, *, train: bool = True,
+@renamed(train="mode='train' or mode='eval'")
+def standard_dropout_forward(x: np.ndarray, keep_prob: float, *, mode: str = "train",
                              rng: np.random.Generator | int | None = None,
                              mask: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Dropout as first formulated by Srivastava et al. 2014; x of any shape.
 
-    train=True:  out = x * mask with mask ~ Bernoulli(keep_prob) (no rescaling),
-    train=False: out = keep_prob * x (the test-time weight scaling of the paper).
+    mode="train": out = x * mask with mask ~ Bernoulli(keep_prob) (no rescaling),
+    mode="eval":  out = keep_prob * x (the test-time weight scaling of the paper).
     Arguments as in :func:`dropout_forward` (``keep_prob`` = 1 - torch's p).
     """
-    return _dropout(x, keep_prob, train, rng, mask, False, "standard_dropout")
+    return _dropout(x, keep_prob, mode, rng, mask, False, "standard_dropout")
 
 
-def standard_dropout_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
-    """Gradient of :func:`standard_dropout_forward`: dx = dout * mask in training,
-    dx = keep_prob * dout in evaluation; shape of x."""
+def standard_dropout_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray]:
+    """Gradient of :func:`standard_dropout_forward` as ``(dx,)``: dx = dout * mask in
+    training, dx = keep_prob * dout in evaluation; shape of x."""
     _check_cache(cache, "standard_dropout", ("mask", "scale", "shape"))
-    return _dropout_backward(dout, cache)
+    return (_dropout_backward(dout, cache),)
 
 
 def dropout_benefit(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                     y_val: np.ndarray, *, keep_probs: Sequence[float] = (1.0, 0.5),
                     seeds: Sequence[int] = (0, 1, 2), label_noise: float = 0.3,
-                    hidden: tuple[int, int] = (2, 128), steps: int = 500,
+                    hidden: Sequence[int] = (128, 128), steps: int = 500,
                     batch_size: int = 50, lr: float = 1e-3,
                     record_every: int = 125) -> dict[float, dict[str, Any]]:
     """Validation accuracy of a ReLU MLP trained with dropout (``keep_prob``) on a small,
@@ -186,7 +193,7 @@ def dropout_benefit(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
             labels = y_train.copy()
             flip = rng.random(len(labels)) < label_noise
             labels[flip] = rng.integers(0, 10, int(flip.sum()))
-            model = models.mlp(x_train.shape[1], hidden, 10, keep_prob=kp, seed=seed)
+            model = models.mlp(x_train.shape[1], list(hidden), 10, keep_prob=kp, seed=seed)
             hist = train(model, (x_train, labels), (x_val, y_val), steps=steps,
                          batch_size=batch_size, lr=lr, optimizer="adam",
                          record_every=record_every, stats=False, seed=seed, progress=False)

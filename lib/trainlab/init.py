@@ -1,11 +1,18 @@
 """Weight initialisation for NumPy arrays and torch modules, with torch.nn.init's variances.
 
-Two weight layouts appear in the course:
+Three weight layouts appear in the course, named explicitly (``layout=``):
 
-* NumPy (the from-scratch layers): a fully connected weight ``w`` has shape ``(D_in, D_out)``
-  and ``out = x @ w + b``, so ``fan_in = shape[0]`` and ``fan_out = shape[1]``.
-* torch: ``nn.Linear.weight`` has shape ``(out, in)`` and a convolution kernel
-  ``(out, in, *kernel)``, so ``fan_in = in * prod(kernel)`` and ``fan_out = out * prod(kernel)``.
+* ``"numpy"`` (the from-scratch layers): a fully connected weight ``w`` has shape
+  ``(D_in, D_out)`` and ``out = x @ w + b``, so ``fan_in = shape[0]``, ``fan_out = shape[1]``.
+* ``"maxout"``: a maxout weight ``(D_in, D_out, k)`` holds k affine pieces, each a
+  (D_in, D_out) map, so ``fan_in = D_in`` and ``fan_out = D_out``.
+* ``"torch"``: ``nn.Linear.weight`` has shape ``(out, in)`` and a convolution kernel
+  ``(out, in, *kernel)`` (also CS231n's NumPy conv kernels (F, C, HH, WW)), so
+  ``fan_in = in * prod(kernel)`` and ``fan_out = out * prod(kernel)``.
+
+A scheme means its paper: only the kaiming schemes take a ``nonlinearity`` (their gain is part
+of He et al.'s rule); any other factor, e.g. tanh's gain 5/3 on Xavier, is explicit:
+``scale=gain("tanh")`` (see :mod:`trainlab.conventions`).
 
 Every random scheme draws zero-mean weights whose standard deviation :func:`init_std` returns:
 
@@ -16,12 +23,12 @@ scheme                standard deviation of each weight (``scale`` multiplies it
 ``constant``          0 (every weight equals ``scale``)
 ``normal``            ``scale``
 ``xavier_fan_in``     ``1 / sqrt(fan_in)``: the lecture's simple "Xavier" variant
-``xavier_normal``     ``gain * sqrt(2 / (fan_in + fan_out))``            (Glorot & Bengio 2010)
-``xavier_uniform``    same std; U(-b, b) with ``b = gain * sqrt(6 / (fan_in + fan_out))``
+``xavier_normal``     ``sqrt(2 / (fan_in + fan_out))``                   (Glorot & Bengio 2010)
+``xavier_uniform``    same std; U(-b, b) with ``b = sqrt(6 / (fan_in + fan_out))``
 ``kaiming_normal``    ``gain / sqrt(fan)``, fan = fan_in or fan_out      (He et al. 2015)
 ``kaiming_uniform``   same std; U(-b, b) with ``b = sqrt(3) * gain / sqrt(fan)``
 ``lecun_normal``      ``1 / sqrt(fan_in)``, the init SELU needs            (Klambauer et al. 2017)
-``orthogonal``        ``gain / sqrt(max(rows, cols))`` of the weight seen as a 2-D matrix
+``orthogonal``        ``1 / sqrt(max(rows, cols))`` of the weight seen as a 2-D matrix
 ====================  =======================================================================
 
 :func:`lsuv_` adds Mishkin & Matas (2016)'s data-driven layer-sequential unit-variance init.
@@ -39,6 +46,8 @@ import numpy as np
 if TYPE_CHECKING:  # torch is imported where it is used: the NumPy half needs no torch
     import torch
     from torch import nn
+
+from trainlab.conventions import renamed
 
 SCHEMES: tuple[str, ...] = (
     "zeros",
@@ -75,7 +84,7 @@ _UNIFORM = ("xavier_uniform", "kaiming_uniform")
 _KAIMING = ("kaiming_normal", "kaiming_uniform")
 _FAN_IN_ONLY = ("xavier_fan_in", "lecun_normal")
 _MODES = ("fan_in", "fan_out")
-_LAYOUTS = ("numpy", "torch")
+_LAYOUTS = ("numpy", "maxout", "torch")
 
 
 def gain(nonlinearity: str, param: float | None = None) -> float:
@@ -116,15 +125,21 @@ def gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def fans(shape: tuple[int, ...], layout: str = "numpy") -> tuple[int, int]:
-    """``(fan_in, fan_out)`` of a weight of the given shape.
+    """``(fan_in, fan_out)`` of a weight of the given shape in an explicit layout.
 
-    ``layout="numpy"``: a 2-D weight is ``(D_in, D_out)``, so ``fan_in = shape[0]`` and
-    ``fan_out = shape[1]``. NumPy conv kernels follow CS231n's ``(F, C, HH, WW)``, which is
-    torch's layout, so weights with more than two dims are treated as in ``"torch"``.
+    ``layout="numpy"``: a 2-D weight ``(D_in, D_out)``: ``fan_in = shape[0]``,
+    ``fan_out = shape[1]``.
+
+    ``layout="maxout"``: a maxout weight ``(D_in, D_out, k)`` (Goodfellow et al. 2013), k
+    pieces of ``(D_in, D_out)``: ``fan_in = D_in``, ``fan_out = D_out``.
 
     ``layout="torch"``: the weight is ``(out, in, *kernel)`` and, with the receptive field
     ``r = prod(kernel)`` (1 for a Linear), ``fan_in = in * r`` and ``fan_out = out * r``, as in
-    torch.nn.init._calculate_fan_in_and_fan_out.
+    torch.nn.init._calculate_fan_in_and_fan_out. CS231n's NumPy conv kernels (F, C, HH, WW)
+    use this layout too.
+
+    A weight whose dimensions do not fit the layout is a ValueError (a 3-D NumPy weight is
+    ambiguous: maxout or a 1-D conv kernel).
     """
     if not isinstance(layout, str) or layout not in _LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
@@ -136,7 +151,16 @@ def fans(shape: tuple[int, ...], layout: str = "numpy") -> tuple[int, int]:
                          f"got {shape}")
     if any(isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1 for s in shape):
         raise ValueError(f"shape must hold positive integers, got {shape}")
-    if len(shape) == 2 and layout == "numpy":
+    if layout == "numpy":
+        if len(shape) != 2:
+            raise ValueError(f"layout='numpy' is a 2-D (D_in, D_out) weight, got shape {shape}; "
+                             f"pass layout='maxout' for (D_in, D_out, k) or layout='torch' for "
+                             f"a conv kernel (out, in, *kernel)")
+        return int(shape[0]), int(shape[1])
+    if layout == "maxout":
+        if len(shape) != 3:
+            raise ValueError(f"layout='maxout' is a 3-D (D_in, D_out, k) weight, got shape "
+                             f"{shape}")
         return int(shape[0]), int(shape[1])
     receptive = math.prod(int(s) for s in shape[2:])
     return int(shape[1]) * receptive, int(shape[0]) * receptive
@@ -155,8 +179,16 @@ def _check_scale(scheme: str, scale: float) -> None:
 
 
 def _gain_for(nonlinearity: str | None, scheme: str, a: float) -> float:
+    """The activation gain of ``scheme``: He et al.'s for kaiming, 1 for every other scheme
+    (their gain, if wanted, is an explicit ``scale``)."""
+    if scheme not in _KAIMING:
+        if nonlinearity is not None:
+            raise ValueError(f"nonlinearity applies to the kaiming schemes only (He et al.'s "
+                             f"gain is part of their rule); {scheme!r} has no activation gain. "
+                             f"For a gain pass it explicitly: scale=init.gain({nonlinearity!r})")
+        return 1.0
     if nonlinearity is None:
-        nonlinearity = "relu" if scheme in _KAIMING else "linear"
+        nonlinearity = "relu"
     return gain(nonlinearity, a if nonlinearity == "leaky_relu" else None)
 
 
@@ -169,18 +201,20 @@ def init_std(scheme: str, fan_in: int, fan_out: int, *, scale: float = 1.0,
         fan_in, fan_out: from :func:`fans`.
         scale: multiplies the std of every random scheme (must be > 0 there); for
             ``"constant"`` it is the constant value and the std is 0.
-        nonlinearity: sets the gain (:func:`gain`) of the xavier, kaiming and orthogonal
-            schemes. ``None`` means ``"relu"`` for kaiming (torch's kaiming default,
-            leaky_relu with a=0, has the same gain sqrt(2)) and ``"linear"`` otherwise.
-            ``normal``, ``xavier_fan_in`` and ``lecun_normal`` have no gain.
+        nonlinearity: the gain (:func:`gain`) of the kaiming schemes; ``None`` means
+            ``"relu"`` (torch's kaiming default, leaky_relu with a=0, has the same gain
+            sqrt(2)). Every other scheme has no activation gain and raises a ValueError when
+            given one: Xavier means Xavier; for Xavier times tanh's 5/3 pass
+            ``scale=gain("tanh")``.
         mode: ``"fan_in"`` keeps forward activations' variance, ``"fan_out"`` keeps the
             backward gradients' variance; only kaiming uses it.
         a: negative slope for ``nonlinearity="leaky_relu"`` (torch's kaiming argument ``a``).
 
     ``xavier_fan_in`` is the lecture's simple variant ``std = 1 / sqrt(fan_in)``: Glorot &
     Bengio's paper averages the two fans, ``Var(w) = 2 / (fan_in + fan_out)``, and so does
-    torch's ``xavier_*``. For a 2-D weight ``orthogonal``'s std is
-    ``gain / sqrt(max(fan_in, fan_out))``; for a conv kernel torch flattens to
+    torch's ``xavier_*`` (its ``gain`` argument is ``scale`` here). For a 2-D weight
+    ``orthogonal``'s std is ``scale / sqrt(max(fan_in, fan_out))``; for a conv kernel torch
+    flattens to
     ``(out, in * r)``, so use :func:`init_tensor_` for the exact draw.
     """
     _check_scheme(scheme)
@@ -198,11 +232,22 @@ def init_std(scheme: str, fan_in: int, fan_out: int, *, scale: float = 1.0,
     if scheme in _FAN_IN_ONLY:
         return scale / math.sqrt(fan_in)
     if scheme in ("xavier_normal", "xavier_uniform"):
-        return scale * g * math.sqrt(2.0 / (fan_in + fan_out))
+        return scale * math.sqrt(2.0 / (fan_in + fan_out))
     if scheme in _KAIMING:
         fan = fan_in if mode == "fan_in" else fan_out
         return scale * g / math.sqrt(fan)
-    return scale * g / math.sqrt(max(fan_in, fan_out))
+    return scale / math.sqrt(max(fan_in, fan_out))
+
+
+def torch_generator(rng: torch.Generator | int | None) -> torch.Generator | None:
+    """``rng`` of a torch function (:mod:`trainlab.conventions`): a ``torch.Generator`` (as
+    is), a non-negative int seed (a fresh seeded generator) or None (torch's global one)."""
+    if rng is None or isinstance(rng, torch.Generator):
+        return rng
+    if isinstance(rng, bool) or not isinstance(rng, int | np.integer) or rng < 0:
+        raise TypeError(f"rng must be a torch.Generator, a non-negative int seed or None, "
+                        f"got {rng!r}")
+    return torch.Generator().manual_seed(int(rng))
 
 
 def _as_generator(rng: None | int | np.random.Generator) -> np.random.Generator:
@@ -236,16 +281,17 @@ def _float_dtype(dtype: Any) -> np.dtype:
 def init_weights(shape: tuple[int, ...], scheme: str, *, scale: float = 1.0,
                  nonlinearity: str | None = None, mode: str = "fan_in", a: float = 0.0,
                  rng: None | int | np.random.Generator = None,
-                 dtype: type | np.dtype = np.float64) -> np.ndarray:
+                 dtype: type | np.dtype = np.float64, layout: str = "numpy") -> np.ndarray:
     """A NumPy weight of ``shape`` drawn by ``scheme``.
 
-    ``shape`` uses the NumPy layout of :func:`fans` (``(D_in, D_out)`` for fully connected
-    weights). Normal schemes draw ``N(0, std**2)``, uniform ones ``U(-sqrt(3) std, sqrt(3) std)``
-    with ``std = init_std(scheme, *fans(shape), ...)``; ``orthogonal`` draws a matrix with
+    ``shape`` is in the :func:`fans` ``layout`` (``"numpy"`` (D_in, D_out) by default,
+    ``"maxout"`` (D_in, D_out, k), ``"torch"`` for conv kernels (F, C, HH, WW)). Normal
+    schemes draw ``N(0, std**2)``, uniform ones ``U(-sqrt(3) std, sqrt(3) std)`` with
+    ``std = init_std(scheme, *fans(shape, layout), ...)``; ``orthogonal`` draws a matrix with
     orthonormal rows or columns (of the weight reshaped to ``(shape[0], -1)``) times
-    ``scale * gain``. ``rng`` is a seed or a ``numpy.random.Generator``.
+    ``scale``. ``rng`` is a seed or a ``numpy.random.Generator``.
     """
-    fan_in, fan_out = fans(shape, "numpy")
+    fan_in, fan_out = fans(shape, layout)
     shape = tuple(int(s) for s in shape)
     std = init_std(scheme, fan_in, fan_out, scale=scale, nonlinearity=nonlinearity,
                    mode=mode, a=a)
@@ -261,8 +307,7 @@ def init_weights(shape: tuple[int, ...], scheme: str, *, scale: float = 1.0,
     elif scheme == "orthogonal":
         rows = shape[0]
         cols = math.prod(shape[1:])
-        g = scale * _gain_for(nonlinearity, scheme, a)
-        w = g * _orthogonal_numpy(rows, cols, gen).reshape(shape)
+        w = scale * _orthogonal_numpy(rows, cols, gen).reshape(shape)
     else:
         w = std * gen.standard_normal(shape)
     with np.errstate(over="ignore"):
@@ -273,15 +318,17 @@ def init_weights(shape: tuple[int, ...], scheme: str, *, scale: float = 1.0,
     return w
 
 
+@renamed(generator="rng=")
 def init_tensor_(tensor: torch.Tensor, scheme: str, *, scale: float = 1.0,
                  nonlinearity: str | None = None, mode: str = "fan_in", a: float = 0.0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 rng: torch.Generator | int | None = None) -> torch.Tensor:
     """Fill a torch weight ``(out, in, *kernel)`` in place by ``scheme``; returns it.
 
     The draws have torch.nn.init's distributions: ``init_tensor_(w, "kaiming_normal",
-    nonlinearity="relu")`` matches ``nn.init.kaiming_normal_(w, nonlinearity="relu")``, and
-    ``"orthogonal"`` is ``nn.init.orthogonal_(w, gain=scale * gain)``. ``generator`` makes it
-    reproducible.
+    nonlinearity="relu")`` matches ``nn.init.kaiming_normal_(w, nonlinearity="relu")``,
+    ``"xavier_normal"`` with ``scale=s`` is ``nn.init.xavier_normal_(w, gain=s)`` and
+    ``"orthogonal"`` is ``nn.init.orthogonal_(w, gain=scale)``. ``rng`` (a torch.Generator or
+    an int seed) makes it reproducible.
     """
     import torch
     from torch import nn
@@ -290,9 +337,7 @@ def init_tensor_(tensor: torch.Tensor, scheme: str, *, scale: float = 1.0,
         raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
     if not tensor.is_floating_point():
         raise TypeError(f"tensor must have a real floating dtype, got {tensor.dtype}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got "
-                        f"{type(generator).__name__}")
+    generator = torch_generator(rng)
     fan_in, fan_out = fans(tuple(tensor.shape), "torch")
     std = init_std(scheme, fan_in, fan_out, scale=scale, nonlinearity=nonlinearity,
                    mode=mode, a=a)
@@ -305,8 +350,7 @@ def init_tensor_(tensor: torch.Tensor, scheme: str, *, scale: float = 1.0,
             bound = math.sqrt(3.0) * std
             tensor.uniform_(-bound, bound, generator=generator)
         elif scheme == "orthogonal":
-            g = scale * _gain_for(nonlinearity, scheme, a)
-            nn.init.orthogonal_(tensor, gain=g, generator=generator)
+            nn.init.orthogonal_(tensor, gain=float(scale), generator=generator)
         else:
             tensor.normal_(0.0, std, generator=generator)
     return tensor
@@ -325,21 +369,24 @@ def _init_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:
     return layers
 
 
+@renamed(generator="rng=")
 def init_module_(module: nn.Module, scheme: str, *, scale: float = 1.0,
                  nonlinearity: str | None = None, mode: str = "fan_in", a: float = 0.0,
                  bias: float | None = 0.0,
-                 generator: torch.Generator | None = None) -> nn.Module:
+                 rng: torch.Generator | int | None = None) -> nn.Module:
     """Apply ``scheme`` in place to every nn.Linear / nn.Conv1d / nn.Conv2d weight of ``module``.
 
     Weights use torch's layout ``(out, in, *kernel)`` (see :func:`fans`); each layer's biases
-    are set to the constant ``bias`` (``None`` leaves them untouched). Returns ``module``.
+    are set to the constant ``bias`` (``None`` leaves them untouched). ``rng`` as in
+    :func:`init_tensor_` (one generator drawn from for every layer in turn). Returns ``module``.
     """
     import torch
 
     layers = _init_layers(module)
+    generator = torch_generator(rng)
     for _, layer in layers:
         init_tensor_(layer.weight, scheme, scale=scale, nonlinearity=nonlinearity, mode=mode,
-                     a=a, generator=generator)
+                     a=a, rng=generator)
         if bias is not None and layer.bias is not None:
             with torch.no_grad():
                 layer.bias.fill_(float(bias))
@@ -366,8 +413,9 @@ def _output_variance(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> flo
     return float(captured[-1].var())
 
 
+@renamed(generator="rng=")
 def lsuv_(model: nn.Module, x: torch.Tensor, *, tol: float = 0.05, max_iter: int = 10,
-          generator: torch.Generator | None = None) -> nn.Module:
+          rng: torch.Generator | int | None = None) -> nn.Module:
     """Layer-sequential unit-variance init (Mishkin & Matas 2016), in place; returns ``model``.
 
     1. Every nn.Linear / nn.Conv1d / nn.Conv2d weight gets an orthogonal init, biases 0.
@@ -379,6 +427,7 @@ def lsuv_(model: nn.Module, x: torch.Tensor, *, tol: float = 0.05, max_iter: int
     The model runs in eval mode (dropout off, batch norms use and keep their running stats)
     and under ``torch.no_grad``; its train/eval flag is restored afterwards. A list of
     :class:`LSUVLayerRecord` (the variances reached) is stored as ``model.lsuv_record``.
+    ``rng`` (torch.Generator or int seed) seeds the orthogonal init.
     """
     import torch
 
@@ -389,7 +438,7 @@ def lsuv_(model: nn.Module, x: torch.Tensor, *, tol: float = 0.05, max_iter: int
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
     layers = _init_layers(model)
-    init_module_(model, "orthogonal", bias=0.0, generator=generator)
+    init_module_(model, "orthogonal", bias=0.0, rng=rng)
     was_training = model.training
     model.eval()
     record: list[LSUVLayerRecord] = []

@@ -101,6 +101,21 @@ def _check_in_range(value: Any, name: str, lo: float, hi: float, interval: str) 
     return v
 
 
+def _check_group_size(values: int, shape: tuple[int, ...], layer: str, count: str,
+                      fix: str = "") -> None:
+    """The one error of every normalisation (NumPy and torch) for a group of fewer than 2
+    values: its mean is the value itself, so every normalised value would be 0.
+
+    ``count`` names the group size in terms of the shape (e.g. ``"N"``, ``"H * W"``)."""
+    if values >= 2:
+        return
+    what = "an empty group" if values == 0 else "a group of one value"
+    raise ValueError(f"{layer} got {what} ({count} = {values}) in x of shape {tuple(shape)}: "
+                     f"it needs {count} >= 2 values per normalisation group, otherwise every "
+                     f"normalised value would be 0 (x equals its group's mean)"
+                     + (f"; {fix}" if fix else ""))
+
+
 def _rows(x: np.ndarray) -> np.ndarray:
     """(N, d_1, ..., d_k) -> (N, d_1 * ... * d_k); also for N = 0, where ``reshape(N, -1)``
     cannot infer the width."""

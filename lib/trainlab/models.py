@@ -62,7 +62,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 """Activation name -> torch module class (all built with their torch default arguments)."""
 
-_INIT_NONLINEARITY: dict[str, str] = {
+_KAIMING_NONLINEARITY: dict[str, str] = {
     "relu": "relu",
     "tanh": "tanh",
     "sigmoid": "sigmoid",
@@ -71,8 +71,9 @@ _INIT_NONLINEARITY: dict[str, str] = {
     "selu": "selu",
     "linear": "linear",
 }
-"""The gain used by the initialiser for each activation (ELU has no standard gain; its positive
-half is ReLU-like, so it borrows ReLU's sqrt(2) as He et al. 2015 / Clevert et al. 2016 do)."""
+"""The nonlinearity whose gain the kaiming schemes use for each activation (ELU has no standard
+gain; its positive half is ReLU-like, so it borrows ReLU's sqrt(2) as He et al. 2015 / Clevert et
+al. 2016 do). Other schemes get no gain (Xavier means Xavier; see trainlab.conventions)."""
 
 MLP_NORMS: tuple[str, ...] = (
     "none", "bn", "bn_after", "ln", "gn", "lp_bn", "noisy_bn", "wn", "bn_scratch",
@@ -83,6 +84,7 @@ INIT_SCHEMES: tuple[str, ...] = (*SCHEMES, "torch_default")
 names are :data:`trainlab.init.SCHEMES`."""
 
 _BN_BEFORE_ACT = ("bn", "lp_bn", "noisy_bn", "bn_scratch")
+_KAIMING = ("kaiming_normal", "kaiming_uniform")
 _MLP_PER_GROUP = (2, 8)
 _CNN_PER_GROUP = (1, 2)
 
@@ -107,17 +109,18 @@ def _check_choice(name: str, value: Any, valid: Sequence[str]) -> str:
     return value
 
 
-def _hidden_widths(hidden: Sequence[int] | tuple[int, int]) -> list[int]:
-    """A list of widths ``[w1, ..., wL]`` from a list of widths or a ``(depth, width)`` tuple."""
+def _hidden_widths(hidden: Sequence[int]) -> list[int]:
+    """The list of widths ``[w1, ..., wL]``; the removed ``(depth, width)`` tuple spelling is a
+    TypeError naming the list one."""
     if isinstance(hidden, tuple):
-        if len(hidden) != 2:
-            raise ValueError("hidden as a tuple means (depth, width), got a tuple of length "
-                             f"{len(hidden)}: {hidden!r}; pass a list for explicit widths")
-        depth = _check_int("depth (hidden[0])", hidden[0])
-        width = _check_int("width (hidden[1])", hidden[1])
-        return [width] * depth
+        example = f"[{hidden[1]}] * {hidden[0]}" if len(hidden) == 2 else "[100] * 4"
+        raise TypeError(f"hidden must be a list of widths, e.g. {example} for "
+                        f"{hidden[0] if len(hidden) == 2 else 4} layers of "
+                        f"{hidden[1] if len(hidden) == 2 else 100} units; the tuple spelling "
+                        f"(depth, width) was removed (one spelling per concept, see "
+                        f"trainlab.conventions), got {hidden!r}")
     if not isinstance(hidden, list):
-        raise TypeError("hidden must be a list of widths or a (depth, width) tuple, "
+        raise TypeError("hidden must be a list of widths, e.g. [100] * 4, "
                         f"got {type(hidden).__name__}")
     return [_check_int(f"hidden[{i}]", w) for i, w in enumerate(hidden)]
 
@@ -147,21 +150,22 @@ def _groups_for(channels: int, groups: int | None, name: str, per_group: tuple[i
 
 def _init_layers_(plan: list[tuple[nn.Module, str]], init: str,
                   init_scale: float, seed: int) -> None:
-    """Initialise each weight layer with ``init``, its gain matched to the activation after it."""
+    """Initialise each weight layer with ``init`` times ``init_scale``; the kaiming schemes use
+    the gain of the activation after the layer, every other scheme none."""
     if init == "torch_default":
         return
     gen = torch.Generator().manual_seed(seed)
     for module, activation in plan:
-        gain = _INIT_NONLINEARITY[activation]
+        nonlinearity = _KAIMING_NONLINEARITY[activation] if init in _KAIMING else None
         if isinstance(module, modules.WeightNormLinear):
-            init_tensor_(module.v, init, scale=init_scale, nonlinearity=gain, generator=gen)
+            init_tensor_(module.v, init, scale=init_scale, nonlinearity=nonlinearity, rng=gen)
             with torch.no_grad():
                 module.g.copy_(module.v.norm(dim=1))
                 if module.b is not None:
                     module.b.zero_()
         else:
-            init_module_(module, init, scale=init_scale, nonlinearity=gain, bias=0.0,
-                         generator=gen)
+            init_module_(module, init, scale=init_scale, nonlinearity=nonlinearity, bias=0.0,
+                         rng=gen)
 
 
 def _mlp_norm(norm: str, width: int, groups: int | None,
@@ -186,14 +190,15 @@ def _affine(norm: str, n_in: int, n_out: int, bias: bool) -> nn.Module:
     return nn.Linear(n_in, n_out, bias=bias)
 
 
-def mlp(in_dim: int, hidden: Sequence[int] | tuple[int, int], out_dim: int, *,
+def mlp(in_dim: int, hidden: list[int], out_dim: int, *,
         activation: str = "relu", init: str = "kaiming_normal", init_scale: float = 1.0,
         norm: str = "none", keep_prob: float = 1.0, groups: int | None = None,
         norm_kwargs: dict[str, Any] | None = None, seed: int = 0) -> nn.Sequential:
     """A fully connected network ``(N, in_dim) -> (N, out_dim)``.
 
-    ``hidden`` is either a *list* of widths ``[w1, ..., wL]`` (``[]`` gives a linear model) or a
-    *tuple* ``(depth, width)`` meaning ``[width] * depth``. Block ``i`` computes
+    ``hidden`` is the list of widths ``[w1, ..., wL]``: ``[100] * 4`` is four layers of 100 units,
+    ``[]`` a linear model (the old tuple spelling ``(depth, width)`` is a TypeError). Block ``i``
+    computes
     ``z_i = norm(W_i a_{i-1} + b_i)``, ``a_i = f(z_i)`` (``norm="bn"``: BN before ``f``, as in
     Ioffe & Szegedy 2015) or ``a_i = norm(f(W_i a_{i-1} + b_i))`` (``"bn_after"``), then dropout
     keeping each unit with probability ``keep_prob`` (torch's ``nn.Dropout(p=1 - keep_prob)``;
@@ -210,9 +215,10 @@ def mlp(in_dim: int, hidden: Sequence[int] | tuple[int, int], out_dim: int, *,
     ``{"momentum": 0.1}`` for ``"bn"`` - torch's convention, running = (1 - m) running + m batch).
 
     ``init`` is a :func:`trainlab.init.init_module_` scheme (or ``"torch_default"``), applied to
-    each affine layer with the gain of the activation that follows it (``"linear"`` for the
-    head), times ``init_scale``; biases start at 0. Building is deterministic given ``seed`` and
-    leaves torch's global random state untouched.
+    each affine layer times ``init_scale``; the kaiming schemes use the gain of the activation
+    that follows the layer (``"linear"`` for the head), every other scheme none (Xavier means
+    Xavier: for a gain, pass it as ``init_scale``); biases start at 0. Building is
+    deterministic given ``seed`` and leaves torch's global random state untouched.
     """
     _check_int("in_dim", in_dim)
     _check_int("out_dim", out_dim)

@@ -26,6 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainlab.conventions import renamed
+from trainlab.init import torch_generator as _as_torch_generator
+from trainlab.layers import _check_group_size
+
 _FOLDABLE = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
 
@@ -39,39 +43,59 @@ def _check_eps(eps: float) -> None:
         raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
 
 
-def _check_momentum(momentum: float) -> None:
-    if not isinstance(momentum, int | float) or not 0 <= momentum <= 1:
-        raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+def _check_momentum(momentum: float | None) -> None:
+    if momentum is None:
+        return
+    if isinstance(momentum, bool) or not isinstance(momentum, int | float) \
+            or not 0 <= momentum <= 1:
+        raise ValueError(f"momentum must be in [0, 1] or None (a cumulative average, as in "
+                         f"torch), got {momentum!r}")
 
 
 class _NormBase(nn.Module):
     """Shared parameters, buffers and input checks of the per-channel batch norms.
 
     Inputs are ``(N, C)``, ``(N, C, L)`` or ``(N, C, H, W)``; statistics are per channel ``C``
-    over every other axis.
+    over every other axis. The constructor arguments are ``nn.BatchNorm1d``'s: ``eps``,
+    ``momentum`` (None: cumulative average), ``affine``, ``track_running_stats``, ``device``,
+    ``dtype``.
     """
 
-    def __init__(self, num_features: int, eps: float, momentum: float, affine: bool) -> None:
+    def __init__(self, num_features: int, eps: float, momentum: float | None, affine: bool,
+                 track_running_stats: bool = True, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__()
         _check_num_features(num_features)
         _check_eps(eps)
         _check_momentum(momentum)
+        factory = {"device": device, "dtype": dtype}
         self.num_features = num_features
         self.eps = float(eps)
-        self.momentum = float(momentum)
+        self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
         if self.affine:
-            self.weight = nn.Parameter(torch.ones(num_features))
-            self.bias = nn.Parameter(torch.zeros(num_features))
+            self.weight = nn.Parameter(torch.ones(num_features, **factory))
+            self.bias = nn.Parameter(torch.zeros(num_features, **factory))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
-        self.register_buffer("running_mean", torch.zeros(num_features))
-        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        if self.track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features, **factory))
+            self.register_buffer("num_batches_tracked",
+                                 torch.tensor(0, dtype=torch.long, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("num_batches_tracked", None)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}")
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+    @property
+    def _batch_stats(self) -> bool:
+        """Normalise with the batch's statistics: in training, or always without buffers."""
+        return self.training or not self.track_running_stats
 
     def _reduce_dims(self, x: torch.Tensor) -> tuple[int, ...]:
         """Check ``x`` and return the axes the statistics average over (all but axis 1)."""
@@ -84,12 +108,11 @@ class _NormBase(nn.Module):
             raise ValueError(f"input channel count (axis 1) must equal num_features="
                              f"{self.num_features}, got {x.shape[1]} in shape {tuple(x.shape)}")
         dims = (0, *range(2, x.dim()))
-        if self.training and x.numel() // x.shape[1] < 2:
-            raise ValueError(
-                f"{type(self).__name__} in training mode needs more than one value per "
-                f"channel, got input of shape {tuple(x.shape)}: with a batch of one every "
-                f"normalised value x - mean would be 0. Use a batch of >= 2 or call .eval()"
-            )
+        if self._batch_stats:
+            count = " * ".join(("N", "L") if x.dim() == 3 else ("N", "H", "W")[:x.dim() - 1])
+            _check_group_size(x.numel() // x.shape[1], tuple(x.shape),
+                              f"{type(self).__name__} with batch statistics", count,
+                              "use a batch of >= 2 or call .eval() (with running statistics)")
         return dims
 
     def _per_channel(self, stat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -101,10 +124,21 @@ class _NormBase(nn.Module):
             return x_hat
         return x_hat * self._per_channel(self.weight, x_hat) + self._per_channel(self.bias, x_hat)
 
-    def _update(self, buffer: torch.Tensor, batch_stat: torch.Tensor) -> None:
-        """``buffer = (1 - momentum) * buffer + momentum * batch_stat`` (no gradient)."""
+    def _tracking(self) -> bool:
+        """Count a training step; True when the running statistics are to be updated."""
+        if not (self.training and self.track_running_stats):
+            return False
         with torch.no_grad():
-            buffer.mul_(1.0 - self.momentum).add_(self.momentum * batch_stat.detach())
+            self.num_batches_tracked.add_(1)
+        return True
+
+    def _update(self, buffer: torch.Tensor, batch_stat: torch.Tensor) -> None:
+        """``buffer = (1 - momentum) * buffer + momentum * batch_stat`` (no gradient), with
+        ``momentum = 1 / num_batches_tracked`` when it is None (torch's cumulative average)."""
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None \
+            else self.momentum
+        with torch.no_grad():
+            buffer.mul_(1.0 - factor).add_(factor * batch_stat.detach())
 
 
 class BatchNorm(_NormBase):
@@ -120,25 +154,36 @@ class BatchNorm(_NormBase):
     variance fed to ``running_var`` is the *unbiased* batch variance ``var * n / (n - 1)``
     (``n`` values per channel), exactly as torch does. Eval mode normalises with
     ``running_mean`` and ``running_var``. ``num_batches_tracked`` counts training steps.
-    A training batch with one value per channel is rejected with a ValueError.
+    Arguments as ``nn.BatchNorm1d``: ``momentum=None`` makes the running statistics the
+    cumulative average of all batches (momentum 1 / num_batches_tracked), ``affine=False``
+    drops gamma and beta, ``track_running_stats=False`` keeps no buffers and normalises with
+    the batch's statistics in eval mode too; ``device`` and ``dtype`` place the parameters.
+    A batch with one value per channel is rejected with a ValueError wherever batch statistics
+    are used.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = True) -> None:
-        super().__init__(num_features, eps, momentum, affine)
-        self.register_buffer("running_var", torch.ones(num_features))
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True,
+                 device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype)
+        if self.track_running_stats:
+            self.register_buffer("running_var", torch.ones(num_features, device=device,
+                                                           dtype=dtype))
+        else:
+            self.register_buffer("running_var", None)
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """``x_hat`` (before the affine), updating the running statistics in training mode."""
         dims = self._reduce_dims(x)
-        if self.training:
+        if self._batch_stats:
             n = x.numel() // x.shape[1]
             mean = x.mean(dim=dims)
             var = x.var(dim=dims, correction=0)
-            self._update(self.running_mean, mean)
-            self._update(self.running_var, var * (n / (n - 1)))
-            with torch.no_grad():
-                self.num_batches_tracked.add_(1)
+            if self._tracking():
+                self._update(self.running_mean, mean)
+                self._update(self.running_var, var * (n / (n - 1)))
         else:
             mean, var = self.running_mean, self.running_var
         return (x - self._per_channel(mean, x)) / torch.sqrt(self._per_channel(var, x) + self.eps)
@@ -173,25 +218,28 @@ class NoisyBatchNorm(BatchNorm):
     ``noise_std=0``, ``noise_scale=1`` give plain batch norm).
 
     Eval mode adds no noise: it is :class:`BatchNorm` with the running statistics, which are
-    computed from the clean input ``x`` as usual. ``generator`` (a ``torch.Generator``) makes
-    the noise reproducible; ``None`` uses torch's global generator.
+    computed from the clean input ``x`` as usual. ``rng`` (a ``torch.Generator`` or an int
+    seed) makes the noise reproducible; ``None`` uses torch's global generator. The other
+    arguments are :class:`BatchNorm`'s.
     """
 
+    @renamed(generator="rng=")
     def __init__(self, num_features: int, noise_mean: float = 0.5, noise_std: float = 0.5,
-                 noise_scale: float = 2.0, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = True, generator: torch.Generator | None = None) -> None:
-        super().__init__(num_features, eps, momentum, affine)
+                 noise_scale: float = 2.0, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True,
+                 rng: torch.Generator | int | None = None,
+                 device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype)
         for name, value, low in (("noise_mean", noise_mean, 0.0), ("noise_std", noise_std, 0.0),
                                  ("noise_scale", noise_scale, 1.0)):
             if not isinstance(value, int | float) or not (math.isfinite(value) and value >= low):
                 raise ValueError(f"{name} must be a finite number >= {low:g}, got {value!r}")
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, "
-                            f"got {type(generator).__name__}")
         self.noise_mean = float(noise_mean)
         self.noise_std = float(noise_std)
         self.noise_scale = float(noise_scale)
-        self.generator = generator
+        self.rng = _as_torch_generator(rng)
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, noise_mean={self.noise_mean}, "
@@ -199,7 +247,7 @@ class NoisyBatchNorm(BatchNorm):
 
     def _uniform(self, low: float | torch.Tensor, high: float | torch.Tensor,
                  shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        u = torch.rand(shape, generator=self.generator, dtype=like.dtype, device=like.device)
+        u = torch.rand(shape, generator=self.rng, dtype=like.dtype, device=like.device)
         return low + (high - low) * u
 
     def sample_noise(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,7 +256,7 @@ class NoisyBatchNorm(BatchNorm):
         mu = self._per_channel(self._uniform(-self.noise_mean, self.noise_mean, c, z), z)
         sigma = self._per_channel(self._uniform(0.0, self.noise_std, c, z), z)
         rho = self._per_channel(self._uniform(1.0, self.noise_scale, c, z), z)
-        eps = torch.randn(z.shape, generator=self.generator, dtype=z.dtype, device=z.device)
+        eps = torch.randn(z.shape, generator=self.rng, dtype=z.dtype, device=z.device)
         shift = mu + sigma * eps
         scale = self._uniform(1.0, rho, tuple(z.shape), z)
         return scale, shift
@@ -237,15 +285,24 @@ class LpBatchNorm(_NormBase):
     no bias correction) follow torch's momentum convention and are used in eval mode. For
     ``p = 2`` eval mode therefore differs slightly from nn.BatchNorm, whose running variance
     uses the unbiased estimate. ``p`` must be a number >= 1 (``float("inf")`` allowed).
+    eps sits under the square root as in :func:`trainlab.norm.lp_batchnorm_forward`. The other
+    arguments are :class:`BatchNorm`'s (``momentum=None``, ``track_running_stats``, ...).
     """
 
     def __init__(self, num_features: int, p: float = 2, eps: float = 1e-5,
-                 momentum: float = 0.1, affine: bool = True) -> None:
-        super().__init__(num_features, eps, momentum, affine)
+                 momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype)
         if isinstance(p, bool) or not isinstance(p, int | float) or math.isnan(p) or p < 1:
             raise ValueError(f"p must be a number >= 1 (e.g. 1, 2 or float('inf')), got {p!r}")
         self.p = float(p)
-        self.register_buffer("running_scale", torch.ones(num_features))
+        if self.track_running_stats:
+            self.register_buffer("running_scale", torch.ones(num_features, device=device,
+                                                             dtype=dtype))
+        else:
+            self.register_buffer("running_scale", None)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, p={self.p}"
@@ -261,14 +318,13 @@ class LpBatchNorm(_NormBase):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``gamma * (x - mu) / sqrt(s_p**2 + eps) + beta``; see the class docstring."""
         dims = self._reduce_dims(x)
-        if self.training:
+        if self._batch_stats:
             mean = x.mean(dim=dims)
             centred = x - self._per_channel(mean, x)
             scale_sq = self._scale_squared(centred, dims)
-            self._update(self.running_mean, mean)
-            self._update(self.running_scale, scale_sq.detach().sqrt())
-            with torch.no_grad():
-                self.num_batches_tracked.add_(1)
+            if self._tracking():
+                self._update(self.running_mean, mean)
+                self._update(self.running_scale, scale_sq.detach().sqrt())
         else:
             centred = x - self._per_channel(self.running_mean, x)
             scale_sq = self.running_scale.pow(2)
@@ -287,31 +343,38 @@ class WeightNormLinear(nn.Module):
     ``(out_features, in_features)``) only its direction. ``v`` and ``b`` start as nn.Linear's
     defaults and ``g = ||v||``, so the layer starts equal to a plain Linear with weight ``v``.
     This is what ``torch.nn.utils.parametrizations.weight_norm(nn.Linear(...))`` computes.
-    ``generator`` makes the initial ``v`` and ``b`` reproducible.
+    ``rng`` (a torch.Generator or an int seed) makes the initial ``v`` and ``b`` reproducible;
+    ``bias``, ``device`` and ``dtype`` as in nn.Linear.
     """
 
+    @renamed(generator="rng=")
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 generator: torch.Generator | None = None) -> None:
+                 rng: torch.Generator | int | None = None,
+                 device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         self.in_features = in_features
         self.out_features = out_features
-        self.v = nn.Parameter(torch.empty(out_features, in_features))
-        self.g = nn.Parameter(torch.empty(out_features))
+        factory = {"device": device, "dtype": dtype}
+        self.v = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        self.g = nn.Parameter(torch.empty(out_features, **factory))
         if bias:
-            self.b = nn.Parameter(torch.empty(out_features))
+            self.b = nn.Parameter(torch.empty(out_features, **factory))
         else:
             self.register_parameter("b", None)
-        self.reset_parameters(generator)
+        self.reset_parameters(rng)
 
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+    @renamed(generator="rng=")
+    def reset_parameters(self, rng: torch.Generator | int | None = None) -> None:
         """nn.Linear's init for ``v`` and ``b`` (bound ``1/sqrt(in_features)``); ``g = ||v||``.
 
         ``v`` gets ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-1/sqrt(in), 1/sqrt(in)), like b.
         """
         bound = 1.0 / math.sqrt(self.in_features)
+        generator = _as_torch_generator(rng)
         with torch.no_grad():
             nn.init.kaiming_uniform_(self.v, a=math.sqrt(5), generator=generator)
             if self.b is not None:
@@ -323,8 +386,8 @@ class WeightNormLinear(nn.Module):
         """A WeightNormLinear computing the same function as ``linear`` (v = W, g = ||W||)."""
         if not isinstance(linear, nn.Linear):
             raise TypeError(f"linear must be an nn.Linear, got {type(linear).__name__}")
-        layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None)
-        layer = layer.to(dtype=linear.weight.dtype, device=linear.weight.device)
+        layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None,
+                    dtype=linear.weight.dtype, device=linear.weight.device)
         with torch.no_grad():
             layer.v.copy_(linear.weight)
             layer.g.copy_(linear.weight.norm(dim=1))
@@ -365,9 +428,10 @@ def _bn_statistics(bn: nn.Module) -> tuple[torch.Tensor, ...]:
         raise ValueError("bn must track running statistics (track_running_stats=True) "
                          "to be folded")
     n = bn.num_features
-    gamma = bn.weight if bn.weight is not None else torch.ones(n)
-    beta = bn.bias if bn.bias is not None else torch.zeros(n)
-    return bn.running_mean, bn.running_var, gamma, beta, torch.tensor(bn.eps)
+    dt = torch.float64
+    gamma = bn.weight if bn.weight is not None else torch.ones(n, dtype=dt)
+    beta = bn.bias if bn.bias is not None else torch.zeros(n, dtype=dt)
+    return bn.running_mean, bn.running_var, gamma, beta, torch.tensor(bn.eps, dtype=dt)
 
 
 def fold_batchnorm(layer: nn.Linear | nn.Conv1d | nn.Conv2d,
@@ -446,8 +510,11 @@ class InputNormalization(nn.Module):
         self.register_buffer("std", std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(x - mean) / std``, broadcast over the leading (batch) axis."""
-        return (x - self.mean) / self.std
+        """``(x - mean) / std``, broadcast over the leading (batch) axis, in x's precision
+        (the float64 statistics are cast to a floating x's dtype: float32 stays float32, a
+        float64 x is not rounded through float32)."""
+        dtype = x.dtype if x.is_floating_point() else self.mean.dtype
+        return (x - self.mean.to(dtype)) / self.std.to(dtype)
 
     def extra_repr(self) -> str:
         return f"shape={tuple(self.mean.shape)}"

@@ -29,9 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from trainlab.conventions import renamed
 from trainlab.layers import (
     _as_float_array,
     _check_cache,
+    _check_group_size,
     _check_in_range,
     _check_ndim,
     _check_positive,
@@ -185,9 +187,6 @@ def _check_var(var: np.ndarray, x: np.ndarray) -> None:
 def _standardize(xr: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """x_hat = (x - mean) / sqrt(var + eps) along the last axis (biased var); returns
     (x_hat, inv_std) with inv_std keeping the reduced axis."""
-    if xr.shape[-1] == 0:
-        raise ValueError("x must have at least one value to normalise over in each group, got "
-                         "an empty feature axis")
     with np.errstate(over="ignore", invalid="ignore"):
         x_hat = xr - xr.mean(axis=-1, keepdims=True)
         var = np.mean(x_hat * x_hat, axis=-1, keepdims=True)
@@ -212,14 +211,12 @@ def _standardize_backward(dxhat: np.ndarray, x_hat: np.ndarray,
 # Batch norm
 # --------------------------------------------------------------------------------------------
 
-def _check_batch_size(m: int, what: str) -> None:
-    if m == 0:
-        raise ValueError(f"x holds an empty batch ({what} = 0) in training-mode batch norm: "
-                         f"the batch statistics need at least 2 values per feature")
-    if m < 2:
-        raise ValueError(f"x holds a batch of one ({what} = {m}) in training-mode batch norm: "
-                         f"every x_hat would be 0 (x equals the batch mean); use "
-                         f"mode='eval' with running statistics or a batch of at least 2")
+_BN_FIX = "use mode='eval' with running statistics or a batch of at least 2"
+
+
+def _check_batch_size(m: int, what: str, shape: tuple[int, ...],
+                      layer: str = "training-mode batch norm (a batch of one)") -> None:
+    _check_group_size(m, shape, layer, what, _BN_FIX)
 
 
 def _bn_forward_2d(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mode: str, eps: float,
@@ -283,7 +280,7 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, *,
     if running is not None:
         running = _check_running(running, x.shape[1])
     if mode == "train":
-        _check_batch_size(x.shape[0], "N")
+        _check_batch_size(x.shape[0], "N", x.shape)
     elif running is None:
         raise ValueError("running must be a RunningStats in mode='eval' (the statistics that "
                          "replace the batch's), got None")
@@ -390,7 +387,8 @@ def spatial_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray
     if running is not None:
         running = _check_running(running, c)
     if mode == "train":
-        _check_batch_size(n * h * w, "N * H * W")
+        _check_batch_size(n * h * w, "N * H * W", x.shape,
+                          "training-mode spatial batch norm")
     elif running is None:
         raise ValueError("running must be a RunningStats in mode='eval', got None")
     out, cache = _bn_forward_2d(_to_rows(x), gamma, beta, mode, eps, momentum, running)
@@ -454,11 +452,17 @@ def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, *,
         mu_n = mean of x[n],  var_n = mean of (x[n] - mu_n)^2  (biased),
         y[n] = gamma (x[n] - mu_n) / sqrt(var_n + eps) + beta.
     Works for a batch of one and is identical in training and evaluation. Matches
-    ``torch.nn.LayerNorm(x.shape[1:], eps)``.
+    ``torch.nn.LayerNorm(x.shape[1:], eps)``, whose weight has the normalised shape too (see
+    :mod:`trainlab.conventions`; gamma of shape (C,) for an image is group norm with G = 1).
+    Raises a ValueError when an example has fewer than 2 features.
     """
     x = _as_float_array(x, "x")
     _check_ndim(x, "x", ">=2", "(N, D) or (N, C, H, W)")
-    gamma, beta = _affine_params(gamma, beta, x.shape[1:], "x.shape[1:], one per feature")
+    _check_group_size(math.prod(x.shape[1:]), x.shape, "layer norm", "prod(x.shape[1:])")
+    gamma, beta = _affine_params(gamma, beta, x.shape[1:],
+                                 "x.shape[1:], one per normalised feature as in torch's "
+                                 "nn.LayerNorm; for one per channel use "
+                                 "groupnorm_forward(x, 1, gamma, beta)")
     eps = _check_positive(eps, "eps", "it keeps 1/sqrt(var + eps) finite")
     return _group_forward(x.reshape(x.shape[0], math.prod(x.shape[1:])), x.shape, gamma, beta,
                           x.shape[1:], eps, "layernorm")
@@ -489,9 +493,8 @@ def instancenorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, *,
     n, c = x.shape[:2]
     gamma, beta = _affine_params(gamma, beta, (c,), "(C,) with C = x.shape[1]")
     eps = _check_positive(eps, "eps", "it keeps 1/sqrt(var + eps) finite")
-    if math.prod(x.shape[2:]) < 2:
-        raise ValueError(f"x must have at least 2 spatial positions per channel for instance "
-                         f"norm (every x_hat would be 0), got shape {x.shape}")
+    _check_group_size(math.prod(x.shape[2:]), x.shape, "instance norm",
+                      "prod(x.shape[2:])")
     gshape = (1, c) + (1,) * (x.ndim - 2)
     return _group_forward(x.reshape(n, c, math.prod(x.shape[2:])), x.shape, gamma, beta,
                           gshape, eps, "instancenorm")
@@ -504,21 +507,28 @@ def instancenorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np
     return _group_backward(dout, cache, "instancenorm")
 
 
-def groupnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, num_groups: int, *,
+@renamed(G="num_groups=", groups="num_groups=")
+def groupnorm_forward(x: np.ndarray, num_groups: int, gamma: np.ndarray, beta: np.ndarray, *,
                       eps: float = 1e-5) -> tuple[np.ndarray, dict]:
     """Group normalisation (Wu & He 2018): the C channels split into G = num_groups groups of
     C/G consecutive channels; each example's group is normalised over its channels and
-    positions.
+    positions. Arguments in the order of ``torch.nn.functional.group_norm(x, num_groups,
+    weight, bias, eps)``.
 
     Shapes: x (N, C, H, W) (any (N, C, *S)), gamma, beta (C,); out of x's shape. For each
     example n and group k (channels kC/G ... (k+1)C/G - 1):
         y = gamma_c (x - mu_nk) / sqrt(var_nk + eps) + beta_c  (biased var).
-    G = 1 is layer norm with per-channel gamma; G = C is instance norm.
-    Matches ``torch.nn.GroupNorm(G, C, eps)``.
+    G = 1 is layer norm with per-channel gamma; G = C is instance norm. A group must hold at
+    least 2 values (C/G * H * W >= 2), else a ValueError. Matches
+    ``torch.nn.GroupNorm(G, C, eps)``.
     """
     x = _as_float_array(x, "x")
     _check_ndim(x, "x", ">=2", "(N, C, H, W)")
     n, c = x.shape[:2]
+    if isinstance(num_groups, np.ndarray | list | tuple):
+        raise TypeError("groupnorm_forward takes (x, num_groups, gamma, beta) in torch's order "
+                        "(F.group_norm(x, num_groups, weight, bias)); got an array for "
+                        "num_groups - the order (x, gamma, beta, num_groups) is gone")
     if isinstance(num_groups, bool) or not isinstance(num_groups, int | np.integer):
         raise TypeError(f"num_groups must be an int, got {num_groups!r}")
     if num_groups < 1 or c % num_groups:
@@ -526,8 +536,10 @@ def groupnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, num_gr
                          f"channels C = {c}")
     gamma, beta = _affine_params(gamma, beta, (c,), "(C,) with C = x.shape[1]")
     eps = _check_positive(eps, "eps", "it keeps 1/sqrt(var + eps) finite")
-    gshape = (1, c) + (1,) * (x.ndim - 2)
     g = int(num_groups)
+    _check_group_size(math.prod(x.shape[1:]) // g, x.shape, f"group norm with G = {g}",
+                      "C/G * prod(x.shape[2:])")
+    gshape = (1, c) + (1,) * (x.ndim - 2)
     return _group_forward(x.reshape(n, g, math.prod(x.shape[1:]) // g), x.shape, gamma, beta,
                           gshape, eps, "groupnorm")
 
@@ -556,18 +568,19 @@ def lp_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, p: 
     """lp batch norm (Santurkar et al. 2018), training mode: the std replaced by an lp norm.
 
     Shapes: x (N, D), gamma (D,), beta (D,); out (N, D). Per feature, with c_i = x_i - mu_B:
-        s = ( (1/N) sum_i |c_i|^p )^(1/p) + eps      (p >= 1; p = inf: s = max_i |c_i| + eps)
-        y_i = gamma c_i / s + beta
-    The 1/N inside the root makes p = 2 the (biased) std, so p = 2 equals batch norm up to
-    where eps sits (here added to the norm, in batch norm under the square root). p = 1 is the
-    mean absolute deviation, p = inf the largest deviation.
+        s_p = ( (1/N) sum_i |c_i|^p )^(1/p)          (p >= 1; p = inf: s_p = max_i |c_i|)
+        y_i = gamma c_i / sqrt(s_p^2 + eps) + beta
+    The 1/N inside the root makes p = 2 the (biased) std and eps sits under the square root
+    as in batch norm, so p = 2 is training-mode batch norm exactly. p = 1 is the mean absolute
+    deviation, p = inf the largest deviation. Same convention as
+    :class:`trainlab.modules.LpBatchNorm`. A batch of one is rejected (ValueError).
     """
     x = _as_float_array(x, "x")
     _check_ndim(x, "x", 2, "(N, D)")
     gamma, beta = _affine_params(gamma, beta, (x.shape[1],), "(D,) with D = x.shape[1]")
     p = _check_p(p)
     eps = _check_positive(eps, "eps", "it keeps 1/s finite")
-    _check_batch_size(x.shape[0], "N")
+    _check_group_size(x.shape[0], x.shape, "lp batch norm (a batch of one)", "N")
     with np.errstate(over="ignore", invalid="ignore"):
         c = x - x.mean(axis=0)
     a = np.abs(c)
@@ -582,7 +595,9 @@ def lp_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, p: 
     else:
         s0 = _scaled_lp_norm(a, p)
     _check_var(s0, x)
-    s = s0 + eps
+    with np.errstate(over="ignore"):
+        s = np.sqrt(s0 * s0 + eps)
+    _check_var(s, x)
     x_hat = c / s
     out = x_hat * gamma
     out += beta
@@ -618,8 +633,9 @@ def _lp_norm_grad(c: np.ndarray, s0: np.ndarray, p: float,
 def lp_batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np.ndarray,
                                                                    np.ndarray]:
     """Backward pass of :func:`lp_batchnorm_forward`; returns (dx (N, D), dgamma (D,),
-    dbeta (D,)). With dxh = gamma dout and x_hat = c / s:
-        dc_i = dxh_i / s - (sum_j dxh_j x_hat_j / s) d s0/d c_i,   dx = dc - mean_i dc_i,
+    dbeta (D,)). With dxh = gamma dout, s = sqrt(s0^2 + eps) and x_hat = c / s:
+        dc_i = dxh_i / s - (sum_j dxh_j x_hat_j / s) (s0 / s) d s0/d c_i,
+        dx = dc - mean_i dc_i,
     where d s0/d c_i = |c_i|^(p-1) sign(c_i) / (N s0^(p-1)) (p = 1: sign(c_i) / N,
     p = 2: c_i / (N s0)); for p = inf the subgradient is sign(c_k) at the argmax k of |c|.
     """
@@ -627,7 +643,7 @@ def lp_batchnorm_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, np
     c, s, x_hat = cache["c"], cache["s"], cache["x_hat"]
     dout = _check_dout(dout, c.shape)
     dxh = dout * cache["gamma"]
-    ds = -np.sum(dxh * x_hat, axis=0) / s
+    ds = -np.sum(dxh * x_hat, axis=0) / s * (cache["s0"] / s)
     dc = dxh / s
     dc += ds * _lp_norm_grad(c, cache["s0"], cache["p"], cache["idx"])
     dc -= dc.mean(axis=0)

@@ -177,20 +177,20 @@ def histogram_grid(arrays: Sequence[np.ndarray] | Mapping[str, np.ndarray], *, b
                          f"got {len(titles)}")
     fig, axs = _fig_axes(axes, len(values), ncols=ncols, sharey=share_y)
     for i, (ax, a, title) in enumerate(zip(axs, values, titles, strict=True)):
-        _histogram_panel(ax, a, bins=int(bins), rng=range, col=color(i))
+        _histogram_panel(ax, a, bins=int(bins), value_range=range, col=color(i))
         ax.set_title(str(title))
         ax.set_xlabel(xlabel)
         ax.set_ylabel("count")
     return fig
 
 
-def _histogram_panel(ax: Axes, a: np.ndarray, *, bins: int, rng: tuple[float, float] | None,
-                     col: str) -> None:
+def _histogram_panel(ax: Axes, a: np.ndarray, *, bins: int,
+                     value_range: tuple[float, float] | None, col: str) -> None:
     flat = a.ravel()
     finite = flat[np.isfinite(flat)].astype(np.float64)
     n_bad = flat.size - finite.size
     if finite.size:
-        lo, hi = rng if rng is not None else (finite.min(), finite.max())
+        lo, hi = value_range if value_range is not None else (finite.min(), finite.max())
         if hi - lo <= 1e-9 * max(abs(lo), abs(hi)):
             pad = 0.5 * max(1.0, abs(lo), abs(hi))
             lo, hi = lo - pad, hi + pad

@@ -143,9 +143,9 @@ def _forward_stats(z: torch.Tensor, a: torch.Tensor, activation: str) -> dict[st
     z, a = z.detach(), a.detach()
     p15, p50, p85 = _percentiles(z)
     if activation == "tanh":
-        saturated = float((a.abs() > 0.99).float().mean())
+        saturated = float((a.abs() > 0.99).double().mean())
     elif activation == "sigmoid":
-        saturated = float(((a < 0.01) | (a > 0.99)).float().mean())
+        saturated = float(((a < 0.01) | (a > 0.99)).double().mean())
     else:
         saturated = math.nan
     units = a.movedim(1, 0).reshape(a.shape[1], -1) if a.ndim > 1 else a.reshape(1, -1)
@@ -155,7 +155,7 @@ def _forward_stats(z: torch.Tensor, a: torch.Tensor, activation: str) -> dict[st
         "pre_mean": float(z_mean), "pre_std": float(z_std),
         "pre_p15": p15, "pre_p50": p50, "pre_p85": p85,
         "act_mean": float(a_mean), "act_std": float(a_std),
-        "saturated": saturated, "dead": float((units == 0).all(dim=1).float().mean()),
+        "saturated": saturated, "dead": float((units == 0).all(dim=1).double().mean()),
     }
 
 

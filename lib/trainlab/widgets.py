@@ -60,6 +60,7 @@ DEFAULT_SCHEMES: tuple[str, ...] = (
 a fixed standard matrix times a std (so not ``orthogonal``)."""
 
 _UNIFORM_SCHEMES = ("xavier_uniform", "kaiming_uniform")
+_GAIN_SCHEMES = ("xavier_normal", "xavier_uniform")
 _ACTIVATION_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 _PNG_DPI = 72
 
@@ -272,23 +273,26 @@ def init_forward_stats(ws_cache: WeightCache, scheme: str, scale: float, depth: 
 
     Layer ``l`` (1-based) computes ``z_l = a_{l-1} W_l`` and ``a_l = f(z_l)``, with
     ``a_0 = x`` of shape (batch, width), ``W_l`` of shape (width, width) drawn by ``scheme``
-    with std ``trainlab.init.init_std(scheme, width, width, scale=scale,
-    nonlinearity=activation if use_gain else None)`` (no biases; the gain of the activation,
-    as :func:`trainlab.models.mlp` does). Returns per-layer lists (index 0 = layer 1):
+    with std ``trainlab.init.init_std(scheme, width, width, scale=scale)`` (no biases); with
+    ``use_gain`` the activation's gain enters explicitly: as ``nonlinearity`` for kaiming, as a
+    factor ``init.gain(activation)`` on ``scale`` for xavier_normal/xavier_uniform. Returns
+    per-layer lists (index 0 = layer 1):
     ``std`` and ``mean`` of ``a_l``, ``pre_std`` of ``z_l``, ``weight_std``, ``hist`` =
     ``(counts, edges)`` of ``a_l``, ``frac_saturated`` (|tanh| > 0.99, sigmoid outside
     [0.01, 0.99]), ``frac_zero`` (exact zeros, e.g. dead ReLU), ``activations`` (the arrays),
     plus ``input_std``, ``status`` and ``diverged_at`` (first layer with a non-finite value, else
     None). Layers after a divergence are not computed (std ``inf``).
     """
-    from trainlab.init import init_std
+    from trainlab.init import gain, init_std
 
     _check_choice("scheme", scheme, DEFAULT_SCHEMES)
     depth = _check_int("depth", depth, 1, 100)
     width = _check_int("width", width, 1, 1 << 14)
     f = _activation_fn(activation)
-    std = init_std(scheme, width, width, scale=float(scale),
-                   nonlinearity=activation if use_gain else None)
+    kaiming = scheme in ("kaiming_normal", "kaiming_uniform")
+    explicit_gain = gain(activation) if use_gain and scheme in _GAIN_SCHEMES else 1.0
+    std = init_std(scheme, width, width, scale=float(scale) * explicit_gain,
+                   nonlinearity=activation if use_gain and kaiming else None)
     x = ws_cache.inputs(width)
     res = _empty_stats(scheme, scale, depth, width, activation, std, x)
     a = x
@@ -543,7 +547,7 @@ class _RunSpec:
     seed: int = 0
 
 
-def _train_mlp(spec: _RunSpec, *, hidden: tuple[int, int], lr: float, stats: bool = False,
+def _train_mlp(spec: _RunSpec, *, hidden: list[int], lr: float, stats: bool = False,
                **model_kwargs: Any) -> Any:
     """Build ``trainlab.models.mlp(784, hidden, 10, **model_kwargs)`` and train it with SGD."""
     from trainlab.models import mlp
@@ -608,7 +612,7 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
 
     Controls (all ``continuous_update=False``): ``scheme``, ``scale`` (1e-2..1e1, times the
     scheme's std), ``depth`` (1..8 hidden layers), ``width``, ``activation``, ``lr`` (SGD
-    learning rate 1e-3..1e1). Model: ``trainlab.models.mlp(784, (depth, width), 10, ...)``,
+    learning rate 1e-3..1e1). Model: ``trainlab.models.mlp(784, [width] * depth, 10, ...)``,
     trained by ``trainlab.train.train`` for ``steps`` SGD steps of 64 on ``n_train`` MNIST-10k
     images (a fraction of a second to ~2 s). ``last_result``: ``final_train_loss``,
     ``final_val_loss``, ``final_val_acc``, ``diverged``, ``diverged_at``, ``status``.
@@ -622,7 +626,7 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
 
     def compute(scheme: str, scale: float, depth: int, width: int, activation: str,
                 lr: float) -> dict[str, Any]:
-        _, hist = _train_mlp(spec, hidden=(depth, width), lr=lr, activation=activation,
+        _, hist = _train_mlp(spec, hidden=[width] * depth, lr=lr, activation=activation,
                              init=scheme, init_scale=float(scale))
         res = {**_run_summary(hist), "history": hist, "label": f"{scheme} × {scale:.3g}"}
         res["status"] = hist.status if hist.diverged else "ok"
@@ -643,7 +647,7 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
     """The same MLP trained with and without batch norm at one learning rate, side by side.
 
     Control: ``lr`` (FloatLogSlider 1e-3..1e1, ``continuous_update=False``). Models:
-    ``mlp(784, (depth, width), 10, norm="none")`` and ``norm="bn"`` (BN before the
+    ``mlp(784, [width] * depth, 10, norm="none")`` and ``norm="bn"`` (BN before the
     non-linearity, Ioffe & Szegedy 2015), same init and seed, ``steps`` SGD steps on ``n_train``
     MNIST-10k images. A diverged run ends at its divergence step with "diverged at step k".
     ``last_result``: ``final_train_loss`` / ``final_val_acc`` / ``diverged`` /
@@ -655,7 +659,7 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
     runs = {"no BN": "none", "BN": "bn"}
 
     def compute(lr: float) -> dict[str, Any]:
-        hists = {name: _train_mlp(spec, hidden=(depth, width), lr=lr, activation=activation,
+        hists = {name: _train_mlp(spec, hidden=[width] * depth, lr=lr, activation=activation,
                                   init=init, norm=norm)[1] for name, norm in runs.items()}
         res: dict[str, Any] = {"histories": hists}
         for key in ("final_train_loss", "final_val_acc", "diverged", "diverged_at"):
@@ -715,7 +719,7 @@ class _SplitEval:
             self.rows[f"{split}_acc"].append(float(hits[sl].mean()))
 
 
-def keep_prob_run(keep_prob: float, *, hidden: tuple[int, int] | Sequence[int] = (2, 512),
+def keep_prob_run(keep_prob: float, *, hidden: list[int] | None = None,
                   n_train: int = 1000, n_val: int = 1000, steps: int = 500,
                   batch_size: int = 50, optimizer: str = "adam", lr: float = 1e-3,
                   record_every: int = 25, seed: int = 0) -> dict[str, Any]:
@@ -738,7 +742,8 @@ def keep_prob_run(keep_prob: float, *, hidden: tuple[int, int] | Sequence[int] =
             or not 0 < keep_prob <= 1:
         raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob!r}")
     X, y, Xv, yv = keep_prob_data(n_train, n_val, seed)
-    model = mlp(784, hidden, 10, keep_prob=float(keep_prob), seed=seed)
+    model = mlp(784, [512, 512] if hidden is None else hidden, 10, keep_prob=float(keep_prob),
+                seed=seed)
     split = _SplitEval(y, yv)
     handle = model.register_forward_hook(split)
     try:
@@ -763,7 +768,7 @@ def keep_prob_run(keep_prob: float, *, hidden: tuple[int, int] | Sequence[int] =
 
 
 def keep_prob_explorer(*, keep_prob: float = 1.0,
-                       hidden: tuple[int, int] | Sequence[int] = (2, 512),
+                       hidden: list[int] | None = None,
                        n_train: int = 1000, n_val: int = 1000, steps: int = 500,
                        lr: float = 1e-3, optimizer: str = "adam", batch_size: int = 50,
                        record_every: int = 25, seed: int = 0) -> Explorer:
@@ -771,7 +776,7 @@ def keep_prob_explorer(*, keep_prob: float = 1.0,
 
     Control: ``keep_prob`` (FloatSlider 0.3..1.0, step 0.05, ``continuous_update=False``), the
     probability of KEEPING a hidden unit (torch's ``nn.Dropout(p=1 - keep_prob)``). Each value
-    runs :func:`keep_prob_run`: by default ``mlp(784, (2, 512), 10)`` (about 670,000 weights)
+    runs :func:`keep_prob_run`: by default ``mlp(784, [512] * 2, 10)`` (about 670,000 weights)
     trained with Adam (lr 1e-3) for 500 steps of 50 on a fixed set of 1,000 MNIST-10k images
     (25 epochs) and validated on 1,000 others (:func:`keep_prob_data`); 2-3 s per value on two
     cores. These defaults come from a sweep over width, data size, steps and optimizer: without
@@ -866,7 +871,7 @@ def dead_relu_explorer(*, lr: float = 0.1, depth: int = 3, width: int = 128,
     def compute(lr: float) -> dict[str, Any]:
         from trainlab.train import pre_activation_stats
 
-        model, hist = _train_mlp(spec, hidden=(depth, width), lr=lr, activation="relu",
+        model, hist = _train_mlp(spec, hidden=[width] * depth, lr=lr, activation="relu",
                                  init=init)
         model.eval()
         X = _mnist_subset(spec.n_train, spec.n_val, spec.seed)[0][:n_probe]

@@ -91,7 +91,8 @@ def _group_norm_slips(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, g: int
 
 
 def check_group_norm(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
-    """Check ``fn(x, gamma, beta, num_groups, eps) -> y`` for x (N, C, H, W), gamma, beta (C,)
+    """Check ``fn(x, num_groups, gamma, beta, eps) -> y`` (torch's argument order, as
+    :func:`trainlab.norm.groupnorm_forward`) for x (N, C, H, W), gamma, beta (C,)
     against :func:`trainlab.norm.groupnorm_forward` (Wu & He 2018): per example and group of
     C/G consecutive channels, y = gamma_c (x - mu_ng) / sqrt(var_ng + eps) + beta_c."""
     rng = seeded_rng(seed)
@@ -100,7 +101,7 @@ def check_group_norm(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
         x = _activations(rng, (n, c, h, w))
         gamma, beta = rng.uniform(0.5, 2.0, c), rng.normal(size=c)
         eps = float(rng.choice([1e-5, 1e-2, 0.5]))
-        got = call_student(fn, x.copy(), gamma.copy(), beta.copy(), g, eps)
+        got = call_student(fn, x.copy(), g, gamma.copy(), beta.copy(), eps)
         expected = reference.groupnorm(x, gamma, beta, g, eps)
         hints = _group_norm_slips(x, gamma, beta, g, eps)
         expect_close(got, expected, f"group_norm on x of shape {x.shape} with G = {g} "

@@ -1,0 +1,96 @@
+"""The course's conventions, one per concept, written down here and nowhere else.
+
+Every function of trainlab follows them; an old spelling raises an error that names the new
+one (:func:`renamed`).
+
+Layers (NumPy, CS231n style)
+    ``out, cache = xxx_forward(x, params..., *, options)`` and
+    ``grads = xxx_backward(dout, cache)``: ``grads`` is a *tuple* of the gradients of the
+    differentiable inputs in the order of the forward's arguments, also for a layer with one
+    such input (``dx, = dropout_backward(dout, cache)``; activations included).
+    Weights are ``(D_in, D_out)`` with ``out = x @ w + b`` (torch stores the transpose).
+
+Train / eval
+    One spelling for every layer that behaves differently in training:
+    ``mode="train"`` or ``mode="eval"`` (batch norm, spatial batch norm, dropout, standard
+    dropout; CS231n's ``bn_param["mode"]``/``dropout_param["mode"]``). torch modules use
+    ``module.train()`` / ``module.eval()``.
+
+Random numbers
+    One argument name, ``rng``, in NumPy and torch functions alike: NumPy functions take an int
+    seed, a ``numpy.random.Generator`` or None; torch functions an int seed, a
+    ``torch.Generator`` or None (None: the global generator). ``seed`` (an int) is used only
+    where a whole run is seeded (``models.mlp``, ``train.train``).
+
+Dropout
+    ``keep_prob`` = probability of KEEPING a unit; torch's ``nn.Dropout(p)`` drops with ``p``,
+    so ``p = 1 - keep_prob``.
+
+Batch norm's running averages (torch's convention)
+    ``running = (1 - momentum) * running + momentum * batch`` with ``momentum = 0.1``;
+    ``momentum=None`` is the cumulative average of all batches. CS231n's ``0.9`` weights the
+    other way round. The running variance averages the unbiased batch variance.
+
+Degenerate groups
+    Every normalisation (batch, spatial batch, layer, instance, group, lp batch norm; NumPy
+    functions and torch modules) refuses a group of one value with a ValueError naming the
+    shape and the valid range: every normalised value would be 0.
+
+Normalisation parameters and argument order (as torch)
+    ``groupnorm_forward(x, num_groups, gamma, beta)`` like ``F.group_norm(x, num_groups, w, b)``.
+    gamma/beta have one entry per channel, shape (C,), for batch, instance and group norm; for
+    layer norm they have the shape of the normalised features ``x.shape[1:]`` (torch's
+    ``nn.LayerNorm(normalized_shape)``: (D,) for (N, D), (C, H, W) for images). One gamma per
+    channel over all of (C, H, W) is group norm with ``num_groups=1``.
+    eps sits under the square root everywhere, ``sqrt(var + eps)``; lp batch norm divides by
+    ``sqrt(s_p**2 + eps)`` (NumPy and torch alike), so p = 2 is batch norm exactly.
+
+Initialisation
+    A scheme means its paper: ``xavier_*`` is Glorot & Bengio's ``2 / (fan_in + fan_out)``
+    with no activation gain; ``kaiming_*`` takes ``nonlinearity`` (He et al.'s gain, default
+    ReLU). Any other factor, e.g. tanh's gain 5/3, is explicit: ``scale=init.gain("tanh")``.
+    Weight layouts are explicit in :func:`trainlab.init.fans`: ``"numpy"`` (D_in, D_out),
+    ``"maxout"`` (D_in, D_out, k), ``"torch"`` (out, in, *kernel) (also CS231n's conv kernels).
+
+Network shapes
+    ``models.mlp(in_dim, hidden, out_dim)`` takes ``hidden`` as a list of widths only:
+    ``[100] * 4`` is four layers of 100 units, ``[]`` a linear model.
+
+Precision
+    A float64 input gives a float64 result computed in float64 throughout (no float32
+    constant or buffer on the way); float32 stays float32.
+
+Gradient checks
+    :func:`trainlab.gradcheck.check_layer` reports ``||analytic - numeric|| / (||analytic|| +
+    ||numeric||)`` per input (:func:`trainlab.gradcheck.rel_error` with ``per_entry=False``),
+    judged against the numeric gradient's round-off, with ``dout`` from a stream independent
+    of ``default_rng(seed)``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["renamed"]
+
+
+def renamed(**old_to_new: str) -> Callable[[F], F]:
+    """Decorator: a call with an old keyword (a key of ``old_to_new``) raises a TypeError
+    naming the new spelling, e.g. ``@renamed(generator="rng=")``."""
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            for old, new in old_to_new.items():
+                if old in kwargs:
+                    raise TypeError(f"{fn.__qualname__}() takes {new} instead of {old}= "
+                                    f"(one convention per concept; see trainlab.conventions)")
+            return fn(*args, **kwargs)
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
