@@ -421,17 +421,19 @@ def as_torch_module(mean: Any, std: Any | None = None) -> InputNormalization:
 
     ``mean`` and ``std`` have shape (D,) (or any shape broadcastable against the input, e.g.
     (C, 1, 1) for NCHW images); ``std=None`` means 1 (mean subtraction only). Stored as
-    float32 buffers.
+    buffers of torch's default dtype (float32, or float64 after
+    :func:`trainlab.setup_notebook`), the dtype the models built next to it have.
     """
+    dtype = torch.get_default_dtype()
     with np.errstate(over="ignore"):
-        mean_t = torch.as_tensor(_real(mean, "mean").astype(np.float32))
+        mean_t = torch.as_tensor(_real(mean, "mean").astype(np.float64), dtype=dtype)
         std_t = torch.ones_like(mean_t) if std is None else \
-            torch.as_tensor(_real(std, "std").astype(np.float32))
+            torch.as_tensor(_real(std, "std").astype(np.float64), dtype=dtype)
     if std_t.shape != mean_t.shape:
         raise ValueError(f"mean and std must have one shape, got {tuple(mean_t.shape)} and "
                          f"{tuple(std_t.shape)}")
     if not bool(torch.isfinite(mean_t).all()):
         raise ValueError("mean contains nan or inf")
     if not bool(((std_t > 0) & torch.isfinite(std_t)).all()):
-        raise ValueError("std must be > 0 and finite everywhere (in float32)")
+        raise ValueError(f"std must be > 0 and finite everywhere (in {dtype})")
     return InputNormalization(mean_t, std_t)
