@@ -193,3 +193,57 @@ def test_loss_surface_with_gd_path():
         plots.loss_surface(lambda a, b: a, xlim=(1.0, 0.0))
     with pytest.raises(ValueError, match="path"):
         plots.gd_path(np.zeros(3))
+
+
+def test_histogram_grid_stats_in_title_leave_the_panel_free():
+    a = np.random.default_rng(1).standard_normal(300)
+    fig = plots.histogram_grid({"layer 1": a}, stats="title")
+    ax = fig.axes[0]
+    assert not ax.texts
+    assert ax.get_title() == f"layer 1\nmean {a.mean():.3g}, std {a.std():.3g}"
+    with pytest.raises(ValueError, match="stats"):
+        plots.histogram_grid([a], stats="legend")
+
+
+def test_std_per_layer_gives_coinciding_runs_distinct_styles():
+    fig = plots.std_per_layer({"a": [1.0, 1.0, 1.0], "b": [1.0, 1.0, 1.0]})
+    first, second = fig.axes[0].get_lines()[:2]
+    assert (first.get_marker(), first.get_linestyle()) != (second.get_marker(),
+                                                           second.get_linestyle())
+
+
+def test_training_curves_give_runs_distinct_markers():
+    fig = plots.training_curves({"a": _history(), "b": _history()}, metrics="loss",
+                                split="train")
+    markers = [ln.get_marker() for ln in fig.axes[0].get_lines()]
+    assert len(set(markers)) == 2
+
+
+def test_loss_surface_shared_levels_minimum_and_labelled_end_point():
+    path = np.array([[1.5, 1.0], [1.0, 0.5], [0.5, 0.1]])
+    levels = np.linspace(-2.0, 2.0, 9)
+    fig = plots.loss_surface(lambda a, b: a**2 + 10 * b**2, path=path, log=True, resolution=30,
+                             levels=levels, minimum=(0.0, 0.0))
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.collections[0].levels, levels)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "true minimum" in labels and "end after 2 steps" in labels and "start" in labels
+    mark = [ln for ln in ax.get_lines() if ln.get_label() == "true minimum"][0]
+    np.testing.assert_allclose([mark.get_xdata()[0], mark.get_ydata()[0]], [0.0, 0.0])
+    with pytest.raises(ValueError, match="levels"):
+        plots.loss_surface(lambda a, b: a + b, levels=[1.0, 0.0])
+    with pytest.raises(ValueError, match="minimum"):
+        plots.loss_surface(lambda a, b: a + b, minimum=(np.nan, 0.0))
+
+
+def test_activation_curves_with_parameters_and_readable_titles():
+    from trainlab.activations import curve
+
+    x = np.linspace(-3, 3, 61)
+    fig = plots.activation_curves(["relu", "leaky_relu"], x, params={"leaky_relu": {"alpha": 0.2}})
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == \
+        ["ReLU", "leaky ReLU (alpha = 0.2)"]
+    np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(),
+                               curve("leaky_relu", x, alpha=0.2)[0])
+    with pytest.raises(ValueError, match="params"):
+        plots.activation_curves(["relu"], x, params={"elu": {"alpha": 1.0}})

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from trainlab import reproduce
+from trainlab.reproduce import cli
 
 pytest.importorskip("matplotlib")
 
@@ -129,3 +130,19 @@ def test_initial_loss_and_weight_scale_sweep(tiny_data):
                                          steps=10)
     assert set(sweep) == {"none", "bn"}
     assert sweep["none"]["initial_loss"][1] > 10 * sweep["none"]["initial_loss"][0]
+
+
+def test_he_sweep_runs_every_setting_and_flags_divergence(tiny_data):
+    cfg = reproduce.HeSweepConfig(depth=3, widths=(8,), steps=4, batch_size=8,
+                                  optimizers=(("sgd", 0.01), ("momentum", 1e6)))
+    res = reproduce.run_he_sweep(cfg, data=tiny_data, show_progress=False)
+    assert len(res["runs"]) == 4
+    by_setting = {(r["scheme"], r["optimizer"]): r for r in res["runs"].values()}
+    for scheme in ("xavier_fan_in", "kaiming_normal"):
+        ok, blown = by_setting[scheme, "sgd"], by_setting[scheme, "momentum"]
+        assert ok["status"] == "ok" and np.isfinite(ok["final_train_loss"])
+        assert blown["status"] == "diverged" and blown["final_train_loss"] is None
+    json.dumps(res)
+    fig = reproduce.plot_he_sweep(res)
+    assert [ax.get_title() for ax in fig.axes] == ["xavier_fan_in", "kaiming_normal"]
+    assert "diverged" in cli._summary("he_sweep", res)

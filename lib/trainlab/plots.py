@@ -87,6 +87,17 @@ def _limits(lim: Any, name: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _point(p: Any, name: str) -> tuple[float, float]:
+    """A pair ``(x, y)`` of finite numbers, else a ValueError naming ``name``."""
+    try:
+        x, y = (float(v) for v in p)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a point (x, y), got {p!r}") from None
+    if not (np.isfinite(x) and np.isfinite(y)):
+        raise ValueError(f"{name} must be a point of finite numbers, got {p!r}")
+    return x, y
+
+
 def _str_tuple(value: Any, name: str) -> tuple[str, ...]:
     """A single string or a sequence of strings as a tuple of strings."""
     if isinstance(value, str):
@@ -109,6 +120,17 @@ def _named(items: Any, what: str, default: str = "") -> dict[str, Any]:
             raise ValueError(f"{what} must not be empty")
         return {str(k): v for k, v in items.items()}
     return {default: items}
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+_LINESTYLES = ("-", "--", "-.", ":")
+
+
+def _every(n: int, run: int = 0) -> tuple[int, int]:
+    """``markevery`` for run number ``run`` of a line with n points: about 12 markers per line,
+    shifted from run to run so that the markers of coinciding lines do not cover each other."""
+    step = max(1, n // 12)
+    return (run * max(1, step // 3)) % step, step
 
 
 def _edge_markers(ax: Axes, x: np.ndarray, y: np.ndarray, col: str, *, log: bool) -> set[str]:
@@ -147,15 +169,20 @@ def histogram_grid(arrays: Sequence[np.ndarray] | Mapping[str, np.ndarray], *, b
                    titles: Sequence[str] | None = None, xlabel: str = "activation value",
                    range: tuple[float, float] | None = None,
                    share_y: bool = False, ncols: int = 6,
-                   axes: Sequence[Axes] | np.ndarray | None = None) -> Figure:
+                   axes: Sequence[Axes] | np.ndarray | None = None,
+                   stats: str = "box") -> Figure:
     """One histogram per layer with its mean and std written in the panel.
 
     ``arrays``: a list of arrays (any shape, flattened; panel titles "layer 1", "layer 2", ...)
     or a dict title -> array. Non-finite entries are left out of the histogram and counted in
     the panel ("3 non-finite"). ``range=(lo, hi)`` fixes a common x-range; by default each
     panel uses the range of its own finite values. Mean and std are of the finite values:
-    ``mean = sum(a) / n``, ``std = sqrt(sum((a - mean)^2) / n)``.
+    ``mean = sum(a) / n``, ``std = sqrt(sum((a - mean)^2) / n)``. ``stats="box"`` writes
+    them in a box in the panel's upper right corner; ``stats="title"`` adds them to the
+    panel's title instead, so they cannot cover a peak of the histogram.
     """
+    if stats not in ("box", "title"):
+        raise ValueError(f"stats must be 'box' or 'title', got {stats!r}")
     if isinstance(arrays, str) or not (isinstance(arrays, Mapping)
                                        or hasattr(arrays, "__iter__")):
         raise TypeError(f"arrays must be a list of arrays or a dict title -> array, got "
@@ -177,15 +204,22 @@ def histogram_grid(arrays: Sequence[np.ndarray] | Mapping[str, np.ndarray], *, b
                          f"got {len(titles)}")
     fig, axs = _fig_axes(axes, len(values), ncols=ncols, sharey=share_y)
     for i, (ax, a, title) in enumerate(zip(axs, values, titles, strict=True)):
-        _histogram_panel(ax, a, bins=int(bins), value_range=range, col=color(i))
-        ax.set_title(str(title))
+        label = _histogram_panel(ax, a, bins=int(bins), value_range=range, col=color(i))
+        if stats == "box":
+            ax.text(0.97, 0.95, label, transform=ax.transAxes, ha="right", va="top",
+                    fontsize=text_size(),
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
+                          "alpha": 0.8})
+            ax.set_title(str(title))
+        else:
+            ax.set_title(f"{title}\n{label.replace(chr(10), ', ')}")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("count")
     return fig
 
 
 def _histogram_panel(ax: Axes, a: np.ndarray, *, bins: int,
-                     value_range: tuple[float, float] | None, col: str) -> None:
+                     value_range: tuple[float, float] | None, col: str) -> str:
     flat = a.ravel()
     finite = flat[np.isfinite(flat)].astype(np.float64)
     n_bad = flat.size - finite.size
@@ -201,9 +235,7 @@ def _histogram_panel(ax: Axes, a: np.ndarray, *, bins: int,
         label = "no finite values"
     if n_bad:
         label += f"\n{n_bad} non-finite"
-    ax.text(0.97, 0.95, label, transform=ax.transAxes, ha="right", va="top",
-            fontsize=text_size(),
-            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8})
+    return label
 
 
 def std_per_layer(stds: Mapping[str, Sequence[float]] | Sequence[float], *, log: bool = True,
@@ -212,7 +244,9 @@ def std_per_layer(stds: Mapping[str, Sequence[float]] | Sequence[float], *, log:
     """Std of the activations vs layer index (1, 2, ...) for one or several runs.
 
     ``stds``: a list of per-layer stds (one run) or a dict run name -> list. With ``log=True``
-    the y axis is logarithmic. Values that cannot be drawn are marked, never dropped silently:
+    the y axis is logarithmic. Each run has its own colour, marker and line style, so runs
+    that lie on top of each other stay visible. Values that cannot be drawn are marked, never
+    dropped silently:
     ``inf`` (overflow) by a triangle at the top edge, ``0`` on a log axis (underflow) by a
     triangle at the bottom edge, ``nan`` by a cross at the top edge; the legend says which.
     """
@@ -234,7 +268,9 @@ def std_per_layer(stds: Mapping[str, Sequence[float]] | Sequence[float], *, log:
         ok = np.isfinite(y) & ((y > 0) if log else True)
         finite_vals.append(y[ok])
         n_layers = max(n_layers, y.size)
-        ax.plot(x, np.where(ok, y, np.nan), marker="o", color=color(i), label=name or None)
+        ax.plot(x, np.where(ok, y, np.nan), marker=_MARKERS[i % len(_MARKERS)],
+                ls=_LINESTYLES[i % len(_LINESTYLES)], ms=4, markevery=_every(y.size, i),
+                color=color(i), label=name or None)
         seen |= _edge_markers(ax, x, y, color(i), log=log)
     _set_std_limits(ax, np.concatenate(finite_vals), log=log)
     ax.set_xlim(0.5, n_layers + 0.5)
@@ -326,8 +362,9 @@ def training_curves(histories: Mapping[str, Any] | Any, *, metrics: Sequence[str
     """Loss / accuracy vs training step for several runs, one panel per metric.
 
     ``histories``: dict run name -> History (or one History) whose ``.curves`` is a list of
-    dicts with ``step`` and ``{split}_{metric}`` keys. Colour = run, line style = split (train
-    solid, val dashed). A diverged run (``.diverged``, ``.diverged_at``) is drawn up to its last
+    dicts with ``step`` and ``{split}_{metric}`` keys. Colour and marker = run, line style =
+    split (train solid, val dashed); the markers keep runs that coincide visible. A diverged
+    run (``.diverged``, ``.diverged_at``) is drawn up to its last
     finite value and marked with a cross and the text "diverged at step k".
     """
     split = _str_tuple(split, "split")
@@ -347,7 +384,7 @@ def training_curves(histories: Mapping[str, Any] | Any, *, metrics: Sequence[str
         for i, (name, hist) in enumerate(runs.items()):
             for s in split:
                 _curve(ax, hist, f"{s}_{metric}", color(i), "-" if s == "train" else "--",
-                       f"{name} {s}".strip())
+                       f"{name} {s}".strip(), marker=_MARKERS[i % len(_MARKERS)], run=i)
         ax.set_xlabel("training step")
         ax.set_ylabel(f"{_METRIC_LABELS.get(metric, metric)}")
         if log_loss and metric == "loss":
@@ -356,7 +393,8 @@ def training_curves(histories: Mapping[str, Any] | Any, *, metrics: Sequence[str
     return fig
 
 
-def _curve(ax: Axes, hist: Any, key: str, col: str, ls: str, label: str) -> None:
+def _curve(ax: Axes, hist: Any, key: str, col: str, ls: str, label: str,
+           marker: str | None = None, run: int = 0) -> None:
     curves = getattr(hist, "curves", None)
     if curves is None:
         raise TypeError(f"histories must map names to History objects with .curves, "
@@ -372,7 +410,8 @@ def _curve(ax: Axes, hist: Any, key: str, col: str, ls: str, label: str) -> None
     diverged = bool(getattr(hist, "diverged", False))
     at = getattr(hist, "diverged_at", None) if diverged else None
     ok = np.isfinite(vals) & ((steps <= at) if at is not None else True)
-    ax.plot(steps[ok], vals[ok], ls=ls, color=col, label=label)
+    ax.plot(steps[ok], vals[ok], ls=ls, color=col, label=label, marker=marker, ms=4,
+            markevery=_every(int(ok.sum()), run), mfc="white" if ls != "-" else col)
     if diverged and ls == "-":
         _divergence_marker(ax, steps[ok], vals[ok], at, col)
 
@@ -419,28 +458,45 @@ def update_ratio_chart(history: Any, *, ax: Axes | None = None, reference: float
 # --------------------------------------------------------------------------------------------
 # activations, decision regions, loss surfaces
 # --------------------------------------------------------------------------------------------
+_ACTIVATION_TITLES = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU",
+                      "leaky_relu": "leaky ReLU", "elu": "ELU", "selu": "SELU",
+                      "softplus": "softplus", "linear": "identity"}
+
+
 def activation_curves(names: Sequence[str] | str, x: np.ndarray | None = None, *,
-                      axes: Sequence[Axes] | np.ndarray | None = None) -> Figure:
+                      axes: Sequence[Axes] | np.ndarray | None = None,
+                      params: Mapping[str, Mapping[str, float]] | None = None) -> Figure:
     """Each activation ``f(x)`` (solid) with its derivative ``f'(x)`` (dashed), one panel each.
 
     ``x``: 1-D grid (default ``np.linspace(-5, 5, 401)``). Values come from
-    ``trainlab.activations.curve(name, x) -> (y, dy)``.
+    ``trainlab.activations.curve(name, x, **params[name]) -> (y, dy)``; ``params`` maps a name
+    to its parameters, e.g. ``{"leaky_relu": {"alpha": 0.1}}``, which the title then shows
+    ("leaky ReLU (alpha = 0.1)"). Titles use the usual names (ReLU, ELU, ...).
     """
     from trainlab import activations
 
     names = _str_tuple(names, "names")
     if len(names) == 0:
         raise ValueError("names must hold at least one activation name, got an empty list")
+    params = {} if params is None else dict(params)
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise ValueError(f"params must only name activations that are drawn ({list(names)}), "
+                         f"got {unknown}")
     x = np.linspace(-5.0, 5.0, 401) if x is None else as_real_array(x, "x")
     if x.ndim != 1 or x.size < 2:
         raise ValueError(f"x must be a 1-D grid of at least 2 points, got shape {x.shape}")
     fig, axs = _fig_axes(axes, len(names), ncols=min(len(names), 4), panel=(3.0, 2.6))
     for ax, name in zip(axs, names, strict=True):
-        y, dy = activations.curve(name, x)
-        ax.plot(x, y, color=color(0), label=f"{name}(x)")
-        ax.plot(x, dy, color=color(1), ls="--", label="derivative")
+        kw = dict(params.get(name, {}))
+        y, dy = activations.curve(name, x, **kw)
+        ax.plot(x, y, color=color(0), label="f(x)")
+        ax.plot(x, dy, color=color(1), ls="--", label="derivative f'(x)")
         ax.axhline(0.0, color="0.6", lw=0.8)
-        ax.set_title(name)
+        title = _ACTIVATION_TITLES.get(name, name)
+        if kw:
+            title += " (" + ", ".join(f"{k} = {v:g}" for k, v in kw.items()) + ")"
+        ax.set_title(title)
         ax.set_xlabel("x")
         ax.set_ylabel("f(x), f'(x)")
     axs[0].legend(loc="best")
@@ -506,19 +562,31 @@ def _class_ids(pred: np.ndarray, m: int) -> np.ndarray:
 
 def loss_surface(loss_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
                  xlim: tuple[float, float] = (-2.0, 2.0), ylim: tuple[float, float] = (-2.0, 2.0),
-                 *, resolution: int = 150, levels: int = 25, log: bool = False,
+                 *, resolution: int = 150, levels: int | Sequence[float] = 25, log: bool = False,
                  ax: Axes | None = None, path: np.ndarray | None = None,
-                 labels: tuple[str, str] = ("w1", "w2")) -> Figure:
+                 labels: tuple[str, str] = ("w1", "w2"),
+                 minimum: tuple[float, float] | None = None) -> Figure:
     """Contour plot of a 2-D loss ``L(w1, w2)``, optionally with an optimisation path on top.
 
     ``loss_fn(W1, W2)`` is evaluated elementwise on meshgrid arrays of shape
     (resolution, resolution). ``log=True`` contours ``log10(L)`` (for ill-conditioned bowls).
-    ``path``: (T, 2) iterates drawn with :func:`gd_path`.
+    ``levels``: the number of contour levels, or the level values themselves (increasing;
+    in log10 units when ``log=True``) - pass the same values to several panels to give them
+    one colour scale. ``path``: (T, 2) iterates drawn with :func:`gd_path`. ``minimum``: the
+    point ``(w1, w2)`` of the true minimum, marked with a labelled plus.
     """
     xlim, ylim = _limits(xlim, "xlim"), _limits(ylim, "ylim")
     if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer) \
             or resolution < 2:
         raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    if not isinstance(levels, int | np.integer) or isinstance(levels, bool):
+        lv = as_real_array(levels, "levels")
+        if lv.ndim != 1 or lv.size < 2 or not np.isfinite(lv).all() or np.any(np.diff(lv) <= 0):
+            raise ValueError(f"levels must be an int or an increasing 1-D array of at least 2 "
+                             f"finite values, got {levels!r}")
+        levels = lv
+    elif levels < 1:
+        raise ValueError(f"levels must be a positive int, got {levels!r}")
     fig, ax = _fig_ax(ax, figsize=(4.8, 4.2))
     w1, w2 = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
     z = np.asarray(loss_fn(w1, w2), dtype=np.float64)
@@ -526,12 +594,17 @@ def loss_surface(loss_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
         raise ValueError(f"loss_fn must return shape {w1.shape} for meshgrid inputs, got {z.shape}")
     if log:
         z = np.log10(np.maximum(z, np.finfo(np.float64).tiny))
-    cs = ax.contourf(w1, w2, z, levels=levels, cmap=SEQUENTIAL_CMAP)
+    cs = ax.contourf(w1, w2, z, levels=levels, cmap=SEQUENTIAL_CMAP, extend="both")
     fig.colorbar(cs, ax=ax, label="log10(loss)" if log else "loss")
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
+    if minimum is not None:
+        ax.plot(*_point(minimum, "minimum"), "P", color=OKABE_ITO["sky"], ms=11, mec="black",
+                ls="none", label="true minimum", zorder=6)
     if path is not None:
         gd_path(path, ax=ax)
+    elif minimum is not None:
+        ax.legend(loc="best")
     return fig
 
 
@@ -539,7 +612,8 @@ def gd_path(path: np.ndarray, *, ax: Axes | None = None, label: str = "gradient 
             col: str | None = None) -> Figure:
     """An optimisation path ``w_0, w_1, ..., w_T`` (shape (T+1, 2)) as connected dots.
 
-    The start is a square, the end a star. Draw it on top of :func:`loss_surface`.
+    The start is a square, the end a star, both named in the legend ("end after T steps").
+    Draw it on top of :func:`loss_surface`.
     """
     path = as_real_array(path, "path")
     if path.ndim != 2 or path.shape[1] != 2 or path.shape[0] < 1:
@@ -547,8 +621,9 @@ def gd_path(path: np.ndarray, *, ax: Axes | None = None, label: str = "gradient 
     fig, ax = _fig_ax(ax)
     col = col or OKABE_ITO["vermillion"]
     ax.plot(path[:, 0], path[:, 1], "-o", ms=3, color=col, label=label)
-    ax.plot(*path[0], "s", color=col, ms=7)
-    ax.plot(*path[-1], "*", color=col, ms=12, mec="black")
+    ax.plot(*path[0], "s", color=col, ms=7, ls="none", label="start")
+    ax.plot(*path[-1], "*", color=col, ms=12, mec="black", ls="none",
+            label=f"end after {path.shape[0] - 1} steps")
     if not ax.get_xlabel():
         ax.set_xlabel("w1")
     if not ax.get_ylabel():

@@ -15,6 +15,9 @@ settings, so the lesson and the script agree on what is measured.
   MNIST-10k (8,000 / 2,000) otherwise; the JSON says which.
 - ``mnist_sigmoid_n01``: the same with N(0, 1) weights, which start the sigmoids saturated
   (a second case: batch norm rescuing a bad initialisation).
+- ``he_sweep``: the settings sweep behind lesson 03's laptop version of He et al. (2015):
+  30 ReLU layers, Xavier (1/fan-in) vs Kaiming (2/fan-in) weights, at several widths, learning
+  rates and with or without momentum; final training loss of each run.
 - ``noisy_bn``: Santurkar et al. (2018), figure 2: standard, batch-normalised and "noisy BN"
   networks; accuracy over training and the shift of each layer's input distribution between
   checkpoints (internal covariate shift, measured on a fixed probe batch).
@@ -22,8 +25,9 @@ settings, so the lesson and the script agree on what is measured.
   predictiveness along the gradient (eta in [0.05, 0.4]) and the effective beta-smoothness,
   with and without batch norm.
 
-The experiments live in one module per lesson: :mod:`trainlab.reproduce.batchnorm` (lesson 04)
-and :mod:`trainlab.reproduce.why_batchnorm_works` (lesson 05); :mod:`trainlab.reproduce.common`
+The experiments live in one module per lesson: :mod:`trainlab.reproduce.initialisation`
+(lesson 03), :mod:`trainlab.reproduce.batchnorm` (lesson 04) and
+:mod:`trainlab.reproduce.why_batchnorm_works` (lesson 05); :mod:`trainlab.reproduce.common`
 holds the data loader they share and :mod:`trainlab.reproduce.cli` the command line.
 """
 
@@ -39,6 +43,7 @@ from trainlab.reproduce.batchnorm import (
     weight_scale_sweep,
 )
 from trainlab.reproduce.common import load_data
+from trainlab.reproduce.initialisation import HeSweepConfig, plot_he_sweep, run_he_sweep
 from trainlab.reproduce.why_batchnorm_works import (
     LandscapeConfig,
     NoisyBNConfig,
@@ -51,16 +56,19 @@ from trainlab.reproduce.why_batchnorm_works import (
 __all__ = [
     "EXPERIMENTS",
     "FINAL_LAYER_VARIANTS",
+    "HeSweepConfig",
     "LandscapeConfig",
     "MnistSigmoidConfig",
     "NoisyBNConfig",
     "final_layer_ablation",
     "initial_loss",
     "load_data",
+    "plot_he_sweep",
     "main",
     "plot_landscape",
     "plot_mnist_sigmoid",
     "plot_noisy_bn",
+    "run_he_sweep",
     "run_landscape",
     "run_mnist_sigmoid",
     "run_noisy_bn",

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 import trainlab.reproduce as package
 from trainlab.reproduce.batchnorm import MnistSigmoidConfig, plot_mnist_sigmoid, run_mnist_sigmoid
+from trainlab.reproduce.initialisation import HeSweepConfig, plot_he_sweep, run_he_sweep
 from trainlab.reproduce.why_batchnorm_works import (
     LandscapeConfig,
     NoisyBNConfig,
@@ -48,6 +49,9 @@ EXPERIMENTS: dict[str, _Experiment] = {
                                           probe_size=64)),
     "landscape": _Experiment(run_landscape, plot_landscape, LandscapeConfig(),
                              LandscapeConfig(steps=20, probe_every=10, depth=2, width=32)),
+    "he_sweep": _Experiment(run_he_sweep, plot_he_sweep, HeSweepConfig(),
+                            HeSweepConfig(depth=3, widths=(16,), steps=5,
+                                          optimizers=(("sgd", 0.01),))),
 }
 """Name -> (run function, plot function, paper-scale config, ``--quick`` config)."""
 
@@ -55,7 +59,11 @@ EXPERIMENTS: dict[str, _Experiment] = {
 def _summary(name: str, result: dict[str, Any]) -> str:
     parts = []
     for label, run in result["runs"].items():
-        if "final_val_acc" in run:
+        if "final_train_loss" in run:
+            loss = run["final_train_loss"]
+            parts.append(f"{label}: " + ("diverged" if loss is None else
+                                         f"final training loss {loss:.3f}"))
+        elif "final_val_acc" in run:
             parts.append(f"{label}: final held-out accuracy {run['final_val_acc']:.4f}")
         else:
             parts.append(f"{label}: median beta {np.median(run['beta']):.2f}, max loss range "
