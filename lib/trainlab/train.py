@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -588,7 +588,8 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
           batch_size: int = 64, lr: float = 0.1, optimizer: str = "sgd", momentum: float = 0.9,
           weight_decay: float = 0.0, loss: str = "ce", record_every: int = 50,
           stats: bool = True, seed: int = 0, eval_batch: int = 1024, progress: bool = True,
-          max_seconds: float | None = None, max_loss: float | None = 1e6) -> History:
+          max_seconds: float | None = None, max_loss: float | None = 1e6,
+          on_record: Callable[[History], None] | None = None) -> History:
     """Train ``model`` for ``steps`` minibatch steps and record what happens in it.
 
     Data: ``train_data = (X, y)`` NumPy arrays, ``X`` of shape (N, ...) (converted once to the
@@ -638,7 +639,7 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
     model.train()
     _run(model, data, val, opt, history, _Recorder(layers), _LoopConfig(
         steps, batch_size, loss, record_every, seed, eval_batch, progress, max_seconds,
-        max_loss))
+        max_loss, on_record))
     return history
 
 
@@ -653,6 +654,7 @@ class _LoopConfig:
     progress: bool
     max_seconds: float | None
     max_loss: float | None
+    on_record: Callable[[History], None] | None = None
 
 
 def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Optimizer,
@@ -699,6 +701,8 @@ def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Opti
             history.records.extend(_layer_records(step, recorder))
             history.curves.append(_curve_row(step, model, data, val, opt, running, cfg))
             running = _Running()
+            if cfg.on_record is not None:
+                cfg.on_record(history)
         if timed_out:
             history.status = (f"stopped at step {step}: max_seconds = {cfg.max_seconds:g} "
                               "reached")
