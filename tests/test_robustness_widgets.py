@@ -248,3 +248,15 @@ def test_dead_relu_explorer_at_both_ends(mnist_ok):
         ex.wait()
         res = ex.last_result
         assert len(res["dead"]) == 2 and 0 <= res["dead_total"] <= 1
+
+
+@pytest.mark.slow
+def test_training_dashboard_at_both_ends_and_random(mnist_ok):
+    from functools import partial
+
+    from trainlab.models import mlp
+
+    ex = W.training_dashboard(partial(mlp, 784, (2, 8), 10, activation="relu"),
+                              W.mnist_subset(32, 16, 0), steps=4, record_every=2, n_probe=8)
+    _sweep_ends(ex)
+    _sweep_random(ex, n=3, seed=5)

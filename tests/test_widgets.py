@@ -469,3 +469,23 @@ def test_training_explorer_overlays_runs(mnist_ok):
     ex.controls["overlay"].value = False
     ex.wait()
     assert len(ex.last_result["histories"]) == 1
+
+
+def test_training_dashboard_shows_any_model_live(mnist_ok):
+    from functools import partial
+
+    from trainlab.models import mlp
+
+    data = W.mnist_subset(200, 50, 0)
+    ex = W.training_dashboard(partial(mlp, 784, (3, 16), 10, activation="tanh"), data,
+                              steps=30, record_every=10, n_probe=32)
+    res = ex.last_result
+    assert res["status"] == "ok" and [v["layer"] for v in res["layers"]] == [1, 2, 3]
+    assert res["values"][0]["act"].shape == (32, 16) and _png_count(ex) == 1
+    assert len(res["history"].series("update_ratio", layer=1)[0]) == 4
+    draws = ex.partial_draws
+    ex.controls["lr"].value = 10.0
+    assert "training…" in _text(ex)
+    ex.wait()
+    assert ex.partial_draws > draws and ex.last_result["params"]["lr"] == 10.0
+    assert ex.last_result["status"] == "ok" or "diverged" in ex.last_result["status"]

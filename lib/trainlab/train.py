@@ -36,6 +36,7 @@ __all__ = [
     "LayerInfo",
     "evaluate",
     "find_layers",
+    "layer_values",
     "pre_activation_stats",
     "train",
 ]
@@ -456,6 +457,51 @@ def pre_activation_stats(model: nn.Module, x: np.ndarray | torch.Tensor, *,
         recorder.remove()
     return [{"layer": info.layer, "name": info.name, "activation": info.activation,
              **recorder.stats[idx]} for idx, (info, _, _) in enumerate(layers)]
+
+
+
+def layer_values(model: nn.Module, x: np.ndarray, y: np.ndarray, loss: str = "ce"
+                 ) -> list[dict[str, Any]]:
+    """Activations and their gradients, layer by layer, for one batch (Karpathy's "makemore
+    part 3" histograms).
+
+    Runs ``model`` on ``x`` (N, ...) in its current mode, the loss (``"ce"``: mean
+    cross-entropy against int labels ``y``; ``"mse"``) and its backward pass, and returns one
+    dict per layer of :func:`find_layers` with ``layer``, ``name``, ``activation``, ``act``
+    (NumPy copy of ``a``) and ``act_grad`` (``dL/da``, same shape). Parameter gradients are
+    restored to what they were and torch's random state is untouched (dropout draws from a
+    forked generator), so a training loop can call it between steps.
+    """
+    layers = _layers(model)
+    acts: dict[int, torch.Tensor] = {}
+
+    def keep(idx: int, _module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        output.retain_grad()
+        acts[idx] = output
+
+    saved = [(p, None if p.grad is None else p.grad.clone()) for p in model.parameters()]
+    handles = [module.register_forward_hook(partial(keep, idx))
+               for idx, (_, module, _) in enumerate(layers)]
+    dtype, device = _model_dtype(model), _model_device(model)
+    try:
+        with torch.random.fork_rng(devices=[]), torch.enable_grad():
+            out = model(torch.as_tensor(np.asarray(x), dtype=dtype, device=device))
+            target = torch.as_tensor(np.asarray(y), device=device)
+            if loss == "ce":
+                value = F.cross_entropy(out, target.long())
+            else:
+                value = F.mse_loss(out, target.to(dtype).reshape(out.shape))
+            value.backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+        for p, g in saved:
+            p.grad = g
+    return [{"layer": info.layer, "name": info.name, "activation": info.activation,
+             "act": acts[idx].detach().cpu().numpy().copy(),
+             "act_grad": (acts[idx].grad.cpu().numpy().copy() if acts[idx].grad is not None
+                          else np.zeros(tuple(acts[idx].shape)))}
+            for idx, (info, _, _) in enumerate(layers) if idx in acts]
 
 
 class _Batches:

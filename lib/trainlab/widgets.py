@@ -63,6 +63,7 @@ __all__ = [
     "keep_prob_run",
     "lr_explorer",
     "render_png",
+    "training_dashboard",
 ]
 
 DEFAULT_SCHEMES: tuple[str, ...] = SCALED_SCHEMES
@@ -696,7 +697,7 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
     kept: dict[str, Any] = {}
 
     def compute(scheme: str, scale: float, depth: int, width: int, activation: str,
-                lr: float, overlay: bool, report: Any = None, cancelled: Any = None
+                lr: float, overlay: bool = False, report: Any = None, cancelled: Any = None
                 ) -> dict[str, Any]:
         label = f"{scheme} × {fmt(scale)}, {activation}, {depth}×{width}, lr {fmt(lr)}"
         earlier = dict(list(kept.items())[-(max_overlay - 1):]) if overlay else {}
@@ -750,8 +751,10 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
         "bn": widgets.Checkbox(value=True, description="with BN"),
     }
 
-    def compute(lr: float, activation: str, scale: float, bn: bool, report: Any = None,
-                cancelled: Any = None) -> dict[str, Any]:
+    default_activation = activation
+
+    def compute(lr: float, activation: str = default_activation, scale: float = 1.0,
+                bn: bool = True, report: Any = None, cancelled: Any = None) -> dict[str, Any]:
         runs = {"no BN": "none", "BN": "bn"} if bn else {"no BN": "none"}
         hists: dict[str, Any] = {}
         for name, norm in runs.items():
@@ -823,8 +826,11 @@ def keep_prob_explorer(*, keep_prob: float = 1.0,
                                   description="steps"),
     }
 
-    def compute(keep_prob: float, width: int, n_train: int, steps: int, report: Any = None,
-                cancelled: Any = None) -> dict[str, Any]:
+    defaults = {"width": width, "n_train": n_train, "steps": steps}
+
+    def compute(keep_prob: float, width: int = defaults["width"],
+                n_train: int = defaults["n_train"], steps: int = defaults["steps"],
+                report: Any = None, cancelled: Any = None) -> dict[str, Any]:
         kp = round(float(keep_prob), 4)
         setting = (width, n_train, steps)
         key = (kp, *setting)
@@ -928,7 +934,7 @@ def dead_relu_explorer(*, lr: float = 0.1, depth: int = 3, width: int = 128,
                                       description="optimizer"),
     }
 
-    def compute(lr: float, activation: str, optimizer: str, report: Any = None,
+    def compute(lr: float, activation: str = "relu", optimizer: str = "sgd", report: Any = None,
                 cancelled: Any = None) -> dict[str, Any]:
         from trainlab.train import pre_activation_stats
 
@@ -981,5 +987,120 @@ def _dead_figure(res: dict[str, Any], steps: int) -> Figure:
                     log_loss=True)
     ax2.set_xlim(0, steps)
     ax2.tick_params(labelsize=_FONT - 1)
+    fig.suptitle(res["summary"], fontsize=_FONT + 1)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# live training dashboard (after Karpathy's "makemore part 3")
+# --------------------------------------------------------------------------------------------
+def training_dashboard(model_fn: Callable[..., Any], data: tuple[np.ndarray, ...] | None = None,
+                       *, lr: float = 0.1, optimizer: str = "sgd", steps: int = 300,
+                       batch_size: int = 64, record_every: int = 20, n_probe: int = 256,
+                       seed: int = 0) -> Explorer:
+    """Watch a network train: per-layer histograms of activations and of their gradients,
+    the saturated / dead fraction and the update-to-data ratio of every layer over training.
+
+    ``model_fn()`` builds a fresh trainlab / torch model (its layers are those of
+    :func:`trainlab.train.find_layers`), called with no arguments, so any
+    ``functools.partial`` of :func:`trainlab.models.mlp` or a CNN builder works. ``data``:
+    ``(X, y, Xv, yv)``; ``None`` takes 2,000 + 500 MNIST-10k images
+    (:func:`trainlab.data.mnist_subset`, flattened). Controls (``continuous_update=False``):
+    ``lr`` (1e-3..1e1) and ``optimizer``. The model trains with :func:`trainlab.train.train`
+    (``stats=True``); at each record step the histograms are measured on ``n_probe`` training
+    images (:func:`trainlab.train.layer_values`) and the figure is redrawn live. The
+    update-to-data ratio ``||ΔW|| / ||W||`` is drawn as log10 with Karpathy's rule of thumb
+    1e-3 as a dashed line; ``saturated`` (tanh/sigmoid tails) and ``dead`` (ReLU units off for
+    every example) come from the recorder. ``last_result``: ``history``, ``layers``
+    (per-layer ``act``/``act_grad`` std, saturated and dead fractions at the end), ``status``.
+    """
+    X, y, Xv, yv = data if data is not None else mnist_subset(2000, 500, seed)
+    probe = (X[:n_probe], y[:n_probe])
+    controls = {
+        "lr": _log_slider("learning rate", lr, -3, 1),
+        "optimizer": widgets.Dropdown(options=["sgd", "momentum", "adam"], value=optimizer,
+                                      description="optimizer"),
+    }
+
+    def compute(lr: float, optimizer: str, report: Any = None, cancelled: Any = None
+                ) -> dict[str, Any]:
+        from trainlab.train import layer_values, train
+
+        model = model_fn()
+
+        def snapshot(hist: Any) -> dict[str, Any]:
+            was_training = model.training
+            model.eval()
+            values = layer_values(model, *probe)
+            model.train(was_training)
+            return {"history": hist, "values": values,
+                    "summary": f"{optimizer}, lr {fmt(lr)}: step {hist.steps_run} of {steps}"}
+
+        def hook(hist: Any) -> None:
+            if cancelled is not None and cancelled():
+                raise Cancelled
+            if report is not None:
+                res = snapshot(hist)
+                res["progress"] = f"step {hist.steps_run} of {steps}"
+                report(res)
+
+        hist = train(model, (X, y), (Xv, yv), steps=steps, batch_size=min(batch_size, len(X)),
+                     lr=float(lr), optimizer=optimizer, record_every=record_every, stats=True,
+                     seed=seed, progress=False, on_record=hook)
+        res = snapshot(hist)
+        res["layers"] = [{"layer": v["layer"], "act_std": float(np.std(v["act"])),
+                          "grad_std": float(np.std(v["act_grad"]))} for v in res["values"]]
+        res["status"] = hist.status if hist.diverged else "ok"
+        res["summary"] = (f"{optimizer}, lr {fmt(lr)}: train loss "
+                          f"{fmt(hist.final('train_loss'))}, val accuracy "
+                          f"{fmt(hist.final('val_acc'))}")
+        return res
+
+    return Explorer(controls, compute, _dashboard_figure, title="Training dashboard",
+                    live=True)
+
+
+def _dashboard_figure(res: dict[str, Any]) -> Figure:
+    """2 x 2 panels: activation and gradient histograms per layer, saturated/dead fraction
+    and log10 update-to-data ratio against the step."""
+    hist = res["history"]
+    fig = _new_figure(_FIG_WIDTH * 1.1, 7.0)
+    grid = fig.add_gridspec(2, 2, hspace=0.45, wspace=0.25, left=0.08, right=0.98, top=0.9,
+                            bottom=0.09)
+    ax_a, ax_g, ax_s, ax_u = (fig.add_subplot(grid[i, j]) for i in range(2) for j in range(2))
+    for i, v in enumerate(res["values"]):
+        label = f"layer {v['layer']} ({v['activation']})"
+        for ax, key in ((ax_a, "act"), (ax_g, "act_grad")):
+            vals = np.asarray(v[key], dtype=np.float64).ravel()
+            vals = vals[np.isfinite(vals)]
+            if vals.size:
+                counts, edges = np.histogram(vals, bins=40)
+                ax.stairs(counts / max(1, vals.size), edges, color=color(i), label=label)
+    ax_a.set_xlabel("activation a", fontsize=_FONT)
+    ax_a.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    ax_g.set_xlabel("gradient dL/da", fontsize=_FONT)
+    ax_g.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt(float(v))))
+    ax_g.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    for ax in (ax_a, ax_g):
+        ax.set_ylabel("fraction of entries", fontsize=_FONT)
+    ax_a.legend(fontsize=_FONT - 1)
+    for layer in hist.layers:
+        i = layer - 1
+        steps, sat = hist.series("saturated", layer=layer)
+        _, dead = hist.series("dead", layer=layer)
+        frac = np.where(np.isfinite(sat), sat, dead)
+        ax_s.plot(steps, frac, "-", color=color(i))
+        _, ratio = hist.series("update_ratio", layer=layer)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ax_u.plot(steps, np.log10(ratio), "-", color=color(i), label=f"layer {layer}")
+    ax_s.set_ylim(-0.02, 1.02)
+    ax_s.set_ylabel("saturated (tanh, sigmoid)\nor dead (ReLU) fraction", fontsize=_FONT)
+    ax_u.axhline(-3, ls="--", color="black", lw=1, label="1e-3 (rule of thumb)")
+    ax_u.set_ylabel("log10 update / data ratio", fontsize=_FONT)
+    ax_u.legend(fontsize=_FONT - 1)
+    for ax in (ax_s, ax_u):
+        ax.set_xlabel("training step", fontsize=_FONT)
+    for ax in (ax_a, ax_g, ax_s, ax_u):
+        ax.tick_params(labelsize=_FONT - 1)
     fig.suptitle(res["summary"], fontsize=_FONT + 1)
     return fig
