@@ -489,3 +489,11 @@ def test_training_dashboard_shows_any_model_live(mnist_ok):
     ex.wait()
     assert ex.partial_draws > draws and ex.last_result["params"]["lr"] == 10.0
     assert ex.last_result["status"] == "ok" or "diverged" in ex.last_result["status"]
+
+
+def test_weights_drawn_without_keeping_do_not_evict_the_shallow_layers():
+    small = W.WeightCache(max_bytes=2 * 64 * 64 * 4)
+    w1 = small.weight(1, 64, 64)
+    w9 = small.weight(9, 64, 64, keep=False)
+    assert small.weight(1, 64, 64) is w1 and small.nbytes == w1.nbytes
+    np.testing.assert_array_equal(w9, small.weight(9, 64, 64))

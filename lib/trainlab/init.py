@@ -444,8 +444,11 @@ class WeightCache:
     _inputs: dict = field(default_factory=dict, repr=False)
     _lock: Any = field(default_factory=threading.RLock, repr=False, compare=False)
 
-    def weight(self, layer: int, fan_in: int, fan_out: int, kind: str = "normal") -> np.ndarray:
-        """The unit-variance (fan_in, fan_out) float32 matrix of ``layer``."""
+    def weight(self, layer: int, fan_in: int, fan_out: int, kind: str = "normal",
+               keep: bool = True) -> np.ndarray:
+        """The unit-variance (fan_in, fan_out) float32 matrix of ``layer``; ``keep=False``
+        draws a matrix that is not cached without caching it (a one-off pass over deep
+        layers then does not evict the shallow ones that every update needs)."""
         if kind not in ("normal", "uniform"):
             raise ValueError(f"kind must be one of ['normal', 'uniform'], got {kind!r}")
         key = (layer, fan_in, fan_out, kind)
@@ -454,6 +457,8 @@ class WeightCache:
                 self._mats.move_to_end(key)
                 return self._mats[key]
             w = self._draw(layer, fan_in, fan_out, kind)
+            if not keep:
+                return w
             self._mats[key] = w
             while self.nbytes > self.max_bytes and len(self._mats) > 1:
                 self._mats.popitem(last=False)
@@ -632,7 +637,8 @@ def _stacked_preactivation(ws_cache: WeightCache, layer: int, a: np.ndarray, wid
     if layer == 1 and a.shape[1] == width:
         z = np.concatenate([ws_cache.first_product(width, kind)] * n)
     else:
-        z = _matmul(a, ws_cache.weight(layer, a.shape[1], width, kind))
+        keep = layer * a.shape[1] * width * 4 <= ws_cache.max_bytes // 2
+        z = _matmul(a, ws_cache.weight(layer, a.shape[1], width, kind, keep=keep))
     factors = np.repeat(np.asarray(stds, dtype=np.float32), batch)[:, None]
     z *= factors
     return z
@@ -656,7 +662,9 @@ def _backward_stats(ws_cache: WeightCache, results: list[dict[str, Any]], alive:
             g = np.repeat(dz.sum(axis=1, keepdims=True) * np.repeat(scales, batch)[:, None],
                           width, axis=1)
         else:
-            g = _matmul(dz, ws_cache.weight(layer, width, width, kind), transpose=True)
+            keep = layer * width * width * 4 <= ws_cache.max_bytes // 2
+            w = ws_cache.weight(layer, width, width, kind, keep=keep)
+            g = _matmul(dz, w, transpose=True)
             g *= np.repeat(np.asarray([stds[i] for i in alive], dtype=np.float32), batch)[:, None]
     grads.reverse()
     for j, i in enumerate(alive):
