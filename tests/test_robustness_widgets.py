@@ -135,7 +135,9 @@ def init_ex() -> W.Explorer:
 def test_init_explorer_every_control_at_its_ends(init_ex):
     statuses = _sweep_ends(init_ex)
     assert statuses["scheme", "zeros"].startswith("vanished")
-    assert statuses["depth", 30] == "ok" and _at(statuses, "scale", 1e-3) == "ok"
+    # normal x 0.01 (the opening value) shrinks the std 17x per layer at width 32, 1e-3 more so
+    assert statuses["depth", 30].startswith("vanishing")
+    assert _at(statuses, "scale", 1e-3).startswith("vanishing")
     assert all(len(init_ex.last_result[k]) == init_ex.controls["depth"].value
                for k in ("std", "mean", "pre_std"))
 
