@@ -640,7 +640,8 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
 
     Data: ``train_data = (X, y)`` NumPy arrays, ``X`` of shape (N, ...) (converted once to the
     dtype of the model's parameters: float64 in the lessons, see
-    :func:`trainlab.notebook.setup_notebook`), ``y`` int class labels (N,) for ``loss="ce"`` (cross-entropy on logits); for
+    :func:`trainlab.notebook.setup_notebook`), ``y`` int class labels (N,) for ``loss="ce"``
+    (cross-entropy on logits); for
     ``loss="mse"`` (mean of ``(f(x) - t)^2`` over all entries) float targets (N,) or (N, K), or
     int labels turned into one-hot targets. Minibatches of ``batch_size`` come from random
     permutations of 0..N-1 drawn with ``np.random.default_rng(seed)`` (one pass per epoch);
