@@ -402,3 +402,44 @@ def test_sgd_step_seconds_leaves_model_unchanged():
                          repeat=1)
     assert t > 0
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_on_record_sees_every_record_step_and_can_stop_the_run(digits) -> None:
+    x, y, xv, yv = digits
+    seen = []
+    model = mlp(64, [16], 10, seed=0)
+    train(model, (x, y), (xv, yv), steps=25, record_every=10, stats=False,
+          on_record=lambda h: seen.append((len(h.curves), h.curves[-1]["step"])))
+    assert seen == [(1, 0), (2, 10), (3, 20), (4, 24)]
+
+    class Stop(Exception):
+        pass
+
+    def stop(h: History) -> None:
+        if len(h.curves) == 2:
+            raise Stop
+
+    hist_model = mlp(64, [16], 10, seed=0)
+    with pytest.raises(Stop):
+        train(hist_model, (x, y), None, steps=25, record_every=10, stats=False, on_record=stop)
+
+
+def test_layer_values_match_autograd_and_leave_training_state_alone() -> None:
+    from trainlab.train import layer_values
+
+    model = tiny_net(nn.Tanh(), dtype=torch.float64)
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 7.0)
+    state = torch.random.get_rng_state()
+    values = layer_values(model, X_TINY, Y_TINY)
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert all(bool((p.grad == 7.0).all()) for p in model.parameters())
+    xt = torch.tensor(X_TINY)
+    z1 = model.fc1(xt)
+    a1 = torch.tanh(z1)
+    a1.retain_grad()
+    loss = nn.functional.cross_entropy(model.out(a1), torch.tensor(Y_TINY))
+    loss.backward()
+    assert len(values) == 1 and values[0]["activation"] == "tanh"
+    np.testing.assert_allclose(values[0]["act"], a1.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(values[0]["act_grad"], a1.grad.numpy(), rtol=1e-10)

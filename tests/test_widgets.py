@@ -22,7 +22,9 @@ def _png_count(explorer: W.Explorer) -> int:
 
 
 def _text(explorer: W.Explorer) -> str:
-    return "".join(o.get("text", "") for o in explorer.output.outputs)
+    """The status line (a display_data with text/plain and nowrap HTML) and any stream."""
+    return "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                   for o in explorer.output.outputs)
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +217,7 @@ def test_lr_explorer_shows_divergence_without_bn(mnist_ok):
     assert ex.last_result["status"] == "ok"
     assert set(ex.last_result["final_train_loss"]) == {"no BN", "BN"}
     ex.controls["lr"].value = 10.0
+    ex.wait()
     res = ex.last_result
     assert res["diverged"]["no BN"] and res["diverged_at"]["no BN"] <= 30
     assert res["status"].startswith("diverged: no BN at step")
@@ -226,6 +229,7 @@ def test_init_training_explorer_reacts(mnist_ok):
     first = ex.last_result["final_train_loss"]
     assert math.isfinite(first) and 0 <= ex.last_result["final_val_acc"] <= 1
     ex.controls["scale"].value = 0.01
+    ex.wait()
     assert ex.last_result["final_train_loss"] != first
     assert ex.last_result["params"]["scale"] == pytest.approx(0.01)
 
@@ -241,6 +245,7 @@ def test_keep_prob_explorer_reports_gap(mnist_ok):
     slider = ex.controls["keep_prob"]
     assert (slider.min, slider.max, slider.step) == (0.3, 1.0, 0.05)
     slider.value = 0.5
+    ex.wait()
     assert ex.last_result["params"]["keep_prob"] == 0.5
     assert ex.last_result["train_loss"] != res["train_loss"]
     assert set(ex.last_result["seen"]) == {0.5, 1.0} and _png_count(ex) == 1
@@ -284,8 +289,10 @@ def test_keep_prob_explorer_defaults_show_the_effect_of_dropout(mnist_ok):
     assert no_drop["train_loss"] < 0.01 and no_drop["train_acc"] == 1.0
     assert no_drop["val_loss"] > 1.1 * no_drop["min_val_loss"]
     ex.controls["keep_prob"].value = 0.5
+    ex.wait()
     half = ex.last_result
     ex.controls["keep_prob"].value = 0.3
+    ex.wait()
     low = ex.last_result
     assert no_drop["gap_loss"] > half["gap_loss"] > low["gap_loss"]
     assert no_drop["gap_acc"] > low["gap_acc"]
@@ -296,5 +303,197 @@ def test_dead_relu_explorer_grows_with_lr(mnist_ok):
     ex = W.dead_relu_explorer(lr=0.01, steps=25, n_train=300, n_probe=200, width=32)
     low = ex.last_result["dead_total"]
     ex.controls["lr"].value = 2.0
+    ex.wait()
     high = ex.last_result["dead_total"]
     assert 0 <= low < high <= 1 and len(ex.last_result["dead"]) == 3
+
+
+# --------------------------------------------------------------------------------------------
+# speed machinery of the init explorer, gradients, lecture legibility, live training
+# --------------------------------------------------------------------------------------------
+def test_grid_gives_the_same_numbers_as_one_run_per_scale(cache):
+    from trainlab.init import init_forward_grid
+
+    scales = [0.01, 0.1, 1.0, 10.0]
+    grid = init_forward_grid(cache, "kaiming_normal", scales, 5, 128, "tanh")
+    for s, res in zip(scales, grid, strict=True):
+        one = W.init_forward_stats(cache, "kaiming_normal", s, 5, 128, "tanh")
+        assert res["std"] == pytest.approx(one["std"], rel=1e-4)
+        assert res["status"] == one["status"] and res["scale"] == s
+    over = init_forward_grid(cache, "normal", [0.01, 10.0], 20, 256, "linear")
+    assert over[0]["diverged_at"] is None and over[1]["diverged_at"] is not None
+    assert init_forward_grid(cache, "normal", [1.0], 3, 64, "tanh", cancelled=lambda: True) == []
+
+
+def test_backward_gradients_match_torch_autograd(cache):
+    import torch
+
+    width, depth = 64, 4
+    res = W.init_forward_stats(cache, "xavier_normal", 1.5, depth, width, "tanh",
+                               backward=True)
+    std = res["weight_std"][0]
+    a = torch.tensor(cache.inputs(width), dtype=torch.float64, requires_grad=True)
+    acts = []
+    for layer in range(1, depth + 1):
+        w = torch.tensor(cache.weight(layer, width, width), dtype=torch.float64) * std
+        a = torch.tanh(a @ w)
+        a.retain_grad()
+        acts.append(a)
+    (a * torch.tensor(cache.output_grad(width), dtype=torch.float64)).sum().backward()
+    expected = [float(t.grad.std(correction=0)) for t in acts]
+    assert res["grad_std"] == pytest.approx(expected, rel=1e-4)
+    assert len(res["grad_hist"]) == depth and res["grad_hist"][0][0].sum() == 16 * width
+
+
+def test_exploding_and_vanishing_are_not_ok(cache):
+    big = W.init_forward_stats(cache, "normal", 10.0, 3, 256, "linear")
+    assert all(math.isfinite(s) for s in big["std"]) and big["std"][-1] > 1e4
+    assert big["status"].startswith("exploding: std ") and "layer" in big["status"]
+    small = W.init_forward_stats(cache, "normal", 1e-3, 3, 256, "linear")
+    assert small["status"].startswith("vanishing: std ")
+    ex = W.init_explorer(depth=3, width=256, widths=(256,), scheme="normal", scale=10.0,
+                         activations=("linear",))
+    assert ex.last_result["status"].startswith("exploding") and "exploding" in _text(ex)
+
+
+def test_depth_and_scale_moves_are_served_from_the_background_grid():
+    ex = W.init_explorer(depth=6, width=64, widths=(64,), max_depth=20, scale=0.1)
+    ex.grid.wait()
+    key = ("normal", 64, "tanh", True)
+    assert key in ex.grid.results
+    for depth in (20, 3):
+        ex.controls["depth"].value = depth
+        direct = W.init_forward_stats(ex.cache, "normal", ex.controls["scale"].value, depth,
+                                      64, "tanh")
+        assert ex.last_result["std"] == pytest.approx(direct["std"], rel=1e-4)
+        assert ex.last_result["status"] == direct["status"]
+    ex.controls["scale"].value = 10 ** -0.5
+    assert ex.grid.lookup(key, ex.controls["scale"].value, 3) is not None
+    ex.controls["gradients"].value = True
+    assert len(ex.last_result["grad_std"]) == 3 and _png_count(ex) == 1
+
+
+def test_explorer_stores_a_plain_image_for_front_ends_without_widgets():
+    ex = W.init_explorer(depth=2, width=64, widths=(64,))
+    bundle = ex._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert base64.b64decode(bundle["image/png"])[:4] == b"\x89PNG"
+    assert "std per layer" in bundle["text/plain"]
+
+
+def test_lecture_legibility():
+    from PIL import Image
+
+    ex = W.init_explorer(depth=6, width=64, widths=(64,))
+    png = base64.b64decode(ex.output.outputs[0]["data"]["image/png"])
+    import io
+
+    width_px = Image.open(io.BytesIO(png)).size[0]
+    assert width_px >= 900
+    fig = ex.render(ex.last_result)
+    sizes = [t.get_fontsize() for ax in fig.axes for t in
+             (ax.title, ax.xaxis.label, *ax.get_xticklabels())] + [fig._suptitle.get_fontsize()]
+    assert min(sizes) >= 11  # points, at 100 dpi
+    assert ex.controls["scale"].readout_format == ".3r"
+    assert [W.fmt(v) for v in (0.00316, 0.1, 31.62, 4100.0, 7e34)] == \
+        ["0.00316", "0.1", "31.6", "4100", "7.0e+34"]
+    html = W._status_html("std per layer: 3.8 7e+22  |  exploding: std 7.0e+34 at layer 6")
+    assert '<span style="white-space: nowrap">7e+22</span>' in html
+    assert '<span style="white-space: nowrap">7.0e+34</span>' in html
+    assert html.count("nowrap") == 12
+
+
+def test_live_explorer_draws_partial_results_and_cancels_stale_runs():
+    import threading
+
+    gate = threading.Event()
+    seen = []
+
+    def compute(x: float, report, cancelled) -> dict:
+        for i in range(3):
+            report({"status": "ok", "x": x, "i": i, "progress": f"{i} of 3"})
+            if x == 0.2 and not gate.wait(5):
+                raise AssertionError("never released")
+            if cancelled():
+                seen.append(("cancelled", x))
+                raise W.Cancelled
+        return {"status": "ok", "x": x}
+
+    def render(res):
+        fig = W._new_figure(2, 1)
+        fig.add_subplot().set_title(str(res["x"]))
+        return fig
+
+    ex = W.Explorer({"x": ipywidgets.FloatSlider(value=0.1, min=0, max=1)}, compute, render,
+                    live=True)
+    assert ex.last_result["x"] == 0.1 and ex.partial_draws >= 1
+    ex.controls["x"].value = 0.2
+    assert "training…" in _text(ex)
+    ex.controls["x"].value = 0.3
+    gate.set()
+    ex.wait()
+    assert ex.last_result["x"] == 0.3 and ("cancelled", 0.2) in seen
+    assert "training" not in _text(ex) and _png_count(ex) == 1
+
+
+def test_lr_explorer_draws_while_training(mnist_ok):
+    ex = W.lr_explorer(lr=0.05, steps=60, n_train=400, n_val=100, width=32)
+    before = ex.partial_draws
+    ex.controls["activation"].value = "sigmoid"
+    assert "training…" in _text(ex)
+    ex.wait()
+    assert ex.partial_draws > before and ex.last_result["params"]["activation"] == "sigmoid"
+    ex.controls["bn"].value = False
+    ex.wait()
+    assert set(ex.last_result["final_train_loss"]) == {"no BN"}
+
+
+def test_dead_relu_explorer_leaky_units_never_die(mnist_ok):
+    ex = W.dead_relu_explorer(lr=2.0, steps=25, n_train=300, n_probe=200, width=32)
+    ex.controls["activation"].value = "leaky_relu"
+    ex.wait()
+    res = ex.last_result
+    assert res["dead_total"] == 0 and 0 <= res["inactive_total"] <= 1
+    ex.controls["optimizer"].value = "adam"
+    ex.wait()
+    assert ex.last_result["params"]["optimizer"] == "adam"
+
+
+def test_training_explorer_overlays_runs(mnist_ok):
+    ex = W.init_training_explorer(steps=20, n_train=200, n_val=100, width=32)
+    ex.controls["overlay"].value = True
+    ex.wait()
+    ex.controls["scale"].value = 0.1
+    ex.wait()
+    assert len(ex.last_result["histories"]) == 2
+    ex.controls["overlay"].value = False
+    ex.wait()
+    assert len(ex.last_result["histories"]) == 1
+
+
+def test_training_dashboard_shows_any_model_live(mnist_ok):
+    from functools import partial
+
+    from trainlab.models import mlp
+
+    data = W.mnist_subset(200, 50, 0)
+    ex = W.training_dashboard(partial(mlp, 784, (3, 16), 10, activation="tanh"), data,
+                              steps=30, record_every=10, n_probe=32)
+    res = ex.last_result
+    assert res["status"] == "ok" and [v["layer"] for v in res["layers"]] == [1, 2, 3]
+    assert res["values"][0]["act"].shape == (32, 16) and _png_count(ex) == 1
+    assert len(res["history"].series("update_ratio", layer=1)[0]) == 4
+    draws = ex.partial_draws
+    ex.controls["lr"].value = 10.0
+    assert "training…" in _text(ex)
+    ex.wait()
+    assert ex.partial_draws > draws and ex.last_result["params"]["lr"] == 10.0
+    assert ex.last_result["status"] == "ok" or "diverged" in ex.last_result["status"]
+
+
+def test_weights_drawn_without_keeping_do_not_evict_the_shallow_layers():
+    small = W.WeightCache(max_bytes=2 * 64 * 64 * 4)
+    w1 = small.weight(1, 64, 64)
+    w9 = small.weight(9, 64, 64, keep=False)
+    assert small.weight(1, 64, 64) is w1 and small.nbytes == w1.nbytes
+    np.testing.assert_array_equal(w9, small.weight(9, 64, 64))

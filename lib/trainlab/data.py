@@ -773,6 +773,29 @@ def make_toy_2d(kind: str, n: int = 400, seed: int = 0,
 # Command line
 # --------------------------------------------------------------------------------------------
 
+_MNIST_CACHE: dict[tuple[int, int, int], tuple[np.ndarray, ...]] = {}
+
+
+def mnist_subset(n_train: int, n_val: int, seed: int) -> tuple[np.ndarray, ...]:
+    """``(X, y, Xv, yv)``: ``n_train`` random MNIST-10k training images and ``n_val`` validation
+    images, flattened to (N, 784) float32 in [0, 1], int64 labels; a permutation drawn with
+    ``np.random.default_rng(seed)``; loaded once per process (the training explorers and
+    :func:`trainlab.dropout.keep_prob_run` use it). Raises ValueError for sizes outside
+    [10, 8000] / [10, 2000]."""
+    key = (n_train, n_val, seed)
+    if key not in _MNIST_CACHE:
+        X, y = load_mnist("10k", "train", flatten=True)
+        Xv, yv = load_mnist("10k", "val", flatten=True)
+        for name, value, hi in (("n_train", n_train, len(X)), ("n_val", n_val, len(Xv))):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) \
+                    or not 10 <= value <= hi:
+                raise ValueError(f"{name} must be an int in [10, {hi}], got {value!r}")
+        rng = np.random.default_rng(seed)
+        i, j = rng.permutation(len(X))[:n_train], rng.permutation(len(Xv))[:n_val]
+        _MNIST_CACHE[key] = (X[i], y[i], Xv[j], yv[j])
+    return _MNIST_CACHE[key]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m trainlab.data fetch [--all] | status``; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m trainlab.data", description=__doc__,

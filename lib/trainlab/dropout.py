@@ -15,6 +15,7 @@ Both give the same expected output; they differ in where the factor 1 / keep_pro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,8 @@ __all__ = [
     "dropout_benefit",
     "dropout_backward",
     "dropout_forward",
+    "keep_prob_data",
+    "keep_prob_run",
     "make_rng",
     "standard_dropout_backward",
     "standard_dropout_forward",
@@ -201,3 +204,108 @@ def dropout_benefit(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
             curves.append(acc)
         out[float(kp)] = {"step": np.asarray(steps_rec), "val_acc": np.asarray(curves)}
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# dropout against over-fitting, measured on MNIST-10k (lesson 06 and its explorer)
+# --------------------------------------------------------------------------------------------
+def keep_prob_data(n_train: int = 1000, n_val: int = 1000,
+                   seed: int = 0) -> tuple[np.ndarray, ...]:
+    """The fixed images the keep_prob explorer trains and validates on: ``(X, y, Xv, yv)``.
+
+    ``X`` (n_train, 784) and ``Xv`` (n_val, 784) float32 in [0, 1] are random MNIST-10k training
+    and validation images (a permutation drawn with ``np.random.default_rng(seed)``), ``y`` and
+    ``yv`` their int64 labels. Loaded once per process; the same arguments give the same arrays.
+    """
+    from trainlab.data import mnist_subset
+
+    return mnist_subset(n_train, n_val, seed)
+
+
+class _SplitEval:
+    """Forward hook that splits the eval-mode outputs of ``train(..., val_data=train + val)``.
+
+    :func:`trainlab.train.train` evaluates its ``val_data`` in eval mode at every record step,
+    here in one batch (``eval_batch`` = all rows). Given the training images followed by the
+    validation images, this hook takes each eval-mode output of exactly that many rows (other
+    calls, e.g. train's two-row shape probe or training steps, are ignored) and records the mean
+    cross-entropy ``-log softmax(f(x))[y]`` and the accuracy on each part separately.
+    """
+
+    def __init__(self, y_train: np.ndarray, y_val: np.ndarray) -> None:
+        import torch
+
+        self.labels = torch.from_numpy(np.concatenate([y_train, y_val]).astype(np.int64))
+        self.n_train = len(y_train)
+        self.rows: dict[str, list[float]] = {k: [] for k in
+                                              ("train_loss", "train_acc", "val_loss", "val_acc")}
+
+    def __call__(self, module: Any, _inputs: Any, output: Any) -> None:
+        if module.training or len(output) != len(self.labels):
+            return
+        import torch.nn.functional as F
+
+        logits = output.detach().double()
+        losses = F.cross_entropy(logits, self.labels, reduction="none")
+        hits = (logits.argmax(dim=1) == self.labels).double()
+        for split, sl in (("train", slice(0, self.n_train)), ("val", slice(self.n_train, None))):
+            self.rows[f"{split}_loss"].append(float(losses[sl].mean()))
+            self.rows[f"{split}_acc"].append(float(hits[sl].mean()))
+
+
+def keep_prob_run(keep_prob: float, *, hidden: Sequence[int] = (512, 512),
+                  n_train: int = 1000, n_val: int = 1000, steps: int = 500,
+                  batch_size: int = 50, optimizer: str = "adam", lr: float = 1e-3,
+                  record_every: int = 25, seed: int = 0,
+                  on_record: Any = None) -> dict[str, Any]:
+    """Train ``mlp(784, hidden, 10, keep_prob=keep_prob)`` and measure train and validation.
+
+    Data: :func:`keep_prob_data` (``n_train`` training, ``n_val`` validation images). Training:
+    :func:`trainlab.train.train`, ``steps`` minibatch steps of ``batch_size`` with
+    ``optimizer``/``lr``. Every ``record_every`` steps and after the last one, both image sets go
+    through the network in eval mode (dropout off, inverted dropout needs no rescaling), giving
+    curves of the mean cross-entropy and the accuracy. Returns ``train_loss``, ``train_acc``,
+    ``val_loss``, ``val_acc`` (after the last step), ``gap_loss = val_loss - train_loss``,
+    ``gap_acc = train_acc - val_acc``, ``min_val_loss`` and ``min_val_step`` (where validation
+    loss was lowest), ``curves`` (dict of ``step`` and the four metrics, 1-D arrays),
+    ``keep_prob`` and ``status`` ("ok" or the divergence message). ``on_record(curves)`` is
+    called at every record step with the curves so far (see :func:`trainlab.train.train`).
+    """
+    from trainlab.models import mlp
+    from trainlab.train import train
+
+    if isinstance(keep_prob, bool) or not isinstance(keep_prob, int | float | np.floating) \
+            or not 0 < keep_prob <= 1:
+        raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob!r}")
+    X, y, Xv, yv = keep_prob_data(n_train, n_val, seed)
+    model = mlp(784, list(hidden), 10, keep_prob=float(keep_prob), seed=seed)
+    split = _SplitEval(y, yv)
+    handle = model.register_forward_hook(split)
+    try:
+        hist = train(model, (X, y), (np.concatenate([X, Xv]), np.concatenate([y, yv])),
+                     steps=steps, batch_size=min(batch_size, n_train), lr=float(lr),
+                     optimizer=optimizer, record_every=record_every, stats=False, seed=seed,
+                     eval_batch=len(X) + len(Xv), progress=False,
+                     on_record=None if on_record is None else
+                     lambda h: on_record(_split_curves(h, split)))
+    finally:
+        handle.remove()
+    curves = _split_curves(hist, split)
+    res: dict[str, Any] = {k: float(v[-1]) if v.size else math.nan
+                           for k, v in curves.items() if k != "step"}
+    best = int(np.argmin(curves["val_loss"])) if curves["val_loss"].size else 0
+    res.update(keep_prob=float(keep_prob), curves=curves,
+               gap_loss=res["val_loss"] - res["train_loss"],
+               gap_acc=res["train_acc"] - res["val_acc"],
+               min_val_loss=float(curves["val_loss"][best]) if curves["step"].size else math.nan,
+               min_val_step=int(curves["step"][best]) if curves["step"].size else 0,
+               status=hist.status if hist.diverged else "ok")
+    return res
+
+
+
+
+def _split_curves(hist: Any, split: _SplitEval) -> dict[str, np.ndarray]:
+    curves = {"step": hist.series("val_loss")[0]}
+    curves.update({k: np.asarray(v, dtype=np.float64) for k, v in split.rows.items()})
+    return curves

@@ -37,7 +37,10 @@ scheme                standard deviation of each weight (``scale`` multiplies it
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
@@ -459,3 +462,351 @@ def lsuv_(model: nn.Module, x: torch.Tensor, *, tol: float = 0.05, max_iter: int
         model.train(was_training)
     model.lsuv_record = record
     return model
+
+
+# --------------------------------------------------------------------------------------------
+# signals through a deep net at initialisation (lesson 03 and its explorer)
+# --------------------------------------------------------------------------------------------
+SCALED_SCHEMES: tuple[str, ...] = (
+    "normal", "xavier_fan_in", "xavier_normal", "xavier_uniform", "kaiming_normal",
+    "kaiming_uniform", "lecun_normal", "zeros", "constant",
+)
+"""Schemes whose weights are a fixed standard matrix times a std (every :data:`SCHEMES` entry
+but ``orthogonal``): :func:`init_forward_stats` accepts these."""
+
+EXPLODING_STD = 1e4
+"""An activation std above this (finite) is reported as ``"exploding"``."""
+VANISHING_STD = 1e-4
+"""A non-zero activation std below this is reported as ``"vanishing"``."""
+
+_ACTIVATION_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+_STAT_KEYS = ("std", "mean", "pre_std", "hist", "frac_saturated", "frac_zero", "activations",
+              "grad_std", "grad_hist")
+
+
+@dataclass
+class WeightCache:
+    """Standard float32 weight matrices and input batches, each a function of its seed.
+
+    ``weight(layer, fan_in, fan_out, kind)`` is a (fan_in, fan_out) matrix of unit-variance
+    entries: ``kind="normal"`` N(0, 1), ``kind="uniform"`` U(-sqrt 3, sqrt 3). A scheme with
+    std ``s`` then has weights ``s * W`` and ``x @ (s W) = s (x @ W)``, so a change of scheme or
+    scale costs one matmul per layer and no sampling. Each matrix comes from its own generator
+    seeded by ``(seed, layer, fan_in, fan_out, kind)``, so values do not depend on the order of
+    requests, and a matrix dropped beyond ``max_bytes`` (least recently used first) is drawn
+    again, identical, when it is needed again. Safe to use from several threads.
+    """
+
+    seed: int = 0
+    batch: int = 16
+    max_bytes: int = 1 << 30
+    _mats: dict = field(default_factory=OrderedDict, repr=False)
+    _inputs: dict = field(default_factory=dict, repr=False)
+    _lock: Any = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    def weight(self, layer: int, fan_in: int, fan_out: int, kind: str = "normal",
+               keep: bool = True) -> np.ndarray:
+        """The unit-variance (fan_in, fan_out) float32 matrix of ``layer``; ``keep=False``
+        draws a matrix that is not cached without caching it (a one-off pass over deep
+        layers then does not evict the shallow ones that every update needs)."""
+        if kind not in ("normal", "uniform"):
+            raise ValueError(f"kind must be one of ['normal', 'uniform'], got {kind!r}")
+        key = (layer, fan_in, fan_out, kind)
+        with self._lock:
+            if key in self._mats:
+                self._mats.move_to_end(key)
+                return self._mats[key]
+            w = self._draw(layer, fan_in, fan_out, kind)
+            if not keep:
+                return w
+            self._mats[key] = w
+            while self.nbytes > self.max_bytes and len(self._mats) > 1:
+                self._mats.popitem(last=False)
+            return w
+
+    def _draw(self, layer: int, fan_in: int, fan_out: int, kind: str) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, layer, fan_in, fan_out, kind == "uniform"])
+        if kind == "normal":
+            return rng.standard_normal((fan_in, fan_out), dtype=np.float32)
+        w = rng.random((fan_in, fan_out), dtype=np.float32)
+        return (w - np.float32(0.5)) * np.float32(2.0 * math.sqrt(3.0))
+
+    def inputs(self, width: int) -> np.ndarray:
+        """The standard-normal input batch, shape (batch, width), float32."""
+        with self._lock:
+            if width not in self._inputs:
+                rng = np.random.default_rng([self.seed, width, 7])
+                self._inputs[width] = rng.standard_normal((self.batch, width), dtype=np.float32)
+            return self._inputs[width]
+
+    def output_grad(self, width: int) -> np.ndarray:
+        """The standard-normal gradient fed into the last layer's output, (batch, width)."""
+        with self._lock:
+            key = ("dout", width)
+            if key not in self._inputs:
+                rng = np.random.default_rng([self.seed, width, 11])
+                self._inputs[key] = rng.standard_normal((self.batch, width), dtype=np.float32)
+            return self._inputs[key]
+
+    def first_product(self, width: int, kind: str = "normal") -> np.ndarray:
+        """``inputs(width) @ weight(1, width, width, kind)``, shape (batch, width), cached:
+        layer 1's pre-activation before scaling does not depend on the scheme's std."""
+        key = ("x@W1", width, kind)
+        with self._lock:
+            if key not in self._inputs:
+                self._inputs[key] = self.inputs(width) @ self.weight(1, width, width, kind)
+            return self._inputs[key]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the cached weight matrices."""
+        return sum(w.nbytes for w in self._mats.values())
+
+
+def _activation_pair(name: str) -> tuple[Any, Any]:
+    from trainlab import activations
+
+    if name not in activations.ACTIVATIONS:
+        raise ValueError(f"activation must be one of {list(activations.ACTIVATIONS)}, "
+                         f"got {name!r}")
+    return activations.ACTIVATIONS[name]
+
+
+def _matmul(x: np.ndarray, w: np.ndarray, transpose: bool = False) -> np.ndarray:
+    """``x @ w`` (or ``x @ w.T``) in float32 through torch (zero-copy views): with a batch of
+    16 rows the product is bound by reading ``w``, and torch's kernel at the notebook's thread
+    count does that 2-4x faster than multi-threaded OpenBLAS on a busy 2-core machine."""
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    wt = torch.from_numpy(w)
+    return (xt @ (wt.T if transpose else wt)).numpy()
+
+
+def _scheme_kind(scheme: str) -> str:
+    return "uniform" if scheme in _UNIFORM else "normal"
+
+
+def _check_forward_args(scheme: str, depth: Any, width: Any) -> tuple[int, int]:
+    if scheme not in SCALED_SCHEMES:
+        raise ValueError(f"scheme must be one of {list(SCALED_SCHEMES)}, got {scheme!r}")
+    for name, value, hi in (("depth", depth, 100), ("width", width, 1 << 14)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) \
+                or not 1 <= value <= hi:
+            raise ValueError(f"{name} must be an int in [1, {hi}], got {value!r}")
+    return int(depth), int(width)
+
+
+def init_forward_stats(ws_cache: WeightCache, scheme: str, scale: float, depth: int,
+                       width: int, activation: str, *, bins: int = 30, use_gain: bool = True,
+                       backward: bool = False, keep_activations: bool = True) -> dict[str, Any]:
+    """Forward a standard-normal batch through ``depth`` fresh layers and measure each layer.
+
+    Layer ``l`` (1-based) computes ``z_l = a_{l-1} W_l`` and ``a_l = f(z_l)``, with
+    ``a_0 = x`` of shape (batch, width), ``W_l`` of shape (width, width) drawn by ``scheme``
+    with std ``init_std(scheme, width, width, scale=scale)`` (no biases); with ``use_gain`` the
+    activation's gain enters explicitly (see :func:`_forward_std`).
+    Returns per-layer lists (index 0 = layer 1): ``std`` and ``mean`` of ``a_l``, ``pre_std``
+    of ``z_l``, ``weight_std``, ``hist`` = ``(counts, edges)`` of ``a_l``, ``frac_saturated``
+    (|tanh| > 0.99, sigmoid outside [0.01, 0.99]), ``frac_zero`` (exact zeros, e.g. dead
+    ReLU), ``activations`` (the arrays, unless ``keep_activations=False``), plus ``input_std``,
+    ``status`` and ``diverged_at`` (first layer with a non-finite value, else None). Layers
+    after a divergence are not computed (std ``inf``). ``status`` is ``"ok"``, ``"diverged:
+    ..."`` (overflow to inf), ``"exploding: ..."`` (a std above :data:`EXPLODING_STD`),
+    ``"vanishing: ..."`` (below :data:`VANISHING_STD`) or ``"vanished: ..."`` (std exactly 0).
+
+    ``backward=True`` also backpropagates a standard-normal gradient ``g`` at the last
+    layer's output (``WeightCache.output_grad``): ``da_{l-1} = (da_l * f'(z_l)) W_l^T``, and
+    adds ``grad_std`` (std of ``dL/da_l``, l = 1..depth) and ``grad_hist``. Raises ValueError
+    for an unknown scheme or activation, or depth/width outside [1, 100] / [1, 16384].
+    """
+    return init_forward_grid(ws_cache, scheme, [scale], depth, width, activation, bins=bins,
+                             use_gain=use_gain, backward=backward,
+                             keep_activations=keep_activations)[0]
+
+
+def _forward_std(scheme: str, width: int, scale: float, activation: str,
+                 use_gain: bool) -> float:
+    """The weight std of one layer of :func:`init_forward_grid`. With ``use_gain`` the
+    activation's gain enters explicitly: as ``nonlinearity`` for the kaiming schemes, as a
+    factor ``gain(activation)`` on ``scale`` for xavier_normal / xavier_uniform (Glorot's rule
+    times the gain, what the lecture's explorer shows); other schemes take no gain."""
+    explicit = gain(activation) if use_gain and scheme in ("xavier_normal",
+                                                             "xavier_uniform") else 1.0
+    return init_std(scheme, width, width, scale=scale * explicit,
+                    nonlinearity=activation if use_gain and scheme in _KAIMING else None)
+
+
+def init_forward_grid(ws_cache: WeightCache, scheme: str, scales: Sequence[float], depth: int,
+                      width: int, activation: str, *, bins: int = 30, use_gain: bool = True,
+                      backward: bool = False, keep_activations: bool = False,
+                      cancelled: Any = None) -> list[dict[str, Any]]:
+    """:func:`init_forward_stats` for many ``scales`` at once, one result dict per scale.
+
+    The batches of every scale are stacked, so each layer's weight matrix is read (or drawn)
+    once for all of them, and the product is one matrix-matrix multiplication instead of one
+    memory-bound pass per scale. ``cancelled``: a callable polled between layers; when it
+    returns True the computation stops and ``[]`` is returned.
+    """
+    depth, width = _check_forward_args(scheme, depth, width)
+    f, df = _activation_pair(activation)
+    kind = _scheme_kind(scheme)
+    stds = [_forward_std(scheme, width, float(s), activation, use_gain) for s in scales]
+    x = ws_cache.inputs(width)
+    results = [_empty_stats(scheme, s, depth, width, activation, std, x)
+               for s, std in zip(scales, stds, strict=True)]
+    alive = list(range(len(scales)))
+    a = np.concatenate([x] * len(alive))
+    zs: list[np.ndarray] = []
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for layer in range(1, depth + 1):
+            if cancelled is not None and cancelled():
+                return []
+            z = _stacked_preactivation(ws_cache, layer, a, width, scheme, kind,
+                                       [stds[i] for i in alive], [scales[i] for i in alive])
+            a = f(z)
+            keep = []
+            for j, i in enumerate(alive):
+                zi, ai = _rows(z, j, x.shape[0]), _rows(a, j, x.shape[0])
+                if not (np.isfinite(zi).all() and np.isfinite(ai).all()):
+                    _mark_diverged(results[i], layer, depth)
+                    continue
+                _layer_stats(results[i], zi, ai, activation, bins, keep_activations)
+                keep.append(j)
+            if len(keep) < len(alive):
+                rows = np.concatenate([np.arange(j * x.shape[0], (j + 1) * x.shape[0])
+                                       for j in keep]) if keep else np.arange(0)
+                a, z = a[rows], z[rows]
+                zs = [zz[rows] for zz in zs]
+                alive = [alive[j] for j in keep]
+            if backward:
+                zs.append(z)
+            if not alive:
+                break
+        if backward and alive and len(zs) == depth:
+            _backward_stats(ws_cache, results, alive, zs, df, width, scheme, kind, stds, bins,
+                            cancelled)
+    for res in results:
+        _flag_scale(res)
+    return results
+
+
+def _rows(m: np.ndarray, j: int, batch: int) -> np.ndarray:
+    return m[j * batch:(j + 1) * batch]
+
+
+def _stacked_preactivation(ws_cache: WeightCache, layer: int, a: np.ndarray, width: int,
+                           scheme: str, kind: str, stds: list[float],
+                           scales: list[float]) -> np.ndarray:
+    """z = a @ W for each stacked block with its own std, without building W."""
+    batch = ws_cache.batch
+    n = len(stds)
+    if scheme == "zeros":
+        return np.zeros((a.shape[0], width), dtype=np.float32)
+    if scheme == "constant":
+        row = a.sum(axis=1, keepdims=True, dtype=np.float32)
+        row = row * np.repeat(np.asarray(scales, dtype=np.float32), batch)[:, None]
+        return np.repeat(row, width, axis=1)
+    if layer == 1 and a.shape[1] == width:
+        z = np.concatenate([ws_cache.first_product(width, kind)] * n)
+    else:
+        keep = layer * a.shape[1] * width * 4 <= ws_cache.max_bytes // 2
+        z = _matmul(a, ws_cache.weight(layer, a.shape[1], width, kind, keep=keep))
+    factors = np.repeat(np.asarray(stds, dtype=np.float32), batch)[:, None]
+    z *= factors
+    return z
+
+
+def _backward_stats(ws_cache: WeightCache, results: list[dict[str, Any]], alive: list[int],
+                    zs: list[np.ndarray], df: Any, width: int, scheme: str, kind: str,
+                    stds: list[float], bins: int, cancelled: Any) -> None:
+    batch = ws_cache.batch
+    g = np.concatenate([ws_cache.output_grad(width)] * len(alive))
+    grads: list[np.ndarray] = []
+    for layer in range(len(zs), 0, -1):
+        if cancelled is not None and cancelled():
+            return
+        grads.append(g)
+        dz = g * df(zs[layer - 1]).astype(np.float32)
+        if scheme == "zeros":
+            g = np.zeros_like(dz)
+        elif scheme == "constant":
+            scales = np.asarray([results[i]["scale"] for i in alive], dtype=np.float32)
+            g = np.repeat(dz.sum(axis=1, keepdims=True) * np.repeat(scales, batch)[:, None],
+                          width, axis=1)
+        else:
+            keep = layer * width * width * 4 <= ws_cache.max_bytes // 2
+            w = ws_cache.weight(layer, width, width, kind, keep=keep)
+            g = _matmul(dz, w, transpose=True)
+            g *= np.repeat(np.asarray([stds[i] for i in alive], dtype=np.float32), batch)[:, None]
+    grads.reverse()
+    for j, i in enumerate(alive):
+        res = results[i]
+        for gl in grads:
+            gi = _rows(gl, j, batch)
+            res["grad_std"].append(float(gi.std(dtype=np.float64)))
+            res["grad_hist"].append(_histogram(gi, None, bins) if np.isfinite(gi).all()
+                                    else (np.zeros(bins, dtype=np.int64), np.linspace(-1, 1,
+                                                                                      bins + 1)))
+
+
+def _empty_stats(scheme: str, scale: float, depth: int, width: int, activation: str, std: float,
+                 x: np.ndarray) -> dict[str, Any]:
+    res: dict[str, Any] = {k: [] for k in _STAT_KEYS}
+    res.update(scheme=scheme, scale=float(scale), depth=depth, width=width,
+               activation=activation, batch=x.shape[0], weight_std=[float(std)] * depth,
+               input_std=float(x.std(dtype=np.float64)), status="ok", diverged_at=None)
+    return res
+
+
+def _histogram(a: np.ndarray, activation: str | None, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = _ACTIVATION_RANGE.get(activation or "", (float(a.min()), float(a.max())))
+    if activation not in _ACTIVATION_RANGE:
+        m = max(abs(lo), abs(hi), 1e-30)
+        lo, hi = (0.0 if lo >= 0 else -m), m
+    counts, edges = np.histogram(a.astype(np.float64), bins=bins, range=(lo, hi))
+    return counts, edges
+
+
+def _layer_stats(res: dict[str, Any], z: np.ndarray, a: np.ndarray, activation: str,
+                 bins: int, keep_activations: bool = True) -> None:
+    res["std"].append(float(a.std(dtype=np.float64)))
+    res["mean"].append(float(a.mean(dtype=np.float64)))
+    res["pre_std"].append(float(z.std(dtype=np.float64)))
+    res["hist"].append(_histogram(a, activation, bins))
+    if activation == "tanh":
+        sat = float(np.mean(np.abs(a) > 0.99))
+    elif activation == "sigmoid":
+        sat = float(np.mean((a < 0.01) | (a > 0.99)))
+    else:
+        sat = 0.0
+    res["frac_saturated"].append(sat)
+    res["frac_zero"].append(float(np.mean(a == 0)))
+    if keep_activations:
+        res["activations"].append(a)
+    if res["std"][-1] == 0.0 and res["status"] == "ok":
+        value = float(a.flat[0]) + 0.0  # -0.0 + 0.0 == +0.0, so never "exactly -0"
+        res["status"] = (f"vanished: every activation is exactly {value:.3g} "
+                         f"from layer {len(res['std'])} on (std 0)")
+
+
+def _mark_diverged(res: dict[str, Any], layer: int, depth: int) -> None:
+    res["diverged_at"] = layer
+    res["status"] = f"diverged: activations overflow to inf at layer {layer}"
+    for key in ("std", "mean", "pre_std"):
+        res[key] += [math.inf] * (depth - len(res[key]))
+
+
+def _flag_scale(res: dict[str, Any]) -> None:
+    """Turn an "ok" status into "exploding"/"vanishing" when a layer's std is extreme."""
+    if res["status"] != "ok":
+        return
+    stds = np.asarray(res["std"], dtype=np.float64)
+    big = np.flatnonzero(stds > EXPLODING_STD)
+    small = np.flatnonzero((stds > 0) & (stds < VANISHING_STD))
+    if big.size:
+        k = int(big[0])
+        res["status"] = (f"exploding: std {stds[k]:.1e} at layer {k + 1} "
+                         f"(> {EXPLODING_STD:.0e}), last layer {stds[-1]:.1e}")
+    elif small.size:
+        k = int(small[0])
+        res["status"] = (f"vanishing: std {stds[k]:.1e} at layer {k + 1} "
+                         f"(< {VANISHING_STD:.0e}), last layer {stds[-1]:.1e}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -37,6 +37,7 @@ __all__ = [
     "LayerInfo",
     "evaluate",
     "find_layers",
+    "layer_values",
     "pre_activation_stats",
     "sgd_step_seconds",
     "train",
@@ -460,6 +461,51 @@ def pre_activation_stats(model: nn.Module, x: np.ndarray | torch.Tensor, *,
              **recorder.stats[idx]} for idx, (info, _, _) in enumerate(layers)]
 
 
+
+def layer_values(model: nn.Module, x: np.ndarray, y: np.ndarray, loss: str = "ce"
+                 ) -> list[dict[str, Any]]:
+    """Activations and their gradients, layer by layer, for one batch (Karpathy's "makemore
+    part 3" histograms).
+
+    Runs ``model`` on ``x`` (N, ...) in its current mode, the loss (``"ce"``: mean
+    cross-entropy against int labels ``y``; ``"mse"``) and its backward pass, and returns one
+    dict per layer of :func:`find_layers` with ``layer``, ``name``, ``activation``, ``act``
+    (NumPy copy of ``a``) and ``act_grad`` (``dL/da``, same shape). Parameter gradients are
+    restored to what they were and torch's random state is untouched (dropout draws from a
+    forked generator), so a training loop can call it between steps.
+    """
+    layers = _layers(model)
+    acts: dict[int, torch.Tensor] = {}
+
+    def keep(idx: int, _module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        output.retain_grad()
+        acts[idx] = output
+
+    saved = [(p, None if p.grad is None else p.grad.clone()) for p in model.parameters()]
+    handles = [module.register_forward_hook(partial(keep, idx))
+               for idx, (_, module, _) in enumerate(layers)]
+    dtype, device = _model_dtype(model), _model_device(model)
+    try:
+        with torch.random.fork_rng(devices=[]), torch.enable_grad():
+            out = model(torch.as_tensor(np.asarray(x), dtype=dtype, device=device))
+            target = torch.as_tensor(np.asarray(y), device=device)
+            if loss == "ce":
+                value = F.cross_entropy(out, target.long())
+            else:
+                value = F.mse_loss(out, target.to(dtype).reshape(out.shape))
+            value.backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+        for p, g in saved:
+            p.grad = g
+    return [{"layer": info.layer, "name": info.name, "activation": info.activation,
+             "act": acts[idx].detach().cpu().numpy().copy(),
+             "act_grad": (acts[idx].grad.cpu().numpy().copy() if acts[idx].grad is not None
+                          else np.zeros(tuple(acts[idx].shape)))}
+            for idx, (info, _, _) in enumerate(layers) if idx in acts]
+
+
 class _Batches:
     """Index stream: concatenated random permutations of 0..N-1 cut into batches.
 
@@ -590,7 +636,8 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
           batch_size: int = 64, lr: float = 0.1, optimizer: str = "sgd", momentum: float = 0.9,
           weight_decay: float = 0.0, loss: str = "ce", record_every: int = 50,
           stats: bool = True, seed: int = 0, eval_batch: int = 1024, progress: bool = True,
-          max_seconds: float | None = None, max_loss: float | None = 1e6) -> History:
+          max_seconds: float | None = None, max_loss: float | None = 1e6,
+          on_record: Callable[[History], None] | None = None) -> History:
     """Train ``model`` for ``steps`` minibatch steps and record what happens in it.
 
     Data: ``train_data = (X, y)`` NumPy arrays, ``X`` of shape (N, ...) (converted once to the
@@ -641,7 +688,7 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
     model.train()
     _run(model, data, val, opt, history, _Recorder(layers), _LoopConfig(
         steps, batch_size, loss, record_every, seed, eval_batch, progress, max_seconds,
-        max_loss))
+        max_loss, on_record))
     return history
 
 
@@ -656,6 +703,7 @@ class _LoopConfig:
     progress: bool
     max_seconds: float | None
     max_loss: float | None
+    on_record: Callable[[History], None] | None = None
 
 
 def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Optimizer,
@@ -702,6 +750,8 @@ def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Opti
             history.records.extend(_layer_records(step, recorder))
             history.curves.append(_curve_row(step, model, data, val, opt, running, cfg))
             running = _Running()
+            if cfg.on_record is not None:
+                cfg.on_record(history)
         if timed_out:
             history.status = (f"stopped at step {step}: max_seconds = {cfg.max_seconds:g} "
                               "reached")
