@@ -245,6 +245,8 @@ def init_std(scheme: str, fan_in: int, fan_out: int, *, scale: float = 1.0,
 def torch_generator(rng: torch.Generator | int | None) -> torch.Generator | None:
     """``rng`` of a torch function (:mod:`trainlab.conventions`): a ``torch.Generator`` (as
     is), a non-negative int seed (a fresh seeded generator) or None (torch's global one)."""
+    import torch
+
     if rng is None or isinstance(rng, torch.Generator):
         return rng
     if isinstance(rng, bool) or not isinstance(rng, int | np.integer) or rng < 0:
@@ -576,6 +578,8 @@ def _matmul(x: np.ndarray, w: np.ndarray, transpose: bool = False) -> np.ndarray
     """``x @ w`` (or ``x @ w.T``) in float32 through torch (zero-copy views): with a batch of
     16 rows the product is bound by reading ``w``, and torch's kernel at the notebook's thread
     count does that 2-4x faster than multi-threaded OpenBLAS on a busy 2-core machine."""
+    import torch
+
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     wt = torch.from_numpy(w)
     return (xt @ (wt.T if transpose else wt)).numpy()
