@@ -97,6 +97,7 @@ def student_version(path: Path, graded: set[str]) -> nbformat.NotebookNode:
                                                   else "../" + m.group(1)), cell.source)
         if cell.cell_type == "markdown":
             cell.source = SOLUTIONS_NOTE.sub(STUDENT_NOTE, cell.source)
+            cell.source = cell.source.replace("](figures/", "](../figures/")
         if meta.get("solution"):
             cell.source = SOLUTION.sub(lambda m: f"{m.group(1)}{STUB}\n", cell.source)
         if meta.get("grade"):
