@@ -148,7 +148,8 @@ def check() -> int:
 # collect / grade / export / feedback
 # --------------------------------------------------------------------------------------------
 def _safe_id(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.@-]+", "_", text).strip("_") or "student"
+    """A file-system-safe id that keeps letters of any alphabet (Müller stays Müller)."""
+    return re.sub(r"[^\w.@-]+", "_", text).strip("_") or "student"
 
 
 def find_submissions(sources: list[Path], ids: dict[str, str] | None = None
@@ -168,8 +169,30 @@ def find_submissions(sources: list[Path], ids: dict[str, str] | None = None
                 sid = f.relative_to(src).parts[0]
             else:
                 sid = f.stem
-            found.append((_safe_id(sid), f))
-    return found
+            found.append((sid, f))
+    return _unique_ids(found)
+
+
+def _unique_ids(found: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+    """Safe ids, one per raw id: two different raw ids that make the same safe id (e.g.
+    "06 (1)" and "06 [1]") get "-2", "-3", ... and a warning, never one merged row."""
+    given: dict[str, str] = {}
+    taken: set[str] = set()
+    out = []
+    for raw, f in found:
+        if raw not in given:
+            base = candidate = _safe_id(raw)
+            n = 1
+            while candidate in taken:
+                n += 1
+                candidate = f"{base}-{n}"
+            if candidate != base:
+                print(f"warning: student id {raw!r} ({f.name}) would be {base!r} like another "
+                      f"submission; it is {candidate!r}", file=sys.stderr)
+            given[raw] = candidate
+            taken.add(candidate)
+        out.append((given[raw], f))
+    return out
 
 
 def collect(sources: list[Path], into: Path) -> list[Path]:

@@ -193,6 +193,48 @@ def test_runtime_guard_blocks_trainlab_even_past_the_audit():
         sandbox.close()
 
 
+def test_removing_the_import_guard_still_finds_no_trainlab_or_torch():
+    """Found by a cheating-student run: code that gets past the audit (e.g. through a string
+    that typing.get_type_hints evaluates) removed the import hook. The child therefore also
+    drops site-packages, so trainlab and torch are not on disk for it at all."""
+    cell = ("import sys\n"
+            "sys.meta_path[:] = [m for m in sys.meta_path if type(m).__name__ != '_Blocker']\n"
+            "found = []\n"
+            "for name in ('trainlab', 'torch', 'sklearn'):\n"
+            "    try:\n"
+            "        __import__(name)\n"
+            "        found.append(name)\n"
+            "    except ImportError:\n"
+            "        pass\n"
+            "import numpy.linalg\n"
+            "def report():\n"
+            "    return ','.join(found) or 'none'\n")
+    sandbox = grading.Sandbox([{"qid": "x", "source": cell}], deadline=time.monotonic() + 30)
+    try:
+        assert sandbox.errors == {}
+        assert sandbox.call("report", (), {}) == "none"
+    finally:
+        sandbox.close()
+
+
+@pytest.mark.parametrize("cheat", [
+    "import typing\nclass V:\n    a: 'int'\n",
+    "x = '__import__'\n",
+])
+def test_code_in_strings_is_refused(cheat):
+    assert grading.audit(cheat)[0] == "forbidden"
+
+
+def test_file_names_that_make_the_same_id_stay_separate_students(tmp_path, capsys):
+    """Found by a newcomer run: Müller/Möller and "x (1)"/"x [1]" were merged into one row."""
+    for name in ("Müller.ipynb", "Möller.ipynb", "06 (1).ipynb", "06 [1].ipynb"):
+        (tmp_path / name).write_text("{}")
+    ids = [sid for sid, _ in homework.find_submissions([tmp_path])]
+    assert len(set(ids)) == 4
+    assert {"Müller", "Möller"} <= set(ids)
+    assert "06_1-2" in ids and "would be '06_1'" in capsys.readouterr().err
+
+
 def test_a_slip_gets_its_hint_and_partial_credit_per_part():
     slip = '''def inverted_dropout_forward(x, keep_prob, mask):
     return x * mask

@@ -258,7 +258,7 @@ def test_training_dashboard_at_both_ends_and_random(mnist_ok):
 
     from trainlab.models import mlp
 
-    ex = W.training_dashboard(partial(mlp, 784, (2, 8), 10, activation="relu"),
+    ex = W.training_dashboard(partial(mlp, 784, [8] * 2, 10, activation="relu"),
                               W.mnist_subset(32, 16, 0), steps=4, record_every=2, n_probe=8)
     _sweep_ends(ex)
     _sweep_random(ex, n=3, seed=5)

@@ -477,7 +477,7 @@ def test_training_dashboard_shows_any_model_live(mnist_ok):
     from trainlab.models import mlp
 
     data = W.mnist_subset(200, 50, 0)
-    ex = W.training_dashboard(partial(mlp, 784, (3, 16), 10, activation="tanh"), data,
+    ex = W.training_dashboard(partial(mlp, 784, [16] * 3, 10, activation="tanh"), data,
                               steps=30, record_every=10, n_probe=32)
     res = ex.last_result
     assert res["status"] == "ok" and [v["layer"] for v in res["layers"]] == [1, 2, 3]

@@ -47,8 +47,9 @@ from trainlab.checks.sandbox import MAX_MESSAGE, Unsendable, decode, encode, fra
 
 SANDBOX = Path(__file__).with_name("sandbox.py")
 LIBRARIES = ("trainlab", "torch")
-ALLOWED_IMPORTS = ("numpy", "math", "itertools", "functools", "collections", "typing",
-                   "dataclasses", "__future__")
+ALLOWED_IMPORTS = ("numpy", "math", "itertools", "functools", "collections", "__future__")
+"""typing and dataclasses are not allowed: ``typing.get_type_hints`` evaluates strings, a way
+around the audit (found by a cheating-student test)."""
 FORBIDDEN_NAMES = ("eval", "exec", "compile", "__import__", "open", "globals", "locals", "vars",
                    "getattr", "setattr", "delattr", "breakpoint", "input", "memoryview", "exit",
                    "quit", "help", "__builtins__", "__loader__", "__spec__")
@@ -227,7 +228,7 @@ def audit(source: str) -> tuple[str, str] | None:
                                    f"the code yourself, so a solution calling {root} scores 0")
             if root not in ALLOWED_IMPORTS:
                 return "forbidden", (f"imports {mod} (line {line}): solutions may import only "
-                                     f"{', '.join(ALLOWED_IMPORTS[:2])}")
+                                     f"{', '.join(ALLOWED_IMPORTS[:-1])}")
         if isinstance(node, ast.Name):
             if node.id in LIBRARIES:
                 return "library", (f"uses {node.id} (line {line}): this exercise asks you to "
@@ -238,6 +239,9 @@ def audit(source: str) -> tuple[str, str] | None:
             attr = node.attr
             if attr in FORBIDDEN_ATTRS or (attr.startswith("_") and attr not in ALLOWED_DUNDERS):
                 return "forbidden", f"uses `.{attr}` (line {line}), which solutions may not use"
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "__" in node.value:
+            return "forbidden", (f"a string names a dunder (line {line}), a way to reach the "
+                                 f"grader through code held in a string")
         if isinstance(node, ast.Global | ast.Nonlocal):
             continue
     return None

@@ -142,6 +142,24 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:500]}"
 
 
+def _leave_only_the_standard_library() -> None:
+    """Make every third-party package but the already imported NumPy physically unimportable:
+    site-packages leave ``sys.path`` and non-standard finders (e.g. an editable install's)
+    leave ``sys.meta_path``. NumPy's own submodules still resolve through ``numpy.__path__``.
+    So a learner who removes the :class:`_Blocker` still finds no trainlab or torch."""
+    import numpy.fft  # noqa: F401 - the submodules a solution may use, before the path goes
+    import numpy.linalg  # noqa: F401
+    import numpy.random  # noqa: F401
+
+    stdlib = os.path.dirname(os.__file__)
+    sys.path[:] = [p for p in sys.path if p.startswith(stdlib)
+                   and "site-packages" not in p and "dist-packages" not in p]
+    standard = ("BuiltinImporter", "FrozenImporter", "PathFinder")
+    sys.meta_path[:] = [f for f in sys.meta_path if getattr(f, "__name__", type(f).__name__)
+                        in standard]
+    sys.path_importer_cache.clear()
+
+
 def main() -> None:
     rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
     inbox, outbox = os.fdopen(rfd, "rb"), os.fdopen(wfd, "wb")
@@ -157,6 +175,7 @@ def main() -> None:
     for name in list(sys.modules):
         if name.split(".")[0] in BLOCKED:
             del sys.modules[name]
+    _leave_only_the_standard_library()
     sys.meta_path.insert(0, _Blocker())
 
     namespace: dict[str, Any] = {"__name__": "__student__", "__builtins__": builtins,
