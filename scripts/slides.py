@@ -172,6 +172,11 @@ def widgets_as_images(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             view = out.get("data", {}).get(WIDGET_VIEW)
             if view is None:
                 outputs.append(out)
+            elif "image/png" in out.get("data", {}):
+                # an explorer stores its figure beside its widget view: keep the figure
+                out = copy.deepcopy(out)
+                out["data"] = {"image/png": out["data"]["image/png"], "text/plain": ["<figure>"]}
+                outputs.append(out)
             elif not has_image:
                 for image in _widget_images(view.get("model_id", ""), state):
                     image["data"] = {"image/png": image["data"]["image/png"],

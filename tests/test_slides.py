@@ -132,14 +132,13 @@ def test_widgets_become_their_stored_figures():
                 if c.cell_type == "code" for o in c.outputs)
     assert views, "lesson 03 stores no widget output"
     out = slides.widgets_as_images(nb)
-    for cell in out.cells:
-        if cell.cell_type == "code":
-            assert not any(slides.WIDGET_VIEW in o.get("data", {}) for o in cell.outputs)
-    images = sum("image/png" in o.get("data", {}) for c in out.cells
-                 if c.cell_type == "code" for o in c.outputs)
-    before = sum("image/png" in o.get("data", {}) for c in nb.cells
-                 if c.cell_type == "code" for o in c.outputs)
-    assert images > before, "no widget figure was carried into the deck"
+    for before, after in zip(nb.cells, out.cells, strict=True):
+        if after.cell_type != "code":
+            continue
+        assert not any(slides.WIDGET_VIEW in o.get("data", {}) for o in after.outputs)
+        if any(slides.WIDGET_VIEW in o.get("data", {}) for o in before.outputs):
+            assert any("image/png" in o.get("data", {}) for o in after.outputs), \
+                "a widget's figure was not carried into the deck"
 
 
 @pytest.mark.skip(reason="not yet seen passing: on the overloaded dev machine (load 20 on 2 "
