@@ -376,7 +376,10 @@ def test_depth_and_scale_moves_are_served_from_the_background_grid():
 def test_explorer_stores_a_plain_image_for_front_ends_without_widgets():
     ex = W.init_explorer(depth=2, width=64, widths=(64,))
     bundle = ex._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
+    import ipywidgets
+
+    if int(ipywidgets.__version__.split(".")[0]) >= 8:  # 7 (Colab) displays widgets its own way
+        assert "application/vnd.jupyter.widget-view+json" in bundle
     assert base64.b64decode(bundle["image/png"])[:4] == b"\x89PNG"
     assert "std per layer" in bundle["text/plain"]
 

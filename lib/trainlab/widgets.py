@@ -196,7 +196,8 @@ class Explorer(widgets.VBox):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """The widget view plus the current figure as a plain PNG and the status as text, for
         front ends without the widget manager (untrusted notebooks, GitHub, nbviewer)."""
-        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        parent = getattr(super(), "_repr_mimebundle_", None)  # absent in ipywidgets 7
+        bundle = (parent(**kwargs) if parent is not None else None) or {}
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         if self.last_png is not None:
             data["image/png"] = base64.b64encode(self.last_png).decode("ascii")
