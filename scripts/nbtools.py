@@ -116,7 +116,21 @@ def contents_cell(paths: list[Path], titles: list[str],
 
 def _same(a: nbformat.NotebookNode, b: nbformat.NotebookNode) -> bool:
     return a.cell_type == b.cell_type and a.source == b.source and \
-        a.metadata.get("trainlab") == b.metadata.get("trainlab")
+        a.metadata.get("trainlab") == b.metadata.get("trainlab") and \
+        a.metadata.get("slideshow") == b.metadata.get("slideshow")
+
+
+def continue_slide(cell: nbformat.NotebookNode) -> None:
+    """Write "continue the current slide" as no slide type at all.
+
+    Classic Notebook and RISE store it as ``slide_type: "-"``; jupyterlab-slideshow (the live
+    deck mode) only knows a missing or null slide type and hides a cell marked "-". nbconvert
+    and ``scripts/slides.py`` read a missing slide type as "-", so both decks agree."""
+    show = cell.metadata.get("slideshow")
+    if isinstance(show, dict) and show.get("slide_type") in ("-", None):
+        show.pop("slide_type", None)
+        if not show:
+            del cell.metadata["slideshow"]
 
 
 def synced(nb: nbformat.NotebookNode, paths: list[Path], i: int,
@@ -135,6 +149,8 @@ def synced(nb: nbformat.NotebookNode, paths: list[Path], i: int,
     if paths[i].name == WELCOME:
         cells = [contents_cell(paths, titles, summaries)
                  if c.metadata.get("trainlab") == "contents" else c for c in cells]
+    for cell in cells:
+        continue_slide(cell)
     new.cells = cells
     new.metadata["kernelspec"] = dict(KERNELSPEC)
     return new
