@@ -280,7 +280,7 @@ def feedback_html(result: dict[str, Any]) -> str:
              f"<title>{esc(result['lesson'])}: feedback for {esc(result['student'])}</title>",
              "<style>body{font-family:sans-serif;max-width:60em}td,th{padding:.2em .5em;"
              "vertical-align:top;text-align:left}.passed{color:#0072B2}"
-             ".failed,.refused,.error{color:#D55E00}</style>",
+             ".failed,.refused,.missing,.error{color:#D55E00}</style>",
              f"<h1>{esc(result['lesson'] or 'unknown lesson')}</h1>",
              f"<p>Student: <b>{esc(result['student'])}</b> &middot; file "
              f"{esc(Path(result['path']).name)} &middot; score <b>{score:g} / {best:g}</b></p>"]

@@ -110,6 +110,27 @@ def test_lesson_is_recognised_without_metadata_from_the_cells():
     assert grading.lesson_of({"cells": [], "metadata": {}}, lessons) is None
 
 
+def test_a_solution_cell_that_lost_its_metadata_is_found_by_its_functions():
+    nb = _lesson("06_dropout")
+    solved = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    for cell in solved:
+        del cell.metadata["nbgrader"]
+    sub = _grade(nb)
+    assert sub.score == pytest.approx(sub.max_score), \
+        [(q.qid, p.message) for q in sub.questions for p in q.parts if p.status != "passed"]
+
+
+def test_a_missing_solution_cell_is_reported_as_missing():
+    nb = _lesson("06_dropout")
+    gone = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    qid = gone.metadata["nbgrader"]["grade_id"].removesuffix("-solution")
+    nb.cells.remove(gone)
+    q = _by_q(_grade(nb))[qid]
+    assert q.score == 0
+    assert {p.status for p in q.parts} == {"missing"}
+    assert f"'{qid}-solution'" in q.parts[0].message
+
+
 # --------------------------------------------------------------------------------------------
 # What cannot pass
 # --------------------------------------------------------------------------------------------

@@ -414,14 +414,38 @@ class Submission:
         return asdict(self)
 
 
-def _solution_cells(nb: Any) -> dict[str, str]:
+def _source(cell: Any) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _solution_cells(nb: Any, questions: list[Question] | None = None) -> dict[str, str]:
+    """``grade_id -> source`` of the learner's solution cells.
+
+    A question whose cell lost its nbgrader metadata (copied into a new cell or notebook) is
+    matched to the last code cell without that metadata that defines all of the question's
+    functions; the audit and the sandbox then treat it like any solution cell."""
     found = {}
     for cell in nb.get("cells", []):
         meta = _grade_meta(cell)
         if cell.get("cell_type") == "code" and meta.get("solution") and "grade_id" in meta:
-            source = cell.get("source", "")
-            found[str(meta["grade_id"])] = "".join(source) if isinstance(source, list) else source
+            found[str(meta["grade_id"])] = _source(cell)
+    plain = [_source(c) for c in nb.get("cells", [])
+             if c.get("cell_type") == "code" and not _grade_meta(c)]
+    for q in questions or []:
+        if q.solution_cell in found or not q.functions:
+            continue
+        match = [src for src in plain if set(q.functions) <= set(_defined_functions(src))]
+        if match:
+            found[q.solution_cell] = match[-1]
     return found
+
+
+def _missing_message(q: Question) -> str:
+    names = ", ".join(f"`{f}`" for f in q.functions) or "the exercise's code"
+    return (f"no solution cell for {q.qid}: the notebook has no cell with nbgrader grade_id "
+            f"'{q.solution_cell}' and no code cell defining {names}; write your answer in "
+            f"the exercise's cell of the student notebook")
 
 
 def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
@@ -434,12 +458,16 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
                                           for p in q.parts], q.solution_cell)
                                 for q in lesson.questions])
     cells, refused = [], {}
-    for gid, source in _solution_cells(nb).items():
+    solutions = _solution_cells(nb, sub.questions)
+    for q in sub.questions:
+        if q.solution_cell not in solutions:
+            refused[q.qid] = ("missing", _missing_message(q))
+    for gid, source in solutions.items():
         verdict = audit(source)
         if verdict is None:
             cells.append({"qid": gid, "source": source})
         else:
-            refused[gid.removesuffix("-solution")] = verdict[1]
+            refused[gid.removesuffix("-solution")] = ("refused", verdict[1])
     try:
         sandbox = Sandbox(cells, deadline=start + timeout)
     except GradingError as exc:
@@ -464,11 +492,12 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
 
 
 def _grade_question(q: Question, namespace: dict[str, Any], sandbox: Sandbox,
-                    refused: dict[str, str]) -> None:
+                    refused: dict[str, tuple[str, str]]) -> None:
     if q.qid in refused:
+        status, message = refused[q.qid]
         for p in q.parts:
-            p.status, p.message = "refused", refused[q.qid]
-        q.note = refused[q.qid]
+            p.status, p.message = status, message
+        q.note = message
         return
     cell_error = sandbox.errors.get(f"{q.qid}-solution", "")
     if cell_error and "NotImplementedError" not in cell_error:
