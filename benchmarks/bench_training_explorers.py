@@ -1,0 +1,140 @@
+"""Latency of the live training explorers at their defaults, as a lesson runs them.
+
+Setting: ``trainlab.notebook.setup_notebook()`` (float64 default dtype, one torch thread) and
+the lecture style (``TRAINLAB_STYLE=lecture``: 1200 px figures at 120 dpi). Each explorer is
+built with its defaults (its opening run is not timed), then a control is moved the way a
+learner would and three times are taken from the change:
+
+* ``status``: until the output says "training…" (the control's callback returns);
+* ``first``: until the first partial figure (a curve segment) is in ``explorer.output``;
+* ``whole``: until the run is complete and its final figure drawn (``explorer.wait()``).
+
+Targets: first segment within 0.3 s, whole run within 2 s. Baseline in the same run: a plain
+torch loop training the same float32 MLP(s) for the same steps and minibatch size (no
+recording, no drawing), so ``whole / baseline`` says what recording and drawing cost. Wall
+times depend on the load of the machine; the process CPU time of the whole run (all threads)
+is printed as well. Run ``python benchmarks/bench_training_explorers.py`` or call :func:`run`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from trainlab import style  # noqa: E402
+from trainlab import widgets as W  # noqa: E402
+from trainlab.notebook import setup_notebook  # noqa: E402
+
+MOVES: tuple[tuple[str, str, Any], ...] = (
+    ("lr_explorer", "lr", 0.0316227766016838),
+    ("init_training_explorer", "lr", 0.0316227766016838),
+    ("dead_relu_explorer", "lr", 0.316227766016838),
+    ("keep_prob_explorer", "keep_prob", 0.7),
+)
+
+
+def _time_move(ex: W.Explorer, name: str, value: Any) -> dict[str, float]:
+    draws = ex.partial_draws
+    t, c = time.perf_counter(), time.process_time()
+    ex.controls[name].value = value
+    status = time.perf_counter() - t
+    text = ex.output.outputs[-1]["data"]["text/plain"]
+    first = float("nan")
+    while any(th.is_alive() for th in ex._threads):
+        if ex.partial_draws > draws:
+            first = time.perf_counter() - t
+            break
+        time.sleep(0.002)
+    ex.wait()
+    whole = time.perf_counter() - t
+    if ex.partial_draws > draws and first != first:
+        first = whole
+    if ex.last_result["status"].startswith("error"):
+        raise RuntimeError(ex.last_result["status"])
+    return {"status_s": status, "first_s": first, "whole_s": whole,
+            "whole_cpu_s": time.process_time() - c, "training_shown": text.startswith("training"),
+            "partial_draws": ex.partial_draws - draws}
+
+
+def _plain_loop(n_train: int, hidden: list[int], steps: int, batch: int, in_dim: int = 784,
+                runs: int = 1, optimizer: str = "sgd") -> float:
+    """Seconds for ``runs`` plain float32 torch loops of ``steps`` minibatch steps."""
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.random((n_train, in_dim), dtype=np.float32))
+    y = torch.from_numpy(rng.integers(0, 10, n_train))
+    t = time.perf_counter()
+    for _ in range(runs):
+        dims = [in_dim, *hidden]
+        layers: list[torch.nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:], strict=True):
+            layers += [torch.nn.Linear(a, b, dtype=torch.float32), torch.nn.ReLU()]
+        model = torch.nn.Sequential(*layers, torch.nn.Linear(dims[-1], 10, dtype=torch.float32))
+        opt = (torch.optim.Adam(model.parameters(), 1e-3) if optimizer == "adam"
+               else torch.optim.SGD(model.parameters(), 0.1))
+        for _step in range(steps):
+            idx = torch.from_numpy(rng.integers(0, n_train, batch))
+            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return time.perf_counter() - t
+
+
+def _baselines() -> dict[str, float]:
+    kp = W.KEEP_PROB_DEFAULTS
+    return {
+        "lr_explorer": _plain_loop(2000, [128] * 3, 150, 64, runs=2),
+        "init_training_explorer": _plain_loop(2000, [128] * 3, 150, 64),
+        "dead_relu_explorer": _plain_loop(2000, [128] * 3, 150, 64),
+        "keep_prob_explorer": _plain_loop(kp["n_train"], list(kp["hidden"]), kp["steps"],
+                                          kp["batch_size"], in_dim=64, runs=len(kp["seeds"]),
+                                          optimizer="adam"),
+    }
+
+
+def run(repeats: int = 3) -> dict[str, dict[str, Any]]:
+    """Time each explorer's control change ``repeats`` times (medians) against its baseline."""
+    setup_notebook()
+    style.use("lecture")
+    out: dict[str, dict[str, Any]] = {}
+    base = _baselines()
+    for builder, name, value in MOVES:
+        ex: W.Explorer = getattr(W, builder)()
+        start = ex.controls[name].value
+        rows = []
+        for i in range(repeats):
+            rows.append(_time_move(ex, name, value if i % 2 == 0 else start))
+        med = {k: float(np.median([r[k] for r in rows])) for k in
+               ("status_s", "first_s", "whole_s", "whole_cpu_s", "partial_draws")}
+        med["training_shown"] = all(r["training_shown"] for r in rows)
+        med["baseline_s"] = base[builder]
+        med["ratio"] = med["whole_s"] / base[builder]
+        out[builder] = med
+    return out
+
+
+def main(print_fn: Callable[[str], None] = print) -> None:
+    """Print the benchmark's figures."""
+    r = run()
+    print_fn(f"live training explorers at their defaults (torch default dtype "
+             f"{torch.get_default_dtype()}, lecture style), medians over 3 control changes:")
+    for name, m in r.items():
+        print_fn(f"  {name}: 'training…' shown {1e3 * m['status_s']:.0f} ms "
+                 f"({m['training_shown']}), first segment {m['first_s']:.2f} s, whole run "
+                 f"{m['whole_s']:.2f} s (process CPU {m['whole_cpu_s']:.2f} s, "
+                 f"{m['partial_draws']:.0f} partial draws); plain float32 torch loop of the "
+                 f"same sizes {m['baseline_s']:.2f} s -> {m['ratio']:.1f}x")
+    ok = all(m["first_s"] <= 0.3 and m["whole_s"] <= 2.0 for m in r.values())
+    print_fn(f"  targets (first segment <= 0.3 s, whole run <= 2 s) met: {ok}")
+
+
+if __name__ == "__main__":
+    main()
