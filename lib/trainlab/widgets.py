@@ -42,13 +42,13 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
 from trainlab.data import mnist_subset
 from trainlab.dropout import keep_prob_data, keep_prob_run, keep_prob_seeds
 from trainlab.init import SCALED_SCHEMES, WeightCache, init_forward_grid, init_forward_stats
-from trainlab.style import OKABE_ITO, color, explorer_dpi, explorer_figsize, text_size
+from trainlab.style import OKABE_ITO, STYLES, color, explorer_dpi, explorer_figsize, text_size
 
 __all__ = [
     "DEFAULT_SCHEMES",
@@ -212,15 +212,35 @@ class Explorer(widgets.VBox):
 
 
 def render_png(fig: Figure, dpi: int | None = None) -> bytes:
-    """The figure as PNG bytes (Agg, fast zlib level) at ``dpi`` (``None``: the course style's
-    :func:`trainlab.style.explorer_dpi`); the figure is closed if pyplot manages it."""
+    """The figure as PNG bytes (Agg, fast zlib level) at ``dpi`` (``None``: an explorer's
+    figure at its own dpi, another at the course style's :func:`trainlab.style.explorer_dpi`);
+    the figure is closed if pyplot manages it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi or explorer_dpi(), pil_kwargs={"compress_level": 1})
+    if type(fig.canvas) is FigureCanvasAgg and fig.canvas.manager is None:
+        _encode_png(fig, dpi or fig.dpi, buf)
+        return buf.getvalue()
+    dpi = dpi or explorer_dpi()
+    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
     if fig.canvas.manager is not None:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
     return buf.getvalue()
+
+
+def _encode_png(fig: Figure, dpi: float, buf: io.BytesIO) -> None:
+    """One Agg draw of an explorer's figure (``savefig`` draws a figure whose layout engine is
+    switched off twice) and its RGB pixels as a PNG at zlib level 1."""
+    from PIL import Image
+
+    if fig.dpi != dpi:
+        fig.set_dpi(dpi)
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(
+        buf, format="png", compress_level=1, dpi=(round(dpi), round(dpi)))
 
 
 def _outputs(png: bytes | None, text: str) -> tuple[dict, ...]:
@@ -280,10 +300,18 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def _explorer_figure(height_ratio: float, widen: float = 1.0) -> Figure:
-    """:func:`_new_figure` at the course style's explorer size (960 px wide on screen, 1200 px
-    for a lecture), ``widen`` times as wide and ``height_ratio`` times the width high."""
-    width, height = explorer_figsize(height_ratio)
-    return _new_figure(width * widen, height * widen)
+    """:func:`_new_figure` of the course style's explorer width in pixels (960 on screen, 1200
+    for a lecture; :func:`trainlab.style.explorer_figsize` at
+    :func:`~trainlab.style.explorer_dpi`), ``widen`` times as wide and ``height_ratio`` times
+    the width high. Its text has the style's sizes in points, and the figure is as many inches
+    wide as keeps text and figure in the proportions of the screen style, for which the
+    explorers' layouts are made: the lecture style draws 12 in at 100 dpi with 15 pt labels."""
+    screen = STYLES["screen"]
+    width_px = explorer_figsize()[0] * explorer_dpi()
+    inches = screen.explorer_width_px / screen.dpi * text_size("label") / screen.label
+    fig = _new_figure(inches * widen, inches * widen * height_ratio)
+    fig.set_dpi(width_px / inches)
+    return fig
 
 
 def _log_slider(description: str, value: float, lo_exp: float, hi_exp: float,
@@ -334,6 +362,8 @@ class _InitFigure:
                         for ax in self.gax]
         for ax in self.hax + self.gax:
             ax.tick_params(labelsize=text_size(), left=False, labelleft=False)
+            ax.yaxis.set_major_locator(NullLocator())
+            ax.yaxis.set_minor_locator(NullLocator())
             ax.xaxis.set_major_locator(MaxNLocator(nbins=2, symmetric=False))
             ax.grid(False)
         if self.hax:
@@ -357,6 +387,18 @@ class _InitFigure:
         self.sax.set_xlabel("layer", fontsize=text_size("label"))
         self.sax.set_ylabel("std", fontsize=text_size("label"))
         self.banner = self.fig.suptitle("", fontsize=text_size("title"))
+        self._legend_handles: tuple = ()
+        self._freeze_xlabels()
+
+    def _freeze_xlabels(self) -> None:
+        """Pin each x label where one full draw puts it: matplotlib otherwise measures every
+        tick label of the figure on every draw to place them (these tick labels are one line
+        high whatever the data, so the place never changes)."""
+        self.fig.canvas.draw()
+        for ax in self.hax + self.gax + [self.sax]:
+            label = ax.xaxis.label
+            y_px = label.get_transform().transform(label.get_position())[1]
+            ax.xaxis.set_label_coords(0.5, (y_px - ax.bbox.y0) / ax.bbox.height)
 
     def draw(self, res: dict[str, Any]) -> Figure:
         """Show ``res`` from :func:`trainlab.init.init_forward_stats`; returns the figure."""
@@ -384,12 +426,13 @@ class _InitFigure:
             ax.set_ylim(0, max(1, counts.max()) * 1.05)
             _set_scaled_xlabel(ax, max(abs(edges[0]), abs(edges[-1])), what)
             ax.set_title(f"layer {layer}\nstd {fmt(res[skey][layer - 1])}",
-                         fontsize=text_size("label"), pad=2, color="black")
+                         fontsize=text_size("label"), pad=2, y=1.0, color="black")
         else:
             stairs.set_visible(False)
             _set_scaled_xlabel(ax, 1.0, what)
             ax.set_title(f"layer {layer}\n{'overflow' if hkey == 'hist' else '-'}",
-                         fontsize=text_size("label"), pad=2, color=OKABE_ITO["vermillion"])
+                         fontsize=text_size("label"), pad=2, y=1.0,
+                         color=OKABE_ITO["vermillion"])
 
     def _draw_std(self, res: dict[str, Any]) -> None:
         y = np.asarray(res["std"], dtype=np.float64)
@@ -407,9 +450,11 @@ class _InitFigure:
         self.sax.set_ylim(lo, hi)
         self.sax.set_xlim(0.5, y.size + 0.5)
         self.sax.set_xticks(x if y.size <= 20 else x[:: max(1, y.size // 10)])
-        handles = [h for h in (self.line, self.gline, self.over, self.under)
-                   if len(h.get_xdata())]
-        self.sax.legend(handles=handles, loc="upper right", fontsize=text_size())
+        handles = tuple(h for h in (self.line, self.gline, self.over, self.under)
+                        if len(h.get_xdata()))
+        if handles != self._legend_handles:
+            self._legend_handles = handles
+            self.sax.legend(handles=list(handles), loc="upper right", fontsize=text_size())
 
 
 class _LogTicks(MaxNLocator):
