@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import math
 
 import matplotlib
@@ -407,7 +408,6 @@ def test_lecture_legibility():
 
     ex = W.init_explorer(depth=6, width=64, widths=(64,))
     png = base64.b64decode(ex.output.outputs[0]["data"]["image/png"])
-    import io
 
     width_px = Image.open(io.BytesIO(png)).size[0]
     assert width_px >= 900
@@ -518,3 +518,36 @@ def test_weights_drawn_without_keeping_do_not_evict_the_shallow_layers():
     w9 = small.weight(9, 64, 64, keep=False)
     assert small.weight(1, 64, 64) is w1 and small.nbytes == w1.nbytes
     np.testing.assert_array_equal(w9, small.weight(9, 64, 64))
+
+
+def test_explorer_figures_follow_the_course_style():
+    from PIL import Image
+
+    from trainlab import style
+
+    try:
+        for name, width_px in (("lecture", 1200), ("screen", 960)):
+            style.use(name)
+            ex = W.init_explorer(depth=3, width=64, widths=(64,), background=False)
+            png = Image.open(io.BytesIO(ex.last_png))
+            assert png.size[0] == width_px and round(png.info["dpi"][0]) >= 100
+            fig = ex.render(ex.last_result)
+            assert fig._suptitle.get_fontsize() == style.text_size("title")
+            assert min(t.get_fontsize() for t in fig.axes[0].get_xticklabels()) == \
+                style.text_size()
+    finally:
+        style.use("screen")
+
+
+def test_training_explorers_train_in_float32_whatever_the_default_dtype(mnist_ok):
+    import torch
+
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        model, hist = W._train_mlp(W._RunSpec(n_train=100, n_val=50, steps=3, batch_size=20),
+                                   hidden=[8], lr=0.1)
+    finally:
+        torch.set_default_dtype(before)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert hist.steps_run == 3
