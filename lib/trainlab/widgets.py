@@ -16,7 +16,8 @@ A callback never lets an exception escape: it is caught, written into the output
 
 The training explorers are *live*: a control change starts the run in a background thread,
 shows "training…" at once, redraws the curves as the run records them (the first segment after
-a fraction of a second) and a newer control value cancels the stale run. This module only wires
+a fraction of a second) and a newer control value cancels the stale run; they train in float32
+whatever torch's default dtype (their curves are looked at, not printed). This module only wires
 controls to computations; the measurements live in their topic modules
 (:mod:`trainlab.init`, :mod:`trainlab.dropout`, :mod:`trainlab.train`).
 
