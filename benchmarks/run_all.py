@@ -18,7 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 BENCHMARKS = ["bench_batchnorm", "bench_bn_overhead", "bench_train_overhead",
-              "bench_init_explorer", "bench_notebooks", "bench_grading"]
+              "bench_init_explorer", "bench_training_explorers", "bench_notebooks",
+              "bench_grading"]
 
 
 def machine() -> dict:

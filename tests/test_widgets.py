@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import math
 
 import matplotlib
@@ -234,22 +235,46 @@ def test_init_training_explorer_reacts(mnist_ok):
     assert ex.last_result["params"]["scale"] == pytest.approx(0.01)
 
 
-def test_keep_prob_explorer_reports_gap(mnist_ok):
-    ex = W.keep_prob_explorer(steps=40, n_train=100, n_val=200, hidden=[128],
-                              record_every=10)
+def test_keep_prob_explorer_reports_accuracy_over_seeds():
+    ex = W.keep_prob_explorer(steps=20, record_every=10, n_train=100, train_sizes=(100,))
     res = ex.last_result
-    assert res["gap_acc"] == pytest.approx(res["train_acc"] - res["val_acc"])
-    assert res["gap_loss"] == pytest.approx(res["val_loss"] - res["train_loss"])
-    assert list(res["curves"]["step"]) == [0, 10, 20, 30, 39]
-    assert res["curves"]["val_loss"][-1] == res["val_loss"]
+    assert res["status"] == "ok" and res["seeds"] == [0, 1, 2]
+    assert res["val_acc"].shape == (3, 3) and list(res["step"]) == [0, 10, 19]
+    assert res["acc_mean"] == pytest.approx(res["val_acc"][:, -1].mean())
+    assert res["acc_sd"] == pytest.approx(res["val_acc"][:, -1].std())
+    assert set(res["seen"]) == {0.5, 1.0} and res["reference"]["keep_prob"] == 1.0
     slider = ex.controls["keep_prob"]
     assert (slider.min, slider.max, slider.step) == (0.3, 1.0, 0.05)
+    before = ex.partial_draws
+    slider.value = 0.7
+    assert "training…" in _text(ex)
+    ex.wait()
+    assert ex.partial_draws > before and ex.last_result["params"]["keep_prob"] == 0.7
+    assert set(ex.last_result["seen"]) == {0.5, 0.7, 1.0} and _png_count(ex) == 1
+    assert "torch p = 0.30" in _text(ex) and "over 3 seeds" in _text(ex)
     slider.value = 0.5
     ex.wait()
-    assert ex.last_result["params"]["keep_prob"] == 0.5
-    assert ex.last_result["train_loss"] != res["train_loss"]
-    assert set(ex.last_result["seen"]) == {0.5, 1.0} and _png_count(ex) == 1
-    assert "loss gap" in _text(ex) and "torch p = 0.50" in _text(ex)
+    assert ex.last_result["acc_mean"] == res["acc_mean"]
+    ex.controls["label_noise"].value = 0.0
+    ex.wait()
+    assert set(ex.last_result["seen"]) == {0.5}
+    with pytest.raises(ValueError, match="at least 3 seeds"):
+        W.keep_prob_explorer(seeds=(0, 1))
+
+
+def test_keep_prob_seeds_matches_lesson_runs():
+    from trainlab.dropout import digits_split, dropout_benefit, keep_prob_seeds
+
+    x, y, xv, yv = digits_split(100)
+    assert x.shape == (100, 64) and xv.shape == (797, 64) and 0 <= x.min() <= x.max() <= 1
+    ref = dropout_benefit(x, y, xv, yv, keep_probs=(0.5,), seeds=(0, 1, 2), steps=20,
+                          record_every=10)
+    res = keep_prob_seeds(0.5, n_train=100, steps=20, record_every=10, dtype=None)
+    np.testing.assert_array_equal(res["val_acc"], ref[0.5]["val_acc"])
+    with pytest.raises(ValueError, match="n_train must be"):
+        digits_split(5000)
+    with pytest.raises(ValueError, match="dtype must be"):
+        keep_prob_seeds(0.5, dtype="float16")
 
 
 def test_keep_prob_run_measures_in_eval_mode(mnist_ok):
@@ -283,20 +308,14 @@ def test_keep_prob_run_measures_in_eval_mode(mnist_ok):
 
 
 @pytest.mark.slow
-def test_keep_prob_explorer_defaults_show_the_effect_of_dropout(mnist_ok):
-    ex = W.keep_prob_explorer(keep_prob=1.0)
-    no_drop = ex.last_result
-    assert no_drop["train_loss"] < 0.01 and no_drop["train_acc"] == 1.0
-    assert no_drop["val_loss"] > 1.1 * no_drop["min_val_loss"]
-    ex.controls["keep_prob"].value = 0.5
-    ex.wait()
-    half = ex.last_result
-    ex.controls["keep_prob"].value = 0.3
-    ex.wait()
-    low = ex.last_result
-    assert no_drop["gap_loss"] > half["gap_loss"] > low["gap_loss"]
-    assert no_drop["gap_acc"] > low["gap_acc"]
-    assert low["train_loss"] > half["train_loss"] > no_drop["train_loss"]
+def test_keep_prob_explorer_opens_where_dropout_helps():
+    ex = W.keep_prob_explorer()
+    seen = ex.last_result["seen"]
+    assert set(seen) == {1.0, ex.controls["keep_prob"].value}
+    best = max(seen, key=lambda kp: seen[kp][0])
+    assert best < 1.0
+    assert seen[best][0] - seen[1.0][0] > seen[best][1] + seen[1.0][1]
+    assert "no dropout" in _text(ex)
 
 
 def test_dead_relu_explorer_grows_with_lr(mnist_ok):
@@ -389,7 +408,6 @@ def test_lecture_legibility():
 
     ex = W.init_explorer(depth=6, width=64, widths=(64,))
     png = base64.b64decode(ex.output.outputs[0]["data"]["image/png"])
-    import io
 
     width_px = Image.open(io.BytesIO(png)).size[0]
     assert width_px >= 900
@@ -397,7 +415,7 @@ def test_lecture_legibility():
     sizes = [t.get_fontsize() for ax in fig.axes for t in
              (ax.title, ax.xaxis.label, *ax.get_xticklabels())] + [fig._suptitle.get_fontsize()]
     assert min(sizes) >= 11  # points, at 100 dpi
-    assert ex.controls["scale"].readout_format == ".3r"
+    assert ex.controls["scale"].readout_format == ".3"
     assert [W.fmt(v) for v in (0.00316, 0.1, 31.62, 4100.0, 7e34)] == \
         ["0.00316", "0.1", "31.6", "4100", "7.0e+34"]
     html = W._status_html("std per layer: 3.8 7e+22  |  exploding: std 7.0e+34 at layer 6")
@@ -500,3 +518,36 @@ def test_weights_drawn_without_keeping_do_not_evict_the_shallow_layers():
     w9 = small.weight(9, 64, 64, keep=False)
     assert small.weight(1, 64, 64) is w1 and small.nbytes == w1.nbytes
     np.testing.assert_array_equal(w9, small.weight(9, 64, 64))
+
+
+def test_explorer_figures_follow_the_course_style():
+    from PIL import Image
+
+    from trainlab import style
+
+    try:
+        for name, width_px in (("lecture", 1200), ("screen", 960)):
+            style.use(name)
+            ex = W.init_explorer(depth=3, width=64, widths=(64,), background=False)
+            png = Image.open(io.BytesIO(ex.last_png))
+            assert png.size[0] == width_px and round(png.info["dpi"][0]) >= 100
+            fig = ex.render(ex.last_result)
+            assert fig._suptitle.get_fontsize() == style.text_size("title")
+            assert min(t.get_fontsize() for t in fig.axes[0].get_xticklabels()) == \
+                style.text_size()
+    finally:
+        style.use("screen")
+
+
+def test_training_explorers_train_in_float32_whatever_the_default_dtype(mnist_ok):
+    import torch
+
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        model, hist = W._train_mlp(W._RunSpec(n_train=100, n_val=50, steps=3, batch_size=20),
+                                   hidden=[8], lr=0.1)
+    finally:
+        torch.set_default_dtype(before)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert hist.steps_run == 3

@@ -25,12 +25,15 @@ from trainlab.conventions import renamed
 from trainlab.layers import _as_float_array, _check_cache, _check_real, _check_shape
 
 __all__ = [
+    "digits_split",
     "dropout_benefit",
     "dropout_backward",
     "dropout_forward",
     "keep_prob_data",
     "keep_prob_run",
+    "keep_prob_seeds",
     "make_rng",
+    "noisy_label_run",
     "standard_dropout_backward",
     "standard_dropout_forward",
 ]
@@ -179,31 +182,111 @@ def dropout_benefit(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
     (clean labels). For each seed, a fraction ``label_noise`` of the training labels is replaced
     by uniformly random classes (``np.random.default_rng(100 + seed)``; the same corrupted
     labels for every ``keep_prob``), then ``models.mlp(D, hidden, 10, keep_prob=...)`` is trained
-    with Adam (``lr``) for ``steps`` steps. Returns ``{keep_prob: {"step": (R,), "val_acc":
-    (len(seeds), R)}}``, validation accuracy in eval mode at the record steps.
+    with Adam (``lr``) for ``steps`` steps (:func:`noisy_label_run`). Returns ``{keep_prob:
+    {"step": (R,), "val_acc": (len(seeds), R)}}``, validation accuracy in eval mode at the
+    record steps.
+    """
+    out: dict[float, dict[str, Any]] = {}
+    for kp in keep_probs:
+        curves, steps_rec = [], None
+        for seed in seeds:
+            hist = noisy_label_run(kp, x_train, y_train, x_val, y_val, seed=seed,
+                                   label_noise=label_noise, hidden=hidden, steps=steps,
+                                   batch_size=batch_size, lr=lr, record_every=record_every)
+            steps_rec, acc = hist.series("val_acc")
+            curves.append(acc)
+        out[float(kp)] = {"step": np.asarray(steps_rec), "val_acc": np.asarray(curves)}
+    return out
+
+
+def noisy_label_run(keep_prob: float, x_train: np.ndarray, y_train: np.ndarray,
+                    x_val: np.ndarray, y_val: np.ndarray, *, seed: int = 0,
+                    label_noise: float = 0.3, hidden: Sequence[int] = (128, 128),
+                    steps: int = 500, batch_size: int = 50, lr: float = 1e-3,
+                    record_every: int = 125, dtype: Any = None, on_record: Any = None) -> Any:
+    """One run of :func:`dropout_benefit`: replace a fraction ``label_noise`` of ``y_train`` by
+    random classes (``np.random.default_rng(100 + seed)``), train ``models.mlp(D, hidden, 10,
+    keep_prob=keep_prob, seed=seed)`` with Adam (``lr``) for ``steps`` minibatch steps of
+    ``batch_size`` and validate on ``(x_val, y_val)`` in eval mode every ``record_every``
+    steps. ``dtype``: a torch dtype for the model (and so the data), ``None`` = torch's
+    default. ``on_record(history)`` as in :func:`trainlab.train.train`. Returns the
+    :class:`~trainlab.train.History`. Raises ValueError for ``label_noise`` outside [0, 1] or
+    ``keep_prob`` outside (0, 1].
     """
     from trainlab import models
     from trainlab.train import train
 
     if not 0.0 <= label_noise <= 1.0:
         raise ValueError(f"label_noise must be in [0, 1], got {label_noise}")
-    y_train = np.asarray(y_train)
-    out: dict[float, dict[str, Any]] = {}
-    for kp in keep_probs:
-        curves, steps_rec = [], None
-        for seed in seeds:
-            rng = np.random.default_rng(100 + seed)
-            labels = y_train.copy()
-            flip = rng.random(len(labels)) < label_noise
-            labels[flip] = rng.integers(0, 10, int(flip.sum()))
-            model = models.mlp(x_train.shape[1], list(hidden), 10, keep_prob=kp, seed=seed)
-            hist = train(model, (x_train, labels), (x_val, y_val), steps=steps,
-                         batch_size=batch_size, lr=lr, optimizer="adam",
-                         record_every=record_every, stats=False, seed=seed, progress=False)
-            steps_rec, acc = hist.series("val_acc")
-            curves.append(acc)
-        out[float(kp)] = {"step": np.asarray(steps_rec), "val_acc": np.asarray(curves)}
-    return out
+    rng = np.random.default_rng(100 + seed)
+    labels = np.asarray(y_train).copy()
+    flip = rng.random(len(labels)) < label_noise
+    labels[flip] = rng.integers(0, 10, int(flip.sum()))
+    model = models.mlp(x_train.shape[1], list(hidden), 10, keep_prob=keep_prob, seed=seed)
+    if dtype is not None:
+        model = model.to(dtype)
+    return train(model, (x_train, labels), (x_val, y_val), steps=steps,
+                 batch_size=min(batch_size, len(labels)), lr=lr, optimizer="adam",
+                 record_every=record_every, stats=False, seed=seed, progress=False,
+                 on_record=on_record)
+
+
+def digits_split(n_train: int = 300, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """scikit-learn's 8x8 digits (1,797 images, 64 pixel values scaled to [0, 1]) split as in
+    lesson 06: ``(X, y, Xv, yv)``, the first ``n_train`` images of a permutation drawn with
+    ``np.random.default_rng(seed)`` for training and the 797 after its first 1,000 for
+    validation. Raises ValueError unless ``10 <= n_train <= 1000``."""
+    from sklearn.datasets import load_digits
+
+    if isinstance(n_train, bool) or not isinstance(n_train, int | np.integer) \
+            or not 10 <= n_train <= 1000:
+        raise ValueError(f"n_train must be an int in [10, 1000], got {n_train!r}")
+    digits = load_digits()
+    x, y = digits.data / 16.0, digits.target
+    order = np.random.default_rng(seed).permutation(len(x))
+    return x[order[:n_train]], y[order[:n_train]], x[order[1000:]], y[order[1000:]]
+
+
+def keep_prob_seeds(keep_prob: float, *, n_train: int = 300, label_noise: float = 0.3,
+                    seeds: Sequence[int] = (0, 1, 2), hidden: Sequence[int] = (128, 128),
+                    steps: int = 500, batch_size: int = 50, lr: float = 1e-3,
+                    record_every: int = 25, dtype: Any = "float32",
+                    on_record: Any = None) -> dict[str, Any]:
+    """Validation accuracy and loss of :func:`noisy_label_run` on :func:`digits_split` for
+    one ``keep_prob``, over ``seeds`` (each its own initialisation, minibatch order and label
+    corruption): the keep_prob explorer's measurement.
+
+    ``dtype``: ``"float32"`` (default: fast, the curves are looked at, not printed),
+    ``"float64"`` or ``None`` (torch's default). ``on_record(i, history)`` is called at every
+    record step of seed number ``i``. Returns ``keep_prob``, ``step`` (R,), ``val_acc`` and
+    ``val_loss`` (len(seeds), R), ``acc_mean``/``acc_sd`` and ``loss_mean``/``loss_sd``
+    (final value over seeds, sd with ddof 0), ``seeds`` and ``status``.
+    """
+    import torch
+
+    if isinstance(keep_prob, bool) or not isinstance(keep_prob, int | float | np.floating) \
+            or not 0 < keep_prob <= 1:
+        raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob!r}")
+    if dtype not in (None, "float32", "float64"):
+        raise ValueError(f"dtype must be 'float32', 'float64' or None, got {dtype!r}")
+    x, y, xv, yv = digits_split(n_train)
+    acc, loss, steps_rec, status = [], [], np.zeros(0), "ok"
+    for i, seed in enumerate(seeds):
+        hist = noisy_label_run(
+            float(keep_prob), x, y, xv, yv, seed=seed, label_noise=label_noise, hidden=hidden,
+            steps=steps, batch_size=batch_size, lr=lr, record_every=record_every,
+            dtype=None if dtype is None else getattr(torch, dtype),
+            on_record=None if on_record is None else lambda h, i=i: on_record(i, h))
+        steps_rec, a = hist.series("val_acc")
+        acc.append(a)
+        loss.append(hist.series("val_loss")[1])
+        if hist.diverged:
+            status = hist.status
+    val_acc, val_loss = np.asarray(acc), np.asarray(loss)
+    return {"keep_prob": float(keep_prob), "step": np.asarray(steps_rec), "val_acc": val_acc,
+            "val_loss": val_loss, "acc_mean": float(val_acc[:, -1].mean()),
+            "acc_sd": float(val_acc[:, -1].std()), "loss_mean": float(val_loss[:, -1].mean()),
+            "loss_sd": float(val_loss[:, -1].std()), "seeds": list(seeds), "status": status}
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ A callback never lets an exception escape: it is caught, written into the output
 
 The training explorers are *live*: a control change starts the run in a background thread,
 shows "training…" at once, redraws the curves as the run records them (the first segment after
-a fraction of a second) and a newer control value cancels the stale run. This module only wires
+a fraction of a second) and a newer control value cancels the stale run; they train in float32
+whatever torch's default dtype (their curves are looked at, not printed). This module only wires
 controls to computations; the measurements live in their topic modules
 (:mod:`trainlab.init`, :mod:`trainlab.dropout`, :mod:`trainlab.train`).
 
@@ -42,17 +43,18 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
 from trainlab.data import mnist_subset
-from trainlab.dropout import keep_prob_data, keep_prob_run
+from trainlab.dropout import keep_prob_data, keep_prob_run, keep_prob_seeds
 from trainlab.init import SCALED_SCHEMES, WeightCache, init_forward_grid, init_forward_stats
-from trainlab.style import OKABE_ITO, color
+from trainlab.style import OKABE_ITO, STYLES, color, explorer_dpi, explorer_figsize, text_size
 
 __all__ = [
     "DEFAULT_SCHEMES",
     "Explorer",
+    "KEEP_PROB_DEFAULTS",
     "WeightCache",
     "dead_relu_explorer",
     "init_explorer",
@@ -69,11 +71,13 @@ __all__ = [
 DEFAULT_SCHEMES: tuple[str, ...] = SCALED_SCHEMES
 """Schemes the init explorer offers (:data:`trainlab.init.SCALED_SCHEMES`)."""
 
-_PNG_DPI = 100
-_FIG_WIDTH = 9.6
-"""Explorer figures: 9.6 in at 100 dpi = 960 px wide, readable on a projector."""
-_FONT = 12
 _PARTIAL_EVERY_S = 0.25
+_PARTIAL_RATIO = 2.0
+"""A live run redraws its partial curves at most every 0.25 s and leaves at least twice a
+redraw's time to training between two redraws (the first segment is drawn at once)."""
+_LOG_READOUT = ".3"
+"""d3-format of a log slider's readout: 3 significant digits, plain decimals from 1e-6 on,
+trailing zeros dropped (0.01, 0.00316, 10)."""
 
 
 class Cancelled(Exception):
@@ -91,7 +95,8 @@ class Explorer(widgets.VBox):
     which never raises.
 
     ``live=True``: ``compute`` also takes ``report`` (call it with a partial result to have it
-    drawn, at most every 0.25 s) and ``cancelled`` (a callable that is True once a newer value
+    drawn: the first at once, then at most every 0.25 s and never more than a third of the
+    time) and ``cancelled`` (a callable that is True once a newer value
     has been set; raise :class:`Cancelled` then). A control change runs it in a background
     thread; :meth:`wait` joins it.
     """
@@ -149,7 +154,7 @@ class Explorer(widgets.VBox):
         return self._run(self.values(), token)
 
     def _run(self, params: dict[str, Any], token: int) -> dict[str, Any]:
-        last_draw = [-math.inf]
+        next_draw = [-math.inf]
 
         def cancelled() -> bool:
             return token != self._generation
@@ -157,15 +162,17 @@ class Explorer(widgets.VBox):
         def report(partial: dict[str, Any]) -> None:
             if cancelled():
                 raise Cancelled
-            now = time.perf_counter()
-            if now - last_draw[0] < _PARTIAL_EVERY_S:
+            start = time.perf_counter()
+            if start < next_draw[0]:
                 return
-            last_draw[0] = now
             try:
                 fig = self.render(partial)
                 png = render_png(fig) if fig is not None else None
             except Exception:  # noqa: BLE001 - a partial figure is best effort
                 return
+            finally:
+                end = time.perf_counter()
+                next_draw[0] = end + max(_PARTIAL_EVERY_S, _PARTIAL_RATIO * (end - start))
             with self._lock:
                 if not cancelled():
                     self.partial_draws += 1
@@ -205,16 +212,36 @@ class Explorer(widgets.VBox):
         return bundle
 
 
-def render_png(fig: Figure, dpi: int = _PNG_DPI) -> bytes:
-    """The figure as PNG bytes (Agg, fast zlib level); the figure is closed if pyplot manages
-    it."""
+def render_png(fig: Figure, dpi: int | None = None) -> bytes:
+    """The figure as PNG bytes (Agg, fast zlib level) at ``dpi`` (``None``: an explorer's
+    figure at its own dpi, another at the course style's :func:`trainlab.style.explorer_dpi`);
+    the figure is closed if pyplot manages it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     buf = io.BytesIO()
+    if type(fig.canvas) is FigureCanvasAgg and fig.canvas.manager is None:
+        _encode_png(fig, dpi or fig.dpi, buf)
+        return buf.getvalue()
+    dpi = dpi or explorer_dpi()
     fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
     if fig.canvas.manager is not None:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
     return buf.getvalue()
+
+
+def _encode_png(fig: Figure, dpi: float, buf: io.BytesIO) -> None:
+    """One Agg draw of an explorer's figure (``savefig`` draws a figure whose layout engine is
+    switched off twice) and its RGB pixels as a PNG at zlib level 1."""
+    from PIL import Image
+
+    if fig.dpi != dpi:
+        fig.set_dpi(dpi)
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(
+        buf, format="png", compress_level=1, dpi=(round(dpi), round(dpi)))
 
 
 def _outputs(png: bytes | None, text: str) -> tuple[dict, ...]:
@@ -233,7 +260,8 @@ def _status_html(text: str) -> str:
     word is a ``nowrap`` span, so not even at the ``-`` of ``7e-22``)."""
     words = "".join(f'<span style="white-space: nowrap">{html.escape(w)}</span> '
                     for w in text.split())
-    return (f'<div style="font-family: monospace; font-size: {_FONT + 2}px; '
+    size = text_size("title") + 1
+    return (f'<div style="font-family: monospace; font-size: {size:.0f}px; '
             f'word-break: keep-all">{words}</div>')
 
 
@@ -272,11 +300,27 @@ def _new_figure(width: float, height: float) -> Figure:
     return fig
 
 
+def _explorer_figure(height_ratio: float, widen: float = 1.0) -> Figure:
+    """:func:`_new_figure` of the course style's explorer width in pixels (960 on screen, 1200
+    for a lecture; :func:`trainlab.style.explorer_figsize` at
+    :func:`~trainlab.style.explorer_dpi`), ``widen`` times as wide and ``height_ratio`` times
+    the width high. Its text has the style's sizes in points, and the figure is as many inches
+    wide as keeps text and figure in the proportions of the screen style, for which the
+    explorers' layouts are made: the lecture style draws 12 in at 100 dpi with 15 pt labels."""
+    screen = STYLES["screen"]
+    width_px = explorer_figsize()[0] * explorer_dpi()
+    inches = screen.explorer_width_px / screen.dpi * text_size("label") / screen.label
+    fig = _new_figure(inches * widen, inches * widen * height_ratio)
+    fig.set_dpi(width_px / inches)
+    return fig
+
+
 def _log_slider(description: str, value: float, lo_exp: float, hi_exp: float,
                 step: float = 0.1, continuous: bool = False) -> widgets.FloatLogSlider:
     return widgets.FloatLogSlider(value=value, base=10, min=lo_exp, max=hi_exp, step=step,
                                   description=description, continuous_update=continuous,
-                                  readout_format=".3r", style={"description_width": "initial"})
+                                  readout_format=_LOG_READOUT,
+                                  style={"description_width": "initial"})
 
 
 def _check_choice(name: str, value: Any, valid: Sequence[Any]) -> None:
@@ -304,7 +348,7 @@ class _InitFigure:
     def __init__(self, n_hist: int, gradients: bool = False) -> None:
         self.n_hist = n_hist
         rows = 3 if gradients else 2
-        self.fig = _new_figure(_FIG_WIDTH, 5.6 if gradients else 4.6)
+        self.fig = _explorer_figure(0.583 if gradients else 0.479)
         ratios = (1.0, 1.0, 1.2) if gradients else (1.0, 1.2)
         grid = self.fig.add_gridspec(rows, n_hist, height_ratios=ratios, hspace=0.75,
                                      wspace=0.3, left=0.085, right=0.975, top=0.86,
@@ -318,11 +362,13 @@ class _InitFigure:
         self.gstairs = [ax.stairs(np.zeros(1), np.arange(2.0), fill=True, color=color(1))
                         for ax in self.gax]
         for ax in self.hax + self.gax:
-            ax.tick_params(labelsize=_FONT - 1, left=False, labelleft=False)
+            ax.tick_params(labelsize=text_size(), left=False, labelleft=False)
+            ax.yaxis.set_major_locator(NullLocator())
+            ax.yaxis.set_minor_locator(NullLocator())
             ax.xaxis.set_major_locator(MaxNLocator(nbins=2, symmetric=False))
             ax.grid(False)
         if self.hax:
-            self.hax[0].set_ylabel("count", fontsize=_FONT, labelpad=1)
+            self.hax[0].set_ylabel("count", fontsize=text_size("label"), labelpad=1)
         (self.line,) = self.sax.plot([], [], "o-", color=color(0), label="std of activations")
         (self.gline,) = self.sax.plot([], [], "s--", color=color(1),
                                       label="std of gradients dL/da")
@@ -337,11 +383,23 @@ class _InitFigure:
         self.sax.yaxis.set_minor_formatter(NullFormatter())
         self.sax.yaxis.set_major_locator(_LogTicks())
         self.sax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt(float(v))))
-        self.sax.tick_params(labelsize=_FONT)
+        self.sax.tick_params(labelsize=text_size())
         self.sax.grid(False)
-        self.sax.set_xlabel("layer", fontsize=_FONT)
-        self.sax.set_ylabel("std", fontsize=_FONT)
-        self.banner = self.fig.suptitle("", fontsize=_FONT + 2)
+        self.sax.set_xlabel("layer", fontsize=text_size("label"))
+        self.sax.set_ylabel("std", fontsize=text_size("label"))
+        self.banner = self.fig.suptitle("", fontsize=text_size("title"))
+        self._legend_handles: tuple = ()
+        self._freeze_xlabels()
+
+    def _freeze_xlabels(self) -> None:
+        """Pin each x label where one full draw puts it: matplotlib otherwise measures every
+        tick label of the figure on every draw to place them (these tick labels are one line
+        high whatever the data, so the place never changes)."""
+        self.fig.canvas.draw()
+        for ax in self.hax + self.gax + [self.sax]:
+            label = ax.xaxis.label
+            y_px = label.get_transform().transform(label.get_position())[1]
+            ax.xaxis.set_label_coords(0.5, (y_px - ax.bbox.y0) / ax.bbox.height)
 
     def draw(self, res: dict[str, Any]) -> Figure:
         """Show ``res`` from :func:`trainlab.init.init_forward_stats`; returns the figure."""
@@ -368,13 +426,14 @@ class _InitFigure:
             ax.set_xlim(edges[0], edges[-1])
             ax.set_ylim(0, max(1, counts.max()) * 1.05)
             _set_scaled_xlabel(ax, max(abs(edges[0]), abs(edges[-1])), what)
-            ax.set_title(f"layer {layer}\nstd {fmt(res[skey][layer - 1])}", fontsize=_FONT,
-                         pad=2, color="black")
+            ax.set_title(f"layer {layer}\nstd {fmt(res[skey][layer - 1])}",
+                         fontsize=text_size("label"), pad=2, y=1.0, color="black")
         else:
             stairs.set_visible(False)
             _set_scaled_xlabel(ax, 1.0, what)
             ax.set_title(f"layer {layer}\n{'overflow' if hkey == 'hist' else '-'}",
-                         fontsize=_FONT, pad=2, color=OKABE_ITO["vermillion"])
+                         fontsize=text_size("label"), pad=2, y=1.0,
+                         color=OKABE_ITO["vermillion"])
 
     def _draw_std(self, res: dict[str, Any]) -> None:
         y = np.asarray(res["std"], dtype=np.float64)
@@ -392,9 +451,11 @@ class _InitFigure:
         self.sax.set_ylim(lo, hi)
         self.sax.set_xlim(0.5, y.size + 0.5)
         self.sax.set_xticks(x if y.size <= 20 else x[:: max(1, y.size // 10)])
-        handles = [h for h in (self.line, self.gline, self.over, self.under)
-                   if len(h.get_xdata())]
-        self.sax.legend(handles=handles, loc="upper right", fontsize=_FONT - 1)
+        handles = tuple(h for h in (self.line, self.gline, self.over, self.under)
+                        if len(h.get_xdata()))
+        if handles != self._legend_handles:
+            self._legend_handles = handles
+            self.sax.legend(handles=list(handles), loc="upper right", fontsize=text_size())
 
 
 class _LogTicks(MaxNLocator):
@@ -417,7 +478,7 @@ def _set_scaled_xlabel(ax: Any, extent: float, what: str = "activation") -> None
     k = 0 if -2 <= k <= 3 else k
     unit = 10.0 ** k
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v / unit:.3g}"))
-    ax.set_xlabel(what if k == 0 else f"{what}\n(×1e{k})", fontsize=_FONT - 1, labelpad=1)
+    ax.set_xlabel(what if k == 0 else f"{what}\n(×1e{k})", fontsize=text_size(), labelpad=1)
 
 
 def _shown_layers(depth: int, n: int) -> list[int]:
@@ -593,12 +654,18 @@ class _RunSpec:
 def _train_mlp(spec: _RunSpec, *, hidden: list[int], lr: float, stats: bool = False,
                optimizer: str = "sgd", on_record: Callable[[Any], None] | None = None,
                **model_kwargs: Any) -> Any:
-    """Build ``trainlab.models.mlp(784, hidden, 10, **model_kwargs)`` and train it."""
+    """Build ``trainlab.models.mlp(784, hidden, 10, **model_kwargs)`` in float32 and train it.
+
+    float32 whatever torch's default dtype (``setup_notebook`` makes it float64 for printed
+    numbers): an explorer's curves are looked at, not printed, and float32 trains about twice
+    as fast on a CPU."""
+    import torch
+
     from trainlab.models import mlp
     from trainlab.train import train
 
     X, y, Xv, yv = mnist_subset(spec.n_train, spec.n_val, spec.seed)
-    model = mlp(784, hidden, 10, seed=spec.seed, **model_kwargs)
+    model = mlp(784, hidden, 10, seed=spec.seed, **model_kwargs).to(torch.float32)
     history = train(model, (X, y), (Xv, yv), steps=spec.steps, batch_size=spec.batch_size,
                     lr=float(lr), optimizer=optimizer, record_every=spec.record_every,
                     stats=stats, seed=spec.seed, progress=False, on_record=on_record)
@@ -632,26 +699,26 @@ def _curves_figure(histories: dict[str, Any], *, metrics: Sequence[str], side_by
     from trainlab.plots import training_curves
 
     n = len(histories) if side_by_side else len(metrics)
-    fig = _new_figure(_FIG_WIDTH, 4.0)
+    fig = _explorer_figure(0.417)
     grid = fig.add_gridspec(1, n, wspace=0.25, left=0.08, right=0.98, top=0.8, bottom=0.16)
     axs = [fig.add_subplot(grid[0, i]) for i in range(n)]
     if side_by_side:
         for ax, (name, hist) in zip(axs, histories.items(), strict=True):
             training_curves({name: hist}, metrics=metrics[:1], axes=[ax], log_loss=True)
-            ax.set_title(name, fontsize=_FONT + 1)
+            ax.set_title(name, fontsize=text_size("title"))
     else:
         training_curves(histories, metrics=metrics, axes=axs, log_loss=True)
     for ax in axs:
-        ax.tick_params(labelsize=_FONT)
-        ax.xaxis.label.set_fontsize(_FONT)
-        ax.yaxis.label.set_fontsize(_FONT)
+        ax.tick_params(labelsize=text_size())
+        ax.xaxis.label.set_fontsize(text_size("label"))
+        ax.yaxis.label.set_fontsize(text_size("label"))
         if steps is not None:
             ax.set_xlim(0, steps)
         legend = ax.get_legend()
         if legend is not None:
             for text in legend.get_texts():
-                text.set_fontsize(_FONT - 1)
-    fig.suptitle(title, fontsize=_FONT + 1)
+                text.set_fontsize(text_size())
+    fig.suptitle(title, fontsize=text_size("title"))
     return fig
 
 
@@ -784,130 +851,157 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
                     live=True)
 
 
-def keep_prob_explorer(*, keep_prob: float = 1.0,
-                       hidden: Sequence[int] = (512, 512),
-                       n_train: int = 1000, n_val: int = 1000, steps: int = 500,
-                       lr: float = 1e-3, optimizer: str = "adam", batch_size: int = 50,
-                       record_every: int = 25, seed: int = 0,
-                       widths: Sequence[int] = (128, 256, 512, 1024),
-                       train_sizes: Sequence[int] = (300, 1000, 3000),
-                       step_counts: Sequence[int] = (250, 500, 1000)) -> Explorer:
-    """Dropout against over-fitting: train/validation curves and the gap, per ``keep_prob``.
+KEEP_PROB_DEFAULTS: dict[str, Any] = {
+    "n_train": 300, "label_noise": 0.3, "seeds": (0, 1, 2), "hidden": (128, 128),
+    "steps": 250, "batch_size": 50, "lr": 2e-3, "record_every": 25}
+"""The keep_prob explorer's opening setting: the data of lesson 06's regime where dropout
+helps (300 scikit-learn digits, 30 % wrong labels, a 64-128-128-10 ReLU MLP, three seeds),
+trained in half the steps (Adam 2e-3 for 250 steps of 50 instead of 1e-3 for 500)."""
 
-    Controls (``continuous_update=False``): ``keep_prob`` (FloatSlider 0.3..1.0, step 0.05),
-    the probability of KEEPING a hidden unit (torch's ``nn.Dropout(p=1 - keep_prob)``);
-    ``width`` (hidden units per layer, from ``widths``), ``n_train`` (training images, from
-    ``train_sizes``) and ``steps`` (from ``step_counts``; the opening values are added). Each
-    setting runs :func:`trainlab.dropout.keep_prob_run`: by default ``mlp(784, [512, 512], 10)``
-    trained with Adam (lr 1e-3) for 500 steps of 50 on a fixed set of 1,000 MNIST-10k images
-    and validated on 1,000 others, drawn live as it trains. Without dropout the training loss
-    falls towards 0 while the validation loss passes its minimum early and climbs; lowering
-    ``keep_prob`` keeps the training loss up and shrinks the gaps (Srivastava et al. 2014).
 
-    The figure: cross-entropy and accuracy of both sets against the step (eval mode), and the
-    gaps ``gap_loss = val_loss - train_loss`` and ``gap_acc = train_acc - val_acc`` of every
-    ``keep_prob`` visited at the current width / data size / steps (kept, so going back is
-    instant). ``last_result``: everything :func:`keep_prob_run` returns, plus ``status``.
+def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
+                       label_noise: float = 0.3, seeds: Sequence[int] = (0, 1, 2),
+                       hidden: Sequence[int] = (128, 128), steps: int = 250,
+                       lr: float = 2e-3, batch_size: int = 50, record_every: int = 25,
+                       train_sizes: Sequence[int] = (100, 300, 1000),
+                       noise_levels: Sequence[float] = (0.0, 0.1, 0.3, 0.5)) -> Explorer:
+    """Dropout where it helps: validation accuracy against ``keep_prob``, mean ± sd over seeds.
+
+    Controls (``continuous_update=False``): ``keep_prob`` (FloatSlider 0.3..1.0, step 0.05), the
+    probability of KEEPING a hidden unit (torch's ``nn.Dropout(p=1 - keep_prob)``);
+    ``n_train`` (training images, from ``train_sizes``) and ``label_noise`` (the fraction of
+    training labels replaced by random classes, from ``noise_levels``; the opening values are
+    added). Each setting runs :func:`trainlab.dropout.keep_prob_seeds` in float32: by default
+    the data of lesson 06's regime (:data:`KEEP_PROB_DEFAULTS`): ``mlp(64, [128, 128], 10)``
+    trained with Adam (``lr`` 2e-3) for ``steps`` (250) steps of ``batch_size`` (50) on 300
+    scikit-learn digits with 30 % wrong labels, validated on 797 clean ones, once per seed in
+    ``seeds``; drawn live as it trains. There, dropout raises the validation accuracy by about
+    ten points (Srivastava et al. 2014: dropout pays off where a network can memorise what it
+    should not).
+
+    The figure: validation accuracy against the step (mean ± sd over the seeds) of the current
+    ``keep_prob`` and of ``keep_prob = 1`` (no dropout, computed with the explorer), and the
+    final validation accuracy (mean, error bar ± sd) of every ``keep_prob`` visited at the
+    current setting (kept, so going back is instant). ``last_result``: what
+    :func:`~trainlab.dropout.keep_prob_seeds` returns, ``seen`` (keep_prob -> (mean, sd)) and
+    ``status``. Raises ValueError for ``keep_prob`` outside [0.3, 1] or fewer than 3 seeds.
     """
     if not 0.3 <= keep_prob <= 1.0:
         raise ValueError(f"keep_prob must be in [0.3, 1], got {keep_prob!r}")
-    depth, width = len(hidden), hidden[0]
-    fixed = {"n_val": n_val, "lr": lr, "optimizer": optimizer, "batch_size": batch_size,
-             "record_every": record_every, "seed": seed}
+    if len(seeds) < 3:
+        raise ValueError(f"seeds must hold at least 3 seeds (a mean over seeds), got {seeds!r}")
+    fixed = {"seeds": tuple(seeds), "hidden": tuple(hidden), "steps": steps,
+             "batch_size": batch_size, "lr": lr, "record_every": record_every}
     seen: dict[tuple, dict[str, Any]] = {}
     controls = {
         "keep_prob": widgets.FloatSlider(value=keep_prob, min=0.3, max=1.0, step=0.05,
                                          description="keep_prob", continuous_update=False,
                                          readout_format=".2f"),
-        "width": widgets.Dropdown(options=sorted({*widths, width}), value=width,
-                                  description="width"),
         "n_train": widgets.Dropdown(options=sorted({*train_sizes, n_train}), value=n_train,
                                     description="train images"),
-        "steps": widgets.Dropdown(options=sorted({*step_counts, steps}), value=steps,
-                                  description="steps"),
+        "label_noise": widgets.Dropdown(
+            options=[(f"{100 * v:.0f} %", v) for v in sorted({*noise_levels, label_noise})],
+            value=label_noise, description="wrong labels"),
     }
 
-    defaults = {"width": width, "n_train": n_train, "steps": steps}
-
-    def compute(keep_prob: float, width: int = defaults["width"],
-                n_train: int = defaults["n_train"], steps: int = defaults["steps"],
-                report: Any = None, cancelled: Any = None) -> dict[str, Any]:
-        kp = round(float(keep_prob), 4)
-        setting = (width, n_train, steps)
+    def measure(kp: float, setting: tuple, on_record: Any = None) -> dict[str, Any]:
         key = (kp, *setting)
+        if key not in seen:
+            seen[key] = keep_prob_seeds(kp, n_train=setting[0], label_noise=setting[1],
+                                        on_record=on_record, **fixed)
+        return seen[key]
 
-        def on_record(curves: dict[str, np.ndarray]) -> None:
+    def compute(keep_prob: float, n_train: int = n_train, label_noise: float = label_noise,
+                report: Any = None, cancelled: Any = None) -> dict[str, Any]:
+        kp, setting = round(float(keep_prob), 4), (n_train, label_noise)
+        latest: dict[int, np.ndarray] = {}
+
+        def on_record(i: int, hist: Any) -> None:
             if cancelled is not None and cancelled():
                 raise Cancelled
-            if report is not None and curves["step"].size >= 2:
-                report({"curves": curves, "keep_prob": kp, "partial": True,
-                        "progress": f"step {int(curves['step'][-1]) + 1} of {steps}",
-                        "summary": f"keep_prob {kp:.2f}: training…",
-                        "seen": _gaps_seen(seen, setting)})
+            steps_i, latest[i] = hist.series("val_acc")
+            if report is not None and len(steps_i) >= 2:
+                report({"partial": True, "keep_prob": kp, "runs": list(latest.values()),
+                        "step": steps_i, "reference": seen.get((1.0, *setting)),
+                        "seen": _accuracy_seen(seen, setting),
+                        "progress": f"seed {i + 1} of {len(seeds)}, step "
+                                    f"{hist.steps_run} of {steps}",
+                        "summary": f"keep_prob {kp:.2f}: training seed {i + 1} of "
+                                   f"{len(seeds)}…"})
 
-        if key not in seen:
-            seen[key] = keep_prob_run(kp, hidden=[width] * depth, n_train=n_train, steps=steps,
-                                      on_record=on_record, **fixed)
-        res = dict(seen[key])
-        res["summary"] = (f"keep_prob {kp:.2f} (torch p = {1 - kp:.2f}): loss gap "
-                          f"{res['gap_loss']:.3f}, accuracy gap {res['gap_acc']:.3f} "
-                          f"(train {res['train_acc']:.3f}, val {res['val_acc']:.3f})")
-        res["seen"] = _gaps_seen(seen, setting)
+        res = dict(measure(kp, setting, on_record))
+        res["reference"] = seen.get((1.0, *setting))
+        res["seen"] = _accuracy_seen(seen, setting)
+        res["summary"] = (f"keep_prob {kp:.2f} (torch p = {1 - kp:.2f}): validation accuracy "
+                          f"{res['acc_mean']:.2f} ± {res['acc_sd']:.2f} over {len(seeds)} seeds")
+        if kp != 1.0 and res["reference"] is not None:
+            ref = res["reference"]
+            res["summary"] += f"; no dropout {ref['acc_mean']:.2f} ± {ref['acc_sd']:.2f}"
         return res
 
-    return Explorer(controls, compute, _keep_prob_figure, title="Dropout: train vs validation",
-                    live=True)
+    if keep_prob != 1.0:
+        measure(1.0, (n_train, label_noise))
+    return Explorer(controls, compute, _keep_prob_figure,
+                    title="Dropout on few, noisy labels: validation accuracy", live=True)
 
 
-def _gaps_seen(seen: dict[tuple, dict[str, Any]], setting: tuple) -> dict[float, tuple]:
-    return {k[0]: (v["gap_loss"], v["gap_acc"]) for k, v in sorted(seen.items())
+def _accuracy_seen(seen: dict[tuple, dict[str, Any]], setting: tuple) -> dict[float, tuple]:
+    return {k[0]: (v["acc_mean"], v["acc_sd"]) for k, v in sorted(seen.items())
             if k[1:] == setting}
 
 
 def _keep_prob_figure(res: dict[str, Any]) -> Figure:
-    """Loss and accuracy curves (train / validation) and the gaps of the values seen so far."""
-    fig = _new_figure(_FIG_WIDTH * 1.15, 4.0)
-    grid = fig.add_gridspec(1, 3, width_ratios=(1.2, 1.2, 1.0), wspace=0.4, left=0.07,
+    """Validation accuracy against the step (mean ± sd over seeds; each seed's curve while
+    training) and the final accuracy of every keep_prob visited."""
+    fig = _explorer_figure(0.4)
+    grid = fig.add_gridspec(1, 2, width_ratios=(1.3, 1.0), wspace=0.3, left=0.08,
                             right=0.98, top=0.84, bottom=0.16)
-    ax_loss, ax_acc, ax_gap = (fig.add_subplot(grid[0, i]) for i in range(3))
-    c = res["curves"]
-    for ax, metric in ((ax_loss, "loss"), (ax_acc, "acc")):
-        ax.plot(c["step"], c[f"train_{metric}"], "-", color=color(0), label="train")
-        ax.plot(c["step"], c[f"val_{metric}"], "--", color=color(1), label="validation")
-        ax.set_xlabel("step", fontsize=_FONT)
-        ax.tick_params(labelsize=_FONT - 1)
-    ax_loss.set_yscale("log")
-    ax_loss.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt(float(v))))
-    ax_loss.yaxis.set_minor_formatter(NullFormatter())
-    if not res.get("partial"):
-        ax_loss.plot([res["min_val_step"]], [res["min_val_loss"]], "v", color=color(1), ms=8,
-                     label=f"lowest val loss {res['min_val_loss']:.3f}")
-    ax_loss.set_ylabel("cross-entropy (eval mode)", fontsize=_FONT)
-    ax_loss.legend(fontsize=_FONT - 1)
-    ax_acc.set_ylabel("accuracy (eval mode)", fontsize=_FONT)
-    ax_acc.set_ylim(max(0.0, min(0.8, float(np.nanmin(c["val_acc"])) - 0.02)), 1.005)
-    ax_acc.legend(fontsize=_FONT - 1, loc="lower right")
-    _draw_gaps(ax_gap, res)
-    fig.suptitle(res["summary"], fontsize=_FONT + 1)
+    ax_curve, ax_kp = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    ref = res.get("reference")
+    if ref is not None and res["keep_prob"] != 1.0:
+        _band(ax_curve, ref["step"], ref["val_acc"], color(1), "--", "no dropout (keep_prob 1)")
+    label = f"keep_prob {res['keep_prob']:.2f}"
+    if res.get("partial"):
+        for i, acc in enumerate(res["runs"]):
+            ax_curve.plot(res["step"][:len(acc)], acc, "-", color=color(0), lw=1.2,
+                          label=f"{label}, seeds so far" if i == 0 else None)
+    else:
+        _band(ax_curve, res["step"], res["val_acc"], color(0), "-",
+              f"{label}, mean ± sd over {len(res['seeds'])} seeds")
+    ax_curve.set_ylim(0, 1)
+    ax_curve.set_xlabel("training step", fontsize=text_size("label"))
+    ax_curve.set_ylabel("validation accuracy", fontsize=text_size("label"))
+    ax_curve.legend(fontsize=text_size(), loc="lower right")
+    _draw_gaps(ax_kp, res)
+    for ax in (ax_curve, ax_kp):
+        ax.tick_params(labelsize=text_size())
+    fig.suptitle(res["summary"], fontsize=text_size("title"))
     return fig
 
 
+def _band(ax: Any, steps: np.ndarray, runs: np.ndarray, col: str, ls: str, label: str) -> None:
+    mean, sd = runs.mean(axis=0), runs.std(axis=0)
+    ax.plot(steps, mean, ls, color=col, label=label)
+    ax.fill_between(steps, mean - sd, mean + sd, color=col, alpha=0.2, lw=0)
+
+
 def _draw_gaps(ax: Any, res: dict[str, Any]) -> None:
+    """Final validation accuracy (mean ± sd over seeds) of every keep_prob visited."""
     ax.set_xlim(0.27, 1.03)
-    ax.set_xlabel("keep_prob (values visited)", fontsize=_FONT)
-    ax.set_ylabel("generalisation gap", fontsize=_FONT)
-    ax.tick_params(labelsize=_FONT - 1)
+    ax.set_xlabel("keep_prob (values visited)", fontsize=text_size("label"))
+    ax.set_ylabel("final validation accuracy", fontsize=text_size("label"))
     if not res["seen"]:
         return
     kps = np.array(list(res["seen"]))
-    gaps = np.array(list(res["seen"].values()))
-    ax.plot(kps, gaps[:, 0], "o-", color=color(3), label="loss gap (val - train)")
-    ax.plot(kps, gaps[:, 1], "s--", color=color(2), label="accuracy gap (train - val)")
+    stats = np.array(list(res["seen"].values()))
+    ax.errorbar(kps, stats[:, 0], yerr=stats[:, 1], fmt="o-", color=color(2), capsize=4,
+                label="mean ± sd over seeds")
     if not res.get("partial"):
-        ax.plot([res["keep_prob"]] * 2, [res["gap_loss"], res["gap_acc"]], "o", ms=11,
-                mfc="none", color="black", label="current")
-    ax.set_ylim(0, max(0.1, float(np.nanmax(gaps)) * 1.15))
-    ax.legend(fontsize=_FONT - 1, loc="center right")
+        ax.plot([res["keep_prob"]], [res["acc_mean"]], "o", ms=13, mfc="none",
+                color="black", label="current")
+    lo = float(np.min(stats[:, 0] - stats[:, 1]))
+    ax.set_ylim(max(0.0, lo - 0.05), min(1.0, float(np.max(stats.sum(axis=1)))) + 0.03)
+    ax.legend(fontsize=text_size(), loc="lower center")
 
 
 def dead_relu_explorer(*, lr: float = 0.1, depth: int = 3, width: int = 128,
@@ -969,7 +1063,7 @@ def dead_relu_explorer(*, lr: float = 0.1, depth: int = 3, width: int = 128,
 def _dead_figure(res: dict[str, Any], steps: int) -> Figure:
     from trainlab.plots import training_curves
 
-    fig = _new_figure(_FIG_WIDTH, 4.0)
+    fig = _explorer_figure(0.417)
     grid = fig.add_gridspec(1, 2, wspace=0.3, left=0.08, right=0.98, top=0.84, bottom=0.15)
     ax1, ax2 = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
     layers = np.arange(1, len(res["dead"]) + 1)
@@ -978,17 +1072,17 @@ def _dead_figure(res: dict[str, Any], steps: int) -> Figure:
                 label="inactive (z <= 0 on every image)")
         ax1.bar(layers + 0.2, res["dead"], width=0.4, color=color(3),
                 label="dead (a = 0 on every image)")
-        ax1.legend(fontsize=_FONT - 1, loc="upper left")
+        ax1.legend(fontsize=text_size(), loc="upper left")
         ax1.set_xticks(layers)
     ax1.set_ylim(0, 1)
-    ax1.set_xlabel("hidden layer", fontsize=_FONT)
-    ax1.set_ylabel("fraction of units", fontsize=_FONT)
-    ax1.tick_params(labelsize=_FONT - 1)
+    ax1.set_xlabel("hidden layer", fontsize=text_size("label"))
+    ax1.set_ylabel("fraction of units", fontsize=text_size("label"))
+    ax1.tick_params(labelsize=text_size())
     training_curves({"": res["history"]}, metrics=("loss",), split=("train",), axes=[ax2],
                     log_loss=True)
     ax2.set_xlim(0, steps)
-    ax2.tick_params(labelsize=_FONT - 1)
-    fig.suptitle(res["summary"], fontsize=_FONT + 1)
+    ax2.tick_params(labelsize=text_size())
+    fig.suptitle(res["summary"], fontsize=text_size("title"))
     return fig
 
 
@@ -1065,7 +1159,7 @@ def _dashboard_figure(res: dict[str, Any]) -> Figure:
     """2 x 2 panels: activation and gradient histograms per layer, saturated/dead fraction
     and log10 update-to-data ratio against the step."""
     hist = res["history"]
-    fig = _new_figure(_FIG_WIDTH * 1.1, 7.0)
+    fig = _explorer_figure(0.663, widen=1.1)
     grid = fig.add_gridspec(2, 2, hspace=0.45, wspace=0.25, left=0.08, right=0.98, top=0.9,
                             bottom=0.09)
     ax_a, ax_g, ax_s, ax_u = (fig.add_subplot(grid[i, j]) for i in range(2) for j in range(2))
@@ -1077,14 +1171,14 @@ def _dashboard_figure(res: dict[str, Any]) -> Figure:
             if vals.size:
                 counts, edges = np.histogram(vals, bins=40)
                 ax.stairs(counts / max(1, vals.size), edges, color=color(i), label=label)
-    ax_a.set_xlabel("activation a", fontsize=_FONT)
+    ax_a.set_xlabel("activation a", fontsize=text_size("label"))
     ax_a.xaxis.set_major_locator(MaxNLocator(nbins=5))
-    ax_g.set_xlabel("gradient dL/da", fontsize=_FONT)
+    ax_g.set_xlabel("gradient dL/da", fontsize=text_size("label"))
     ax_g.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt(float(v))))
     ax_g.xaxis.set_major_locator(MaxNLocator(nbins=4))
     for ax in (ax_a, ax_g):
-        ax.set_ylabel("fraction of entries", fontsize=_FONT)
-    ax_a.legend(fontsize=_FONT - 1)
+        ax.set_ylabel("fraction of entries", fontsize=text_size("label"))
+    ax_a.legend(fontsize=text_size())
     for layer in hist.layers:
         i = layer - 1
         steps, sat = hist.series("saturated", layer=layer)
@@ -1095,13 +1189,14 @@ def _dashboard_figure(res: dict[str, Any]) -> Figure:
         with np.errstate(divide="ignore", invalid="ignore"):
             ax_u.plot(steps, np.log10(ratio), "-", color=color(i), label=f"layer {layer}")
     ax_s.set_ylim(-0.02, 1.02)
-    ax_s.set_ylabel("saturated (tanh, sigmoid)\nor dead (ReLU) fraction", fontsize=_FONT)
+    ax_s.set_ylabel("saturated (tanh, sigmoid)\nor dead (ReLU) fraction",
+                    fontsize=text_size("label"))
     ax_u.axhline(-3, ls="--", color="black", lw=1, label="1e-3 (rule of thumb)")
-    ax_u.set_ylabel("log10 update / data ratio", fontsize=_FONT)
-    ax_u.legend(fontsize=_FONT - 1)
+    ax_u.set_ylabel("log10 update / data ratio", fontsize=text_size("label"))
+    ax_u.legend(fontsize=text_size())
     for ax in (ax_s, ax_u):
-        ax.set_xlabel("training step", fontsize=_FONT)
+        ax.set_xlabel("training step", fontsize=text_size("label"))
     for ax in (ax_a, ax_g, ax_s, ax_u):
-        ax.tick_params(labelsize=_FONT - 1)
-    fig.suptitle(res["summary"], fontsize=_FONT + 1)
+        ax.tick_params(labelsize=text_size())
+    fig.suptitle(res["summary"], fontsize=text_size("title"))
     return fig
