@@ -417,7 +417,7 @@ def test_lecture_legibility():
     assert min(sizes) >= 11  # points, at 100 dpi
     assert ex.controls["scale"].readout_format == ".3"
     assert [W.fmt(v) for v in (0.00316, 0.1, 31.62, 4100.0, 7e34)] == \
-        ["0.00316", "0.1", "31.6", "4100", "7.0e+34"]
+        ["0.00316", "0.1", "31.6", "4100", "7e34"]
     html = W._status_html("std per layer: 3.8 7e+22  |  exploding: std 7.0e+34 at layer 6")
     assert '<span style="white-space: nowrap">7e+22</span>' in html
     assert '<span style="white-space: nowrap">7.0e+34</span>' in html

@@ -49,7 +49,15 @@ from matplotlib.transforms import blended_transform_factory
 from trainlab.data import mnist_subset
 from trainlab.dropout import keep_prob_data, keep_prob_run, keep_prob_seeds
 from trainlab.init import SCALED_SCHEMES, WeightCache, init_forward_grid, init_forward_stats
-from trainlab.style import OKABE_ITO, STYLES, color, explorer_dpi, explorer_figsize, text_size
+from trainlab.style import (
+    OKABE_ITO,
+    STYLES,
+    color,
+    explorer_dpi,
+    explorer_figsize,
+    format_value,
+    text_size,
+)
 
 __all__ = [
     "DEFAULT_SCHEMES",
@@ -276,17 +284,12 @@ def _params_text(params: Mapping[str, Any]) -> str:
 
 
 def fmt(value: Any) -> str:
-    """A float as a plain decimal with 3 significant digits (0.00316, 0.1, 31.6, 4100), in
-    scientific notation only outside [1e-5, 1e6) (7.0e+34); other values as ``str``."""
+    """A float as :func:`trainlab.style.format_value` writes it (3 significant digits, plain
+    decimals in [1e-5, 1e6), else ``7e34``: never broken across a line); other values as
+    ``str``."""
     if isinstance(value, bool) or not isinstance(value, float | np.floating):
         return str(value)
-    v = float(value)
-    if not math.isfinite(v) or v == 0:
-        return f"{v:g}"
-    if 1e-5 <= abs(v) < 1e6:
-        return np.format_float_positional(v, precision=3, unique=False, fractional=False,
-                                          trim="-")
-    return f"{v:.1e}"
+    return format_value(float(value))
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -351,7 +354,7 @@ class _InitFigure:
         self.fig = _explorer_figure(0.583 if gradients else 0.479)
         ratios = (1.0, 1.0, 1.2) if gradients else (1.0, 1.2)
         grid = self.fig.add_gridspec(rows, n_hist, height_ratios=ratios, hspace=0.75,
-                                     wspace=0.3, left=0.085, right=0.975, top=0.86,
+                                     wspace=0.3, left=0.1, right=0.975, top=0.8,
                                      bottom=0.1)
         self.hax = [self.fig.add_subplot(grid[0, i]) for i in range(n_hist)]
         self.gax = [self.fig.add_subplot(grid[1, i]) for i in range(n_hist)] if gradients \
@@ -387,7 +390,10 @@ class _InitFigure:
         self.sax.grid(False)
         self.sax.set_xlabel("layer", fontsize=text_size("label"))
         self.sax.set_ylabel("std", fontsize=text_size("label"))
-        self.banner = self.fig.suptitle("", fontsize=text_size("title"))
+        self.banner = self.fig.suptitle("", fontsize=text_size("title"), y=0.985)
+        self.status = self.fig.text(0.5, 0.925, "", ha="center", va="top",
+                                    fontsize=text_size("label"),
+                                    color=OKABE_ITO["vermillion"])
         self._legend_handles: tuple = ()
         self._freeze_xlabels()
 
@@ -412,8 +418,8 @@ class _InitFigure:
         self._draw_std(res)
         ok = res["status"] == "ok"
         self.banner.set_text(f"{res['scheme']} × {fmt(res['scale'])}, {res['activation']}, "
-                             f"width {res['width']}" + ("" if ok else f"\n{res['status']}"))
-        self.banner.set_color("black" if ok else OKABE_ITO["vermillion"])
+                             f"width {res['width']}")
+        self.status.set_text("" if ok else res["status"])
         return self.fig
 
     @staticmethod
@@ -455,7 +461,7 @@ class _InitFigure:
                         if len(h.get_xdata()))
         if handles != self._legend_handles:
             self._legend_handles = handles
-            self.sax.legend(handles=list(handles), loc="upper right", fontsize=text_size())
+            self.sax.legend(handles=list(handles), loc="best", fontsize=text_size())
 
 
 class _LogTicks(MaxNLocator):
