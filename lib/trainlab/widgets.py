@@ -1105,3 +1105,373 @@ def _dashboard_figure(res: dict[str, Any]) -> Figure:
         ax.tick_params(labelsize=_FONT - 1)
     fig.suptitle(res["summary"], fontsize=_FONT + 1)
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# lesson 02: offset and scale of the inputs -> the loss surface of a line fit
+# --------------------------------------------------------------------------------------------
+def preprocessing_explorer(*, offset: float = 5.0, scale: float = 1.0,
+                           step_fraction: float = 0.5, steps: int = 60, n: int = 50,
+                           seed: int = 0) -> Explorer:
+    """How the offset and the scale of an input shape the loss surface that gradient descent
+    has to cross (LeCun, Bottou, Orr & Müller 1998, "Efficient BackProp", section 4.3).
+
+    The line fit of lesson 02: ``y_hat = w x + b`` with ``L(w, b) = 1/(2N) sum (w x + b - y)^2``
+    on ``n`` points whose inputs are presented as ``x = offset + scale * u``, ``u ~ U(-1, 1)``
+    (:func:`trainlab.preprocess.line_fit_data`; the targets do not change). The Hessian
+    ``H = [[mean(x^2), mean(x)], [mean(x), 1]]`` has condition number
+    ``kappa = lambda_max / lambda_min``; gradient descent with ``eta = step_fraction * 2 /
+    lambda_max`` multiplies the error along each eigenvector by ``1 - eta lambda`` per step
+    (:func:`trainlab.preprocess.line_fit_descent`).
+
+    Controls (``continuous_update=False``): ``offset`` (FloatSlider -10..10, the centre of the
+    inputs), ``scale`` (FloatLogSlider 0.01..100, their half-width), ``step`` (FloatSlider
+    0.05..1.1, eta in units of the stability limit 2/lambda_max: above 1 the run diverges) and
+    ``steps`` (IntSlider 1..200). The figure: (a) the data with the least-squares line and the
+    line gradient descent reached; (b) contours of log10 L over (w, b) with the path (square:
+    start (-1.5, 1.5), star: end, plus: the minimum); (c) the excess loss ``L - L*`` against
+    the step, log scale, with the same run on centred inputs (``x - mean(x)``, same scale) and
+    the slowest mode's prediction ``rate^(2t)``. ``last_result``: ``condition_number``,
+    ``eigenvalues`` (2,), ``lr``, ``rate``, ``final_loss``, ``min_loss``, ``excess``,
+    ``diverged``, ``centred_condition_number``, ``centred_excess``, ``path`` (steps + 1, 2),
+    ``status``.
+
+    Raises ValueError for an opening value outside its slider's range.
+    """
+    if not -10 <= offset <= 10:
+        raise ValueError(f"offset must be in [-10, 10], got {offset!r}")
+    if not 0.01 <= scale <= 100:
+        raise ValueError(f"scale must be in [0.01, 100], got {scale!r}")
+    if not 0.05 <= step_fraction <= 1.1:
+        raise ValueError(f"step_fraction must be in [0.05, 1.1], got {step_fraction!r}")
+    steps = _check_int("steps", steps, 1, 200)
+    controls = {
+        "offset": widgets.FloatSlider(value=offset, min=-10.0, max=10.0, step=0.5,
+                                      description="input offset", continuous_update=False,
+                                      readout_format=".1f",
+                                      style={"description_width": "initial"}),
+        "scale": _log_slider("feature scale", scale, -2, 2),
+        "step": widgets.FloatSlider(value=step_fraction, min=0.05, max=1.1, step=0.05,
+                                    description="step η × 2/λ_max", continuous_update=False,
+                                    readout_format=".2f",
+                                    style={"description_width": "initial"}),
+        "steps": widgets.IntSlider(value=steps, min=1, max=200, description="GD steps",
+                                   continuous_update=False,
+                                   style={"description_width": "initial"}),
+    }
+
+    def compute(offset: float, scale: float, step: float, steps: int) -> dict[str, Any]:
+        from trainlab.preprocess import line_fit_data, line_fit_descent
+
+        x, y = line_fit_data(float(offset), float(scale), n=n, seed=seed)
+        run = line_fit_descent(x, y, step_fraction=float(step), steps=int(steps))
+        centred = line_fit_descent(x - x.mean(), y, step_fraction=float(step),
+                                   steps=int(steps))
+        res = {"x": x, "y": y, "run": run, "centred": centred, "offset": float(offset),
+               "scale": float(scale), "step_fraction": float(step), "steps": int(steps),
+               "condition_number": run["condition_number"], "eigenvalues": run["eigenvalues"],
+               "lr": run["lr"], "rate": run["rate"], "final_loss": float(run["losses"][-1]),
+               "min_loss": run["min_loss"], "excess": run["excess"],
+               "diverged": run["diverged"], "path": run["path"],
+               "centred_condition_number": centred["condition_number"],
+               "centred_excess": centred["excess"]}
+        res["summary"] = (f"x in [{fmt(x.min())}, {fmt(x.max())}]: condition number "
+                          f"{fmt(run['condition_number'])} (centred "
+                          f"{fmt(centred['condition_number'])}); L - L* after {int(steps)} "
+                          f"steps {fmt(run['excess'])} (centred {fmt(centred['excess'])})")
+        res["status"] = (f"diverged: |1 - η λ_max| = {fmt(run['rate'])} > 1"
+                         if run["diverged"] else "ok")
+        return res
+
+    return Explorer(controls, compute, _preprocessing_figure,
+                    title="Offset and scale of the inputs: the loss surface of a line fit")
+
+
+def _weight_box(run: dict[str, Any]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Limits (w, b) holding the minimum and every iterate no worse than the start."""
+    path, losses = run["path"], run["losses"]
+    keep = path[np.isfinite(losses) & (losses <= losses[0] * (1 + 1e-9))]
+    pts = np.vstack([keep, np.array(run["minimum"])[None]])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = 0.15 * (hi - lo) + 0.25
+    return (lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1])
+
+
+def _decade_label(v: float, _pos: Any = None) -> str:
+    """A log-axis tick: a plain decimal from 0.001 to 1e4, else ``1e-8``."""
+    if 1e-3 <= v < 1e4:
+        return fmt(float(v))
+    return f"1e{round(math.log10(v))}" if v > 0 else "0"
+
+
+def _preprocessing_figure(res: dict[str, Any]) -> Figure:
+    from trainlab.plots import loss_surface
+    from trainlab.preprocess import line_fit_loss
+
+    run, centred, x, y = res["run"], res["centred"], res["x"], res["y"]
+    fig = _new_figure(_FIG_WIDTH * 1.3, 4.4)
+    grid = fig.add_gridspec(1, 3, width_ratios=(0.9, 1.3, 1.0), wspace=0.62, left=0.065,
+                            right=0.985, top=0.8, bottom=0.14)
+    ax_d, ax_c, ax_l = (fig.add_subplot(grid[0, i]) for i in range(3))
+    ax_d.axvline(0.0, color="0.5", lw=0.8)
+    ax_d.plot(x, y, "o", ms=4, color=color(0), label="data")
+    xs = np.linspace(min(0.0, x.min()), max(0.0, x.max()), 2)
+    ax_d.plot(xs, run["minimum"][0] * xs + run["minimum"][1], "-", color="black", lw=1.2,
+              label="least squares")
+    if not run["diverged"]:
+        w_t, b_t = run["path"][-1]
+        ax_d.plot(xs, w_t * xs + b_t, "--", color=OKABE_ITO["vermillion"],
+                  label=f"after {res['steps']} GD steps")
+    ax_d.set_ylim(float(y.min()) - 1.0, float(y.max()) + 1.5)
+    ax_d.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax_d.set_xlabel(f"input x = {fmt(res['offset'])} + {fmt(res['scale'])} u", fontsize=_FONT)
+    ax_d.set_ylabel("target y", fontsize=_FONT)
+    ax_d.set_title("(a) data and fitted lines", fontsize=_FONT + 1)
+    ax_d.legend(fontsize=_FONT - 1, loc="upper left")
+    wlim, blim = _weight_box(run)
+    losses, path = run["losses"], run["path"]
+    out = np.flatnonzero(~(losses <= 100 * losses[0]))
+    shown = path[: out[0] + 1] if out.size else path
+    loss_surface(lambda w, b: line_fit_loss(w, b, x, y), wlim, blim, resolution=120,
+                 levels=20, log=True, ax=ax_c, path=shown,
+                 labels=("slope w", "intercept b"), minimum=run["minimum"])
+    if out.size:
+        for line in ax_c.lines:
+            if str(line.get_label()).startswith("end after"):
+                line.set_label(f"step {out[0]}: leaving")
+    ax_c.set_xlim(*wlim)
+    ax_c.set_ylim(*blim)
+    ax_c.set_title(f"(b) log10 L(w, b): κ = {fmt(run['condition_number'])}",
+                   fontsize=_FONT + 1)
+    ax_c.legend(fontsize=_FONT - 1, loc="lower left", framealpha=0.85)
+    ax_c.xaxis.label.set_fontsize(_FONT)
+    ax_c.yaxis.label.set_fontsize(_FONT)
+    ax_c.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    fig.axes[-1].tick_params(labelsize=_FONT - 1)
+    fig.axes[-1].yaxis.label.set_fontsize(_FONT)
+    floor = 1e-10
+    t = np.arange(res["steps"] + 1)
+    for r, name, style, col in ((run, "as given", "-", color(3)),
+                                (centred, "centred", "--", color(0))):
+        with np.errstate(invalid="ignore", over="ignore"):
+            excess = np.clip(r["losses"] - r["min_loss"], floor, 1e30)
+        ax_l.plot(t, excess, style, color=col, lw=2,
+                  label=f"{name}, κ {fmt(r['condition_number'])}")
+    slow = int(np.argmax(np.abs(run["factors"])))
+    with np.errstate(under="ignore", over="ignore"):
+        predicted = run["mode_excess"][slow] * np.abs(run["factors"][slow]) ** (2.0 * t)
+    ax_l.plot(t, np.clip(predicted, floor, 1e30), ":", color="black", lw=1.5,
+              label=f"slowest mode: {abs(run['factors'][slow]):.4g}^(2t)")
+    ax_l.set_yscale("log")
+    ax_l.yaxis.set_major_locator(_LogTicks())
+    ax_l.yaxis.set_major_formatter(FuncFormatter(_decade_label))
+    ax_l.yaxis.set_minor_formatter(NullFormatter())
+    with np.errstate(invalid="ignore", over="ignore"):
+        top = float(np.nanmax(np.clip(losses - run["min_loss"], floor, 1e30)))
+    ax_l.set_ylim(floor / 3, max(10.0, top) * 3)
+    ax_l.set_xlabel("gradient-descent step t", fontsize=_FONT)
+    ax_l.set_ylabel("excess loss L - L*", fontsize=_FONT)
+    ax_l.set_title(f"(c) step η = {res['step_fraction']:.2f} × 2/λ_max", fontsize=_FONT + 1)
+    ax_l.legend(fontsize=_FONT - 1, loc="lower left")
+    for ax in (ax_d, ax_c, ax_l):
+        ax.tick_params(labelsize=_FONT - 1)
+    fig.suptitle(res["summary"] + ("" if res["status"] == "ok" else f"\n{res['status']}"),
+                 fontsize=_FONT + 1,
+                 color="black" if res["status"] == "ok" else OKABE_ITO["vermillion"])
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# lesson 05: the loss landscape along the gradient, with and without batch norm
+# --------------------------------------------------------------------------------------------
+_LANDSCAPE_BATCHES = (8, 16, 32, 64, 128, 256)
+
+
+def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float = 0.4,
+                       steps: int = 40, probe_every: int = 8, n_etas: int = 5,
+                       depth: int = 6, width: int = 100, lr: float = 0.1,
+                       seed: int = 0) -> Explorer:
+    """Santurkar et al.'s (2018, figure 4) probe of the loss landscape, live, with and without
+    batch norm ("How does batch normalization help optimization?", NeurIPS, arXiv:1805.11604).
+
+    Two ReLU MLPs 784 -> ``[width] * depth`` -> 10 (Kaiming init, float32, one seed), without
+    normalisation and with batch norm before every ReLU, are trained by plain SGD (learning
+    rate ``lr``) for ``steps`` steps on MNIST-10k (8,000 training images); every
+    ``probe_every`` steps the parameters ``x`` and the step's batch are kept
+    (:func:`trainlab.landscape.sgd_checkpoints`). At each such point, with the mini-batch
+    gradient ``g``, the probe (:func:`trainlab.landscape.probe_checkpoints`) evaluates, for
+    ``n_etas`` step sizes ``eta_k = k eta_max / n_etas``, the loss ``L(x - eta_k g)`` and the
+    gradient change ``||g - grad L(x - eta_k g)||`` on the same batch, in training mode.
+
+    Controls (``continuous_update=False``): ``batch`` (SelectionSlider 8..256 images per SGD
+    step and per BN statistic), ``noise`` (FloatSlider 0..3: the BN network becomes
+    Santurkar et al.'s noisy BN, :class:`trainlab.modules.NoisyBatchNorm` with
+    ``noise_mean = noise_std = noise / 2`` and ``noise_scale = 1 + noise``; 1 is lesson 05's
+    setting, 0 plain BN; the probe holds each step's noise draw fixed) and ``eta`` (FloatSlider
+    0.1..2, the largest probed step ``eta_max``; the paper uses 0.4). Trained checkpoints are
+    cached, so an ``eta`` change only re-probes. The figure: (a) ``L(x - eta g)`` against
+    ``eta`` at every probe (later probes darker); (b) the loss range ``max_eta L - min_eta L``
+    per probe against the training step; (c) the gradient predictiveness
+    ``max_eta ||g - grad L(x - eta g)||`` per probe, with ``||g||`` dotted; (b) and (c) on log
+    scales. ``last_result``: ``loss_range``, ``grad_change``, ``grad_norm`` (dicts: run ->
+    list per probe), ``median_loss_range``, ``median_grad_change`` (dicts: run -> float),
+    ``probe_steps``, ``etas``, ``status``.
+
+    Raises ValueError for an opening value outside its control's range.
+    """
+    _check_choice("batch_size", batch_size, _LANDSCAPE_BATCHES)
+    if not 0.0 <= noise <= 3.0:
+        raise ValueError(f"noise must be in [0, 3], got {noise!r}")
+    if not 0.1 <= eta <= 2.0:
+        raise ValueError(f"eta must be in [0.1, 2], got {eta!r}")
+    steps = _check_int("steps", steps, 1, 1000)
+    probe_every = _check_int("probe_every", probe_every, 1, steps)
+    n_etas = _check_int("n_etas", n_etas, 2, 16)
+    controls = {
+        "batch": widgets.SelectionSlider(options=list(_LANDSCAPE_BATCHES), value=batch_size,
+                                         description="batch size", continuous_update=False,
+                                         style={"description_width": "initial"}),
+        "noise": widgets.FloatSlider(value=noise, min=0.0, max=3.0, step=0.25,
+                                     description="BN noise", continuous_update=False,
+                                     readout_format=".2f",
+                                     style={"description_width": "initial"}),
+        "eta": widgets.FloatSlider(value=eta, min=0.1, max=2.0, step=0.05,
+                                   description="probe η_max", continuous_update=False,
+                                   readout_format=".2f", style={"description_width": "initial"}),
+    }
+    trained: dict[tuple, tuple[Any, list]] = {}
+    probed: dict[tuple, list] = {}
+    data: list[Any] = []
+
+    def tensors() -> tuple[Any, Any]:
+        import torch
+
+        from trainlab.data import load_mnist
+
+        if not data:
+            x, y = load_mnist(subset="10k", split="train", flatten=True, dtype="float32")
+            data.extend([torch.as_tensor(x, dtype=torch.float32),
+                         torch.as_tensor(y, dtype=torch.int64)])
+        return data[0], data[1]
+
+    def run(key: tuple, cancelled: Any) -> tuple[Any, list]:
+        from trainlab.landscape import sgd_checkpoints
+        from trainlab.models import mlp
+
+        if key not in trained:
+            batch, level = key
+            kwargs = None
+            norm = "none" if level is None else ("bn" if level == 0 else "noisy_bn")
+            if norm == "noisy_bn":
+                kwargs = {"noise_mean": level / 2, "noise_std": level / 2,
+                          "noise_scale": 1 + level, "rng": seed}
+            model = mlp(784, [width] * depth, 10, norm=norm, norm_kwargs=kwargs,
+                        seed=seed).float()
+            x, y = tensors()
+            cps, _ = sgd_checkpoints(model, x, y, lr=lr, steps=steps, batch_size=batch,
+                                     every=probe_every, seed=seed, cancelled=cancelled)
+            if cancelled():
+                raise Cancelled
+            trained[key] = (model, cps)
+        return trained[key]
+
+    def compute(batch: int, noise: float, eta: float, report: Any = None,
+                cancelled: Any = None) -> dict[str, Any]:
+        from trainlab.landscape import probe_checkpoints
+
+        cancelled = cancelled or (lambda: False)
+        level = round(float(noise), 4)
+        etas = float(eta) * np.arange(1, n_etas + 1) / n_etas
+        bn_label = "BN" if level == 0 else f"noisy BN ({fmt(level)})"
+        runs = {"no BN": (int(batch), None), bn_label: (int(batch), level)}
+        probes: dict[str, list] = {}
+        for label, key in runs.items():
+            pkey = (*key, round(float(eta), 4))
+            if pkey not in probed:
+                model, cps = run(key, cancelled)
+                found = probe_checkpoints(model, cps, etas, cancelled=cancelled,
+                                          noise_seed=seed)
+                if cancelled():
+                    raise Cancelled
+                probed[pkey] = found
+            probes[label] = probed[pkey]
+            if report is not None and len(probes) < len(runs):
+                report(_landscape_numbers(probes, etas, probe_every, batch, level,
+                                          "probing " + ", ".join(probes)))
+        return _landscape_numbers(probes, etas, probe_every, batch, level, "")
+
+    return Explorer(controls, compute, _landscape_figure,
+                    title="The loss landscape along the gradient, with and without BN",
+                    live=True)
+
+
+def _landscape_numbers(probes: dict[str, list], etas: np.ndarray, every: int, batch: int,
+                       level: float, progress: str) -> dict[str, Any]:
+    """The explorer's numbers from the probes of each run (loss range, gradient change)."""
+    res: dict[str, Any] = {"probes": probes, "etas": etas, "progress": progress,
+                           "loss_range": {}, "grad_change": {}, "grad_norm": {},
+                           "median_loss_range": {}, "median_grad_change": {}}
+    for label, found in probes.items():
+        with np.errstate(invalid="ignore"):
+            ranges = [float(np.ptp(p.losses)) if np.all(np.isfinite(p.losses)) else math.inf
+                      for p in found]
+        changes = [float(np.max(p.grad_changes)) for p in found]
+        res["loss_range"][label] = ranges
+        res["grad_change"][label] = changes
+        res["grad_norm"][label] = [p.grad_norm for p in found]
+        res["median_loss_range"][label] = float(np.median(ranges)) if ranges else math.nan
+        res["median_grad_change"][label] = float(np.median(changes)) if changes else math.nan
+    res["probe_steps"] = [every * i for i in range(max(map(len, probes.values()), default=0))]
+    medians = ", ".join(f"{k} {fmt(v)}" for k, v in res["median_loss_range"].items())
+    grads = ", ".join(f"{k} {fmt(v)}" for k, v in res["median_grad_change"].items())
+    res["summary"] = (f"batch {batch}, η ≤ {fmt(float(etas[-1]))}: median loss range {medians}; "
+                      f"median gradient change {grads}")
+    bad = [k for k, v in res["loss_range"].items() if not all(map(math.isfinite, v))]
+    res["status"] = ("ok" if not bad else
+                     "non-finite loss along the gradient: " + ", ".join(bad))
+    if progress:
+        res["partial"] = True
+    return res
+
+
+def _landscape_figure(res: dict[str, Any]) -> Figure:
+    """(a) L(x - eta g) against eta per probe; (b) loss range and (c) gradient change per
+    probe against the training step."""
+    fig = _new_figure(_FIG_WIDTH * 1.25, 4.2)
+    grid = fig.add_gridspec(1, 3, wspace=0.34, left=0.06, right=0.985, top=0.8, bottom=0.15)
+    ax_e, ax_r, ax_g = (fig.add_subplot(grid[0, i]) for i in range(3))
+    etas = np.concatenate([[0.0], res["etas"]])
+    cols = {0: OKABE_ITO["vermillion"], 1: OKABE_ITO["blue"]}
+    for i, (label, found) in enumerate(res["probes"].items()):
+        col = cols.get(i, color(i))
+        n = len(found)
+        for j, p in enumerate(found):
+            ax_e.plot(etas, np.concatenate([[p.loss], p.losses]), "-", color=col,
+                      alpha=0.25 + 0.75 * (j + 1) / n, lw=1.4,
+                      label=label if j == n - 1 else None)
+        steps = res["probe_steps"][:n]
+        rng = np.clip(np.asarray(res["loss_range"][label], dtype=np.float64), 1e-4, 1e3)
+        ax_r.plot(steps, rng, "o-", color=col, label=label)
+        ax_g.plot(steps, res["grad_change"][label], "o-", color=col, label=f"{label}")
+        ax_g.plot(steps, res["grad_norm"][label], ":", color=col, lw=1.3,
+                  label=f"‖g‖, {label}")
+    ax_e.set_yscale("log")
+    ax_e.set_xlabel("step along the gradient η", fontsize=_FONT)
+    ax_e.set_ylabel("loss L(x - η g)", fontsize=_FONT)
+    ax_e.set_title("(a) loss along -g, every probe", fontsize=_FONT + 1)
+    ax_r.set_ylabel("loss range over η", fontsize=_FONT)
+    ax_r.set_title("(b) loss variation", fontsize=_FONT + 1)
+    ax_g.set_ylabel("max over η of ‖g - ∇L(x - η g)‖", fontsize=_FONT)
+    ax_g.set_title("(c) gradient predictiveness", fontsize=_FONT + 1)
+    for ax in (ax_r, ax_g):
+        ax.set_yscale("log")
+        ax.set_xlabel("training step", fontsize=_FONT)
+    for ax in (ax_e, ax_r, ax_g):
+        ax.yaxis.set_major_formatter(FuncFormatter(_decade_label))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.tick_params(labelsize=_FONT - 1)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=_FONT - 1, loc="best")
+    fig.suptitle(res["summary"] + ("" if res["status"] == "ok" else f"\n{res['status']}"),
+                 fontsize=_FONT + 1)
+    return fig
