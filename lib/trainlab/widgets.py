@@ -1475,3 +1475,176 @@ def _landscape_figure(res: dict[str, Any]) -> Figure:
     fig.suptitle(res["summary"] + ("" if res["status"] == "ok" else f"\n{res['status']}"),
                  fontsize=_FONT + 1)
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# lesson 07: batch norm depends on the batch, group norm does not
+# --------------------------------------------------------------------------------------------
+_PER_STAT_BATCHES = (2, 4, 8, 16, 32)
+
+
+def batch_groups_explorer(*, batch_per_stat: int = 2, groups: int = 10, seeds: int = 3,
+                          steps: int = 150, background: bool = True) -> Explorer:
+    """Batch norm against group norm as the number of images per BN statistic shrinks
+    (Wu & He 2018, "Group normalization", ECCV, arXiv:1803.08494, figure 1), at CPU scale.
+
+    The MLP 196-100-100-10 of lesson 07 (ReLU, the norm before each ReLU) on MNIST-10k shrunk to
+    14 x 14 pixels, ``steps`` SGD-momentum steps of 32 images (learning rate 0.05), float32,
+    ``seeds`` seeds (:func:`trainlab.reproduce.beyond_batchnorm.batch_dependence`). Batch
+    norm computes its statistics over groups of ``B`` of the 32 images
+    (:class:`~trainlab.reproduce.beyond_batchnorm.PerWorkerBatchNorm`) and is tested with
+    population statistics; group norm standardises each image's ``100 / G`` units of a group
+    on their own, so it never sees the batch (``G = 1`` normalises over all units, as layer
+    norm does).
+
+    Controls: ``B`` (SelectionSlider 2, 4, 8, 16, 32 images per BN statistic) and ``groups``
+    (SelectionSlider of the valid G, :data:`~trainlab.reproduce.beyond_batchnorm.GN_GROUPS`:
+    they divide 100 and leave at least 2 units per group). Runs are cached per (B, seed) and
+    (G, seed), so a group-norm run is never repeated for another B; after a control change the
+    first seed is drawn at once and the others follow. The first draw shows one seed and,
+    with ``background=True``, the other seeds are then computed in a background thread and
+    drawn when they are done. The figure: (a) validation error against B: batch norm in test mode
+    (population statistics; every seed a dot, the line through the means of the B visited)
+    and in training mode (statistics of B validation images), group norm as a line with its
+    seeds' range shaded; (b) at the current B and G: test-mode error, training-mode error and
+    the fraction of training-mode predictions that change when the validation images are
+    regrouped with other batch-mates (0 for group norm). ``last_result``: ``bn`` and ``gn``
+    (dicts of lists over seeds: ``eval_error``, ``train_error``, ``flips``),
+    ``bn_mean_error``, ``gn_mean_error``, ``bn_sweep`` (B -> mean test-mode error of the B
+    visited), ``status``.
+
+    Raises ValueError for ``batch_per_stat`` not in (2, 4, 8, 16, 32), ``groups`` not in
+    ``GN_GROUPS`` or ``seeds`` outside [1, 5].
+    """
+    from trainlab.reproduce.beyond_batchnorm import GN_GROUPS
+
+    _check_choice("batch_per_stat", batch_per_stat, _PER_STAT_BATCHES)
+    _check_choice("groups", groups, GN_GROUPS)
+    seeds = _check_int("seeds", seeds, 1, 5)
+    steps = _check_int("steps", steps, 1, 2000)
+    controls = {
+        "B": widgets.SelectionSlider(options=list(_PER_STAT_BATCHES), value=batch_per_stat,
+                                     description="images per BN statistic B",
+                                     continuous_update=False,
+                                     style={"description_width": "initial"}),
+        "groups": widgets.SelectionSlider(options=list(GN_GROUPS), value=groups,
+                                          description="GN groups G", continuous_update=False,
+                                          style={"description_width": "initial"}),
+    }
+    runs: dict[tuple, dict[str, Any]] = {}
+    data: list[Any] = []
+    first = [True]
+
+    def compute(B: int, groups: int, report: Any = None, cancelled: Any = None
+                ) -> dict[str, Any]:
+        import torch
+
+        from trainlab.reproduce.beyond_batchnorm import batch_dependence, shrunk_mnist
+
+        if not data:
+            data.append(shrunk_mnist())
+        n_seeds = 1 if first[0] else seeds
+        first[0] = False
+        for seed in range(n_seeds):
+            for key in (("bn", int(B), seed), ("gn", int(groups), seed)):
+                if cancelled is not None and cancelled():
+                    raise Cancelled
+                if key not in runs:
+                    norm, value, _ = key
+                    runs[key] = batch_dependence(norm, batch_per_stat=value, groups=value,
+                                                 seed=seed, data=data[0], steps=steps,
+                                                 dtype=torch.float32)
+            if report is not None and seed == 0 and n_seeds > 1:
+                partial = _batch_groups_numbers(runs, int(B), int(groups), 1)
+                partial["progress"] = f"seed 1 of {n_seeds}"
+                report(partial)
+        return _batch_groups_numbers(runs, int(B), int(groups), n_seeds)
+
+    explorer = Explorer(controls, compute, _batch_groups_figure,
+                        title="Batch norm vs group norm: images per statistic", live=True)
+    if background and seeds > 1:
+        explorer._on_change({})
+    return explorer
+
+
+def _batch_groups_numbers(runs: dict[tuple, dict[str, Any]], B: int, groups: int,
+                          n_seeds: int) -> dict[str, Any]:
+    """The numbers of the current (B, G) over the first ``n_seeds`` seeds, and the BN sweep
+    over every B with all of those seeds done."""
+    keys = ("eval_error", "train_error", "flips")
+    res: dict[str, Any] = {"B": B, "groups": groups, "seeds": n_seeds}
+    for norm, value in (("bn", B), ("gn", groups)):
+        done = [runs[(norm, value, s)] for s in range(n_seeds)]
+        res[norm] = {k: [r[k] for r in done] for k in keys}
+        res[f"{norm}_mean_error"] = float(np.mean(res[norm]["eval_error"]))
+    sweep: dict[int, list[tuple[float, float]]] = {}
+    for b in _PER_STAT_BATCHES:
+        done = [runs.get(("bn", b, s)) for s in range(n_seeds)]
+        if all(done):
+            sweep[b] = [(r["eval_error"], r["train_error"]) for r in done]
+    res["bn_sweep_seeds"] = sweep
+    res["bn_sweep"] = {b: float(np.mean([e for e, _ in v])) for b, v in sweep.items()}
+    bn, gn = res["bn"], res["gn"]
+    seeds_text = f"{n_seeds} seed" + ("s" if n_seeds > 1 else "")
+    res["summary"] = (f"B = {B}: BN test error {100 * res['bn_mean_error']:.0f}%, GN (G = "
+                      f"{groups}) {100 * res['gn_mean_error']:.0f}% (mean of {seeds_text});\n"
+                      f"regrouping the images changes {100 * np.mean(bn['flips']):.0f}% of BN's "
+                      f"training-mode predictions, {100 * np.mean(gn['flips']):.0f}% of GN's")
+    res["status"] = "ok"
+    return res
+
+
+def _batch_groups_figure(res: dict[str, Any]) -> Figure:
+    """(a) error against B for BN (test and training mode) and GN; (b) the three measures at
+    the current B and G."""
+    fig = _new_figure(_FIG_WIDTH * 1.15, 4.6)
+    grid = fig.add_gridspec(1, 2, width_ratios=(1.25, 1.0), wspace=0.25, left=0.07,
+                            right=0.985, top=0.78, bottom=0.15)
+    ax_s, ax_b = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    bn_col, gn_col = color(0), color(1)
+    sweep = res["bn_sweep_seeds"]
+    if sweep:
+        bs = np.array(sorted(sweep))
+        vals = np.array([sweep[b] for b in bs]) * 100
+        for j in range(vals.shape[1]):
+            ax_s.plot(bs, vals[:, j, 0], "o", color=bn_col, alpha=0.45, ms=5)
+        ax_s.plot(bs, vals[:, :, 0].mean(axis=1), "o-", color=bn_col, ms=8, lw=2,
+                  label="BN, test mode (population statistics)")
+        ax_s.plot(bs, vals[:, :, 1].mean(axis=1), "s--", color=bn_col, ms=6,
+                  label="BN, training mode (statistics of B images)")
+    gn_err = 100 * np.asarray(res["gn"]["eval_error"])
+    ax_s.axhspan(gn_err.min(), gn_err.max(), color=gn_col, alpha=0.25, lw=0)
+    ax_s.axhline(gn_err.mean(), color=gn_col, lw=2,
+                 label=f"GN, G = {res['groups']} (does not depend on B)")
+    ax_s.axvline(res["B"], color="0.5", lw=1, ls=":")
+    ax_s.set_xscale("log", base=2)
+    ax_s.set_xticks(list(_PER_STAT_BATCHES), [str(b) for b in _PER_STAT_BATCHES])
+    ax_s.xaxis.set_minor_formatter(NullFormatter())
+    ax_s.set_xlim(1.6, 40)
+    ax_s.set_ylim(0, 105)
+    ax_s.set_xlabel("images per batch-norm statistic B", fontsize=_FONT)
+    ax_s.set_ylabel("validation error (%)", fontsize=_FONT)
+    ax_s.set_title("(a) error vs B (the B visited; dots: seeds)", fontsize=_FONT + 1)
+    ax_s.legend(fontsize=_FONT - 1, loc="best")
+    names = ("error,\ntest mode", "error,\ntraining mode", "changed by\nregrouping")
+    pos = np.arange(len(names))
+    for shift, norm, col, label in ((-0.2, "bn", bn_col, f"BN, B = {res['B']}"),
+                                    (0.2, "gn", gn_col, f"GN, G = {res['groups']}")):
+        r = res[norm]
+        means = [100 * np.mean(r[k]) for k in ("eval_error", "train_error", "flips")]
+        ax_b.bar(pos + shift, means, 0.4, color=col, label=label)
+        for i, k in enumerate(("eval_error", "train_error", "flips")):
+            ax_b.plot([pos[i] + shift] * len(r[k]), 100 * np.asarray(r[k]), "o", ms=4,
+                      color="black", alpha=0.6)
+            ax_b.text(pos[i] + shift, means[i] + 1, f"{means[i]:.0f}%", ha="center",
+                      va="bottom", fontsize=_FONT - 1)
+    ax_b.set_xticks(pos, names)
+    ax_b.set_ylim(0, 120)
+    ax_b.set_yticks(np.arange(0, 101, 20))
+    ax_b.set_ylabel("% of validation images", fontsize=_FONT)
+    ax_b.set_title("(b) at this B and G (dots: seeds)", fontsize=_FONT + 1)
+    ax_b.legend(fontsize=_FONT - 1, loc="upper center", ncol=2)
+    for ax in (ax_s, ax_b):
+        ax.tick_params(labelsize=_FONT - 1)
+    fig.suptitle(res["summary"], fontsize=_FONT)
+    return fig
