@@ -54,6 +54,7 @@ __all__ = [
     "DEFAULT_SCHEMES",
     "Explorer",
     "WeightCache",
+    "batch_groups_explorer",
     "dead_relu_explorer",
     "init_explorer",
     "init_forward_stats",
@@ -61,7 +62,9 @@ __all__ = [
     "keep_prob_data",
     "keep_prob_explorer",
     "keep_prob_run",
+    "landscape_explorer",
     "lr_explorer",
+    "preprocessing_explorer",
     "render_png",
     "training_dashboard",
 ]
@@ -1342,6 +1345,7 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
     trained: dict[tuple, tuple[Any, list]] = {}
     probed: dict[tuple, list] = {}
     data: list[Any] = []
+    busy = threading.Lock()
 
     def tensors() -> tuple[Any, Any]:
         import torch
@@ -1377,9 +1381,13 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
 
     def compute(batch: int, noise: float, eta: float, report: Any = None,
                 cancelled: Any = None) -> dict[str, Any]:
+        with busy:     # one run at a time: the cached models are shared
+            return probe_all(batch, noise, eta, report, cancelled or (lambda: False))
+
+    def probe_all(batch: int, noise: float, eta: float, report: Any,
+                  cancelled: Any) -> dict[str, Any]:
         from trainlab.landscape import probe_checkpoints
 
-        cancelled = cancelled or (lambda: False)
         level = round(float(noise), 4)
         etas = float(eta) * np.arange(1, n_etas + 1) / n_etas
         bn_label = "BN" if level == 0 else f"noisy BN ({fmt(level)})"
@@ -1428,7 +1436,7 @@ def _landscape_numbers(probes: dict[str, list], etas: np.ndarray, every: int, ba
                       f"median gradient change {grads}")
     bad = [k for k, v in res["loss_range"].items() if not all(map(math.isfinite, v))]
     res["status"] = ("ok" if not bad else
-                     "non-finite loss along the gradient: " + ", ".join(bad))
+                     "overflow: non-finite loss along the gradient, " + ", ".join(bad))
     if progress:
         res["partial"] = True
     return res
@@ -1446,13 +1454,16 @@ def _landscape_figure(res: dict[str, Any]) -> Figure:
         col = cols.get(i, color(i))
         n = len(found)
         for j, p in enumerate(found):
-            ax_e.plot(etas, np.concatenate([[p.loss], p.losses]), "-", color=col,
+            along = np.nan_to_num(np.concatenate([[p.loss], p.losses]), nan=1e6, posinf=1e6)
+            ax_e.plot(etas, np.clip(along, 1e-6, 1e6), "-", color=col,
                       alpha=0.25 + 0.75 * (j + 1) / n, lw=1.4,
                       label=label if j == n - 1 else None)
         steps = res["probe_steps"][:n]
         rng = np.clip(np.asarray(res["loss_range"][label], dtype=np.float64), 1e-4, 1e3)
         ax_r.plot(steps, rng, "o-", color=col, label=label)
-        ax_g.plot(steps, res["grad_change"][label], "o-", color=col, label=f"{label}")
+        change = np.nan_to_num(np.asarray(res["grad_change"][label], dtype=np.float64),
+                               nan=1e6, posinf=1e6)
+        ax_g.plot(steps, np.clip(change, 1e-6, 1e6), "o-", color=col, label=label)
         ax_g.plot(steps, res["grad_norm"][label], ":", color=col, lw=1.3,
                   label=f"‖g‖, {label}")
     ax_e.set_yscale("log")
@@ -1534,9 +1545,14 @@ def batch_groups_explorer(*, batch_per_stat: int = 2, groups: int = 10, seeds: i
     runs: dict[tuple, dict[str, Any]] = {}
     data: list[Any] = []
     first = [True]
+    busy = threading.Lock()
 
     def compute(B: int, groups: int, report: Any = None, cancelled: Any = None
                 ) -> dict[str, Any]:
+        with busy:     # one run at a time: a stale one stops at its next check
+            return train_all(B, groups, report, cancelled)
+
+    def train_all(B: int, groups: int, report: Any, cancelled: Any) -> dict[str, Any]:
         import torch
 
         from trainlab.reproduce.beyond_batchnorm import batch_dependence, shrunk_mnist
