@@ -263,6 +263,7 @@ def test_sgd_checkpoints_rejects_bad_arguments():
 SMALL_LANDSCAPE = {"steps": 6, "probe_every": 3, "n_etas": 2, "depth": 2, "width": 16}
 
 
+@pytest.mark.slow
 def test_landscape_explorer_every_control_at_its_ends(mnist_ok):
     ex = W.landscape_explorer(**SMALL_LANDSCAPE)
     _sweep(ex, n_random=4)
@@ -341,18 +342,17 @@ def test_gn_groups_divide_the_width_and_leave_two_units():
                                                           np.zeros(4, int)) * 2)
 
 
-SMALL_GROUPS = {"seeds": 1, "steps": 20, "background": False}
+SMALL_GROUPS = {"seeds": 1, "steps": 5}
 
 
+@pytest.mark.slow
 def test_batch_groups_explorer_every_control_at_its_ends(mnist_ok):
     ex = W.batch_groups_explorer(**SMALL_GROUPS)
     _sweep(ex, n_random=3)
 
 
 def test_batch_groups_explorer_gn_ignores_the_batch_bn_does_not(mnist_ok):
-    ex = W.batch_groups_explorer(seeds=2, steps=60, background=False)
-    ex.controls["B"].value = 4        # a control change computes every seed
-    ex.wait()
+    ex = W.batch_groups_explorer(batch_per_stat=4, seeds=2, steps=30)
     at_4 = ex.last_result
     assert at_4["seeds"] == 2
     before, at_32 = _changes_figure(ex, "B", 32)
@@ -370,6 +370,7 @@ def test_batch_groups_explorer_default_shows_bn_collapse_at_two_images(mnist_ok)
     ex = W.batch_groups_explorer()
     first = ex.last_result
     assert first["seeds"] == 1 and first["bn_mean_error"] > 0.25 > first["gn_mean_error"]
+    ex.controls["seeds"].value = 3
     ex.wait()
     res = ex.last_result
     assert res["seeds"] == 3 and min(res["bn"]["eval_error"]) > 0.25

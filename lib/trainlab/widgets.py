@@ -1179,8 +1179,8 @@ def preprocessing_explorer(*, offset: float = 5.0, scale: float = 1.0,
                "centred_condition_number": centred["condition_number"],
                "centred_excess": centred["excess"]}
         res["summary"] = (f"x in [{fmt(x.min())}, {fmt(x.max())}]: condition number "
-                          f"{fmt(run['condition_number'])} (centred "
-                          f"{fmt(centred['condition_number'])}); L - L* after {int(steps)} "
+                          f"{_kappa(run['condition_number'])} (centred "
+                          f"{_kappa(centred['condition_number'])}); L - L* after {int(steps)} "
                           f"steps {fmt(run['excess'])} (centred {fmt(centred['excess'])})")
         res["status"] = (f"diverged: |1 - η λ_max| = {fmt(run['rate'])} > 1"
                          if run["diverged"] else "ok")
@@ -1198,6 +1198,12 @@ def _weight_box(run: dict[str, Any]) -> tuple[tuple[float, float], tuple[float, 
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     pad = 0.15 * (hi - lo) + 0.25
     return (lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1])
+
+
+def _kappa(value: float) -> str:
+    """A condition number: whole from 100 to 1e6 (2124, as lesson 02 prints it), else
+    :func:`fmt`."""
+    return f"{value:.0f}" if 100 <= value < 1e6 else fmt(float(value))
 
 
 def _decade_label(v: float, _pos: Any = None) -> str:
@@ -1244,7 +1250,7 @@ def _preprocessing_figure(res: dict[str, Any]) -> Figure:
                 line.set_label(f"step {out[0]}: leaving")
     ax_c.set_xlim(*wlim)
     ax_c.set_ylim(*blim)
-    ax_c.set_title(f"(b) log10 L(w, b): κ = {fmt(run['condition_number'])}",
+    ax_c.set_title(f"(b) log10 L(w, b): κ = {_kappa(run['condition_number'])}",
                    fontsize=_FONT + 1)
     ax_c.legend(fontsize=_FONT - 1, loc="lower left", framealpha=0.85)
     ax_c.xaxis.label.set_fontsize(_FONT)
@@ -1259,7 +1265,7 @@ def _preprocessing_figure(res: dict[str, Any]) -> Figure:
         with np.errstate(invalid="ignore", over="ignore"):
             excess = np.clip(r["losses"] - r["min_loss"], floor, 1e30)
         ax_l.plot(t, excess, style, color=col, lw=2,
-                  label=f"{name}, κ {fmt(r['condition_number'])}")
+                  label=f"{name}, κ {_kappa(r['condition_number'])}")
     slow = int(np.argmax(np.abs(run["factors"])))
     with np.errstate(under="ignore", over="ignore"):
         predicted = run["mode_excess"][slow] * np.abs(run["factors"][slow]) ** (2.0 * t)
@@ -1494,44 +1500,42 @@ def _landscape_figure(res: dict[str, Any]) -> Figure:
 _PER_STAT_BATCHES = (2, 4, 8, 16, 32)
 
 
-def batch_groups_explorer(*, batch_per_stat: int = 2, groups: int = 10, seeds: int = 3,
-                          steps: int = 150, background: bool = True) -> Explorer:
+def batch_groups_explorer(*, batch_per_stat: int = 2, groups: int = 10, seeds: int = 1,
+                          steps: int = 150) -> Explorer:
     """Batch norm against group norm as the number of images per BN statistic shrinks
     (Wu & He 2018, "Group normalization", ECCV, arXiv:1803.08494, figure 1), at CPU scale.
 
     The MLP 196-100-100-10 of lesson 07 (ReLU, the norm before each ReLU) on MNIST-10k shrunk to
     14 x 14 pixels, ``steps`` SGD-momentum steps of 32 images (learning rate 0.05), float32,
-    ``seeds`` seeds (:func:`trainlab.reproduce.beyond_batchnorm.batch_dependence`). Batch
+    for seeds 0, 1, ... (:func:`trainlab.reproduce.beyond_batchnorm.batch_dependence`). Batch
     norm computes its statistics over groups of ``B`` of the 32 images
     (:class:`~trainlab.reproduce.beyond_batchnorm.PerWorkerBatchNorm`) and is tested with
     population statistics; group norm standardises each image's ``100 / G`` units of a group
     on their own, so it never sees the batch (``G = 1`` normalises over all units, as layer
     norm does).
 
-    Controls: ``B`` (SelectionSlider 2, 4, 8, 16, 32 images per BN statistic) and ``groups``
+    Controls: ``B`` (SelectionSlider 2, 4, 8, 16, 32 images per BN statistic), ``groups``
     (SelectionSlider of the valid G, :data:`~trainlab.reproduce.beyond_batchnorm.GN_GROUPS`:
-    they divide 100 and leave at least 2 units per group). Runs are cached per (B, seed) and
-    (G, seed), so a group-norm run is never repeated for another B; after a control change the
-    first seed is drawn at once and the others follow. The first draw shows one seed and,
-    with ``background=True``, the other seeds are then computed in a background thread and
-    drawn when they are done. The figure: (a) validation error against B: batch norm in test mode
-    (population statistics; every seed a dot, the line through the means of the B visited)
-    and in training mode (statistics of B validation images), group norm as a line with its
-    seeds' range shaded; (b) at the current B and G: test-mode error, training-mode error and
-    the fraction of training-mode predictions that change when the validation images are
-    regrouped with other batch-mates (0 for group norm). ``last_result``: ``bn`` and ``gn``
-    (dicts of lists over seeds: ``eval_error``, ``train_error``, ``flips``),
-    ``bn_mean_error``, ``gn_mean_error``, ``bn_sweep`` (B -> mean test-mode error of the B
-    visited), ``status``.
+    they divide 100 and leave at least 2 units per group) and ``seeds`` (IntSlider 1..3, the
+    number of seeds; ``seeds`` is its opening value). Runs are cached per (B, seed) and (G,
+    seed), so a group-norm run is never repeated for another B; with several seeds the first
+    one is drawn as soon as it is done. The figure: (a) validation error against B: batch norm
+    in test mode (population statistics; every seed a dot, the line through the means of the B
+    visited) and in training mode (statistics of B validation images), group norm as a line
+    with its seeds' range shaded; (b) at the current B and G: test-mode error, training-mode
+    error and the fraction of training-mode predictions that change when the validation images
+    are regrouped with other batch-mates (0 for group norm). ``last_result``: ``bn`` and ``gn``
+    (dicts of lists over seeds: ``eval_error``, ``train_error``, ``flips``), ``bn_mean_error``,
+    ``gn_mean_error``, ``bn_sweep`` (B -> mean test-mode error of the B visited), ``status``.
 
     Raises ValueError for ``batch_per_stat`` not in (2, 4, 8, 16, 32), ``groups`` not in
-    ``GN_GROUPS`` or ``seeds`` outside [1, 5].
+    ``GN_GROUPS`` or ``seeds`` outside [1, 3].
     """
     from trainlab.reproduce.beyond_batchnorm import GN_GROUPS
 
     _check_choice("batch_per_stat", batch_per_stat, _PER_STAT_BATCHES)
     _check_choice("groups", groups, GN_GROUPS)
-    seeds = _check_int("seeds", seeds, 1, 5)
+    seeds = _check_int("seeds", seeds, 1, 3)
     steps = _check_int("steps", steps, 1, 2000)
     controls = {
         "B": widgets.SelectionSlider(options=list(_PER_STAT_BATCHES), value=batch_per_stat,
@@ -1541,26 +1545,26 @@ def batch_groups_explorer(*, batch_per_stat: int = 2, groups: int = 10, seeds: i
         "groups": widgets.SelectionSlider(options=list(GN_GROUPS), value=groups,
                                           description="GN groups G", continuous_update=False,
                                           style={"description_width": "initial"}),
+        "seeds": widgets.IntSlider(value=seeds, min=1, max=3, description="seeds",
+                                   continuous_update=False),
     }
     runs: dict[tuple, dict[str, Any]] = {}
     data: list[Any] = []
-    first = [True]
     busy = threading.Lock()
 
-    def compute(B: int, groups: int, report: Any = None, cancelled: Any = None
-                ) -> dict[str, Any]:
+    def compute(B: int, groups: int, seeds: int = seeds, report: Any = None,
+                cancelled: Any = None) -> dict[str, Any]:
         with busy:     # one run at a time: a stale one stops at its next check
-            return train_all(B, groups, report, cancelled)
+            return train_all(B, groups, int(seeds), report, cancelled)
 
-    def train_all(B: int, groups: int, report: Any, cancelled: Any) -> dict[str, Any]:
+    def train_all(B: int, groups: int, n_seeds: int, report: Any, cancelled: Any
+                  ) -> dict[str, Any]:
         import torch
 
         from trainlab.reproduce.beyond_batchnorm import batch_dependence, shrunk_mnist
 
         if not data:
             data.append(shrunk_mnist())
-        n_seeds = 1 if first[0] else seeds
-        first[0] = False
         for seed in range(n_seeds):
             for key in (("bn", int(B), seed), ("gn", int(groups), seed)):
                 if cancelled is not None and cancelled():
@@ -1576,11 +1580,8 @@ def batch_groups_explorer(*, batch_per_stat: int = 2, groups: int = 10, seeds: i
                 report(partial)
         return _batch_groups_numbers(runs, int(B), int(groups), n_seeds)
 
-    explorer = Explorer(controls, compute, _batch_groups_figure,
-                        title="Batch norm vs group norm: images per statistic", live=True)
-    if background and seeds > 1:
-        explorer._on_change({})
-    return explorer
+    return Explorer(controls, compute, _batch_groups_figure,
+                    title="Batch norm vs group norm: images per statistic", live=True)
 
 
 def _batch_groups_numbers(runs: dict[tuple, dict[str, Any]], B: int, groups: int,
