@@ -382,3 +382,28 @@ def test_batch_groups_explorer_rejects_bad_openings():
         W.batch_groups_explorer(groups=3)
     with pytest.raises(ValueError, match="batch_per_stat"):
         W.batch_groups_explorer(batch_per_stat=6)
+
+
+# --------------------------------------------------------------------------------------------
+# all three: legible at the lecture's distance
+# --------------------------------------------------------------------------------------------
+def test_new_explorers_are_legible(mnist_ok):
+    import io
+
+    from PIL import Image
+
+    for ex in (W.preprocessing_explorer(), W.landscape_explorer(**SMALL_LANDSCAPE),
+               W.batch_groups_explorer(steps=5)):
+        assert Image.open(io.BytesIO(ex.last_png)).size[0] >= 900
+        fig = ex.render(ex.last_result)
+        texts = [fig._suptitle]
+        for ax in fig.axes:
+            texts += [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_xticklabels(),
+                      *ax.get_yticklabels()]
+            if ax.get_legend() is not None:
+                texts += ax.get_legend().get_texts()
+        sizes = [t.get_fontsize() for t in texts if t.get_text()]
+        assert min(sizes) >= 11, (ex.title if hasattr(ex, "title") else ex, min(sizes))
+        for ax in fig.axes[:3]:
+            if ax.get_label() != "<colorbar>":
+                assert ax.get_xlabel() and ax.get_ylabel()
