@@ -1616,7 +1616,7 @@ def _batch_groups_figure(res: dict[str, Any]) -> Figure:
     the current B and G."""
     fig = _new_figure(_FIG_WIDTH * 1.15, 4.6)
     grid = fig.add_gridspec(1, 2, width_ratios=(1.25, 1.0), wspace=0.25, left=0.07,
-                            right=0.985, top=0.78, bottom=0.15)
+                            right=0.985, top=0.78, bottom=0.2)
     ax_s, ax_b = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
     bn_col, gn_col = color(0), color(1)
     sweep = res["bn_sweep_seeds"]
@@ -1659,6 +1659,7 @@ def _batch_groups_figure(res: dict[str, Any]) -> Figure:
     ax_b.set_ylim(0, 120)
     ax_b.set_yticks(np.arange(0, 101, 20))
     ax_b.set_ylabel("% of validation images", fontsize=_FONT)
+    ax_b.set_xlabel("measured on 1,000 validation images", fontsize=_FONT)
     ax_b.set_title("(b) at this B and G (dots: seeds)", fontsize=_FONT + 1)
     ax_b.legend(fontsize=_FONT - 1, loc="upper center", ncol=2)
     for ax in (ax_s, ax_b):
