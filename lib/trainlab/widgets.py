@@ -1388,10 +1388,9 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
     def compute(batch: int, noise: float, eta: float, report: Any = None,
                 cancelled: Any = None) -> dict[str, Any]:
         with busy:     # one run at a time: the cached models are shared
-            return probe_all(batch, noise, eta, report, cancelled or (lambda: False))
+            return probe_all(batch, noise, eta, cancelled or (lambda: False))
 
-    def probe_all(batch: int, noise: float, eta: float, report: Any,
-                  cancelled: Any) -> dict[str, Any]:
+    def probe_all(batch: int, noise: float, eta: float, cancelled: Any) -> dict[str, Any]:
         from trainlab.landscape import probe_checkpoints
 
         level = round(float(noise), 4)
@@ -1399,7 +1398,7 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
         bn_label = "BN" if level == 0 else f"noisy BN ({fmt(level)})"
         runs = {"no BN": (int(batch), None), bn_label: (int(batch), level)}
         probes: dict[str, list] = {}
-        for label, key in runs.items():
+        for key in runs.values():
             pkey = (*key, round(float(eta), 4))
             if pkey not in probed:
                 model, cps = run(key, cancelled)
@@ -1408,21 +1407,19 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
                 if cancelled():
                     raise Cancelled
                 probed[pkey] = found
-            probes[label] = probed[pkey]
-            if report is not None and len(probes) < len(runs):
-                report(_landscape_numbers(probes, etas, probe_every, batch, level,
-                                          "probing " + ", ".join(probes)))
-        return _landscape_numbers(probes, etas, probe_every, batch, level, "")
+        for label, key in runs.items():
+            probes[label] = probed[(*key, round(float(eta), 4))]
+        return _landscape_numbers(probes, etas, probe_every, batch)
 
     return Explorer(controls, compute, _landscape_figure,
                     title="The loss landscape along the gradient, with and without BN",
                     live=True)
 
 
-def _landscape_numbers(probes: dict[str, list], etas: np.ndarray, every: int, batch: int,
-                       level: float, progress: str) -> dict[str, Any]:
+def _landscape_numbers(probes: dict[str, list], etas: np.ndarray, every: int,
+                       batch: int) -> dict[str, Any]:
     """The explorer's numbers from the probes of each run (loss range, gradient change)."""
-    res: dict[str, Any] = {"probes": probes, "etas": etas, "progress": progress,
+    res: dict[str, Any] = {"probes": probes, "etas": etas,
                            "loss_range": {}, "grad_change": {}, "grad_norm": {},
                            "median_loss_range": {}, "median_grad_change": {}}
     for label, found in probes.items():
@@ -1443,8 +1440,6 @@ def _landscape_numbers(probes: dict[str, list], etas: np.ndarray, every: int, ba
     bad = [k for k, v in res["loss_range"].items() if not all(map(math.isfinite, v))]
     res["status"] = ("ok" if not bad else
                      "overflow: non-finite loss along the gradient, " + ", ".join(bad))
-    if progress:
-        res["partial"] = True
     return res
 
 
