@@ -1241,7 +1241,7 @@ def _preprocessing_figure(res: dict[str, Any]) -> Figure:
     losses, path = run["losses"], run["path"]
     out = np.flatnonzero(~(losses <= 100 * losses[0]))
     shown = path[: out[0] + 1] if out.size else path
-    loss_surface(lambda w, b: line_fit_loss(w, b, x, y), wlim, blim, resolution=120,
+    loss_surface(lambda w, b: line_fit_loss(w, b, x, y), wlim, blim, resolution=90,
                  levels=20, log=True, ax=ax_c, path=shown,
                  labels=("slope w", "intercept b"), minimum=run["minimum"])
     if out.size:
