@@ -134,7 +134,9 @@ def _assert_no_errors(page) -> None:
 
 
 CASES = [("03_initialisation.ipynb", "scale"), ("06_dropout.ipynb", "keep_prob"),
-         ("04_batchnorm.ipynb", "learning rate")]
+         ("04_batchnorm.ipynb", "learning rate"), ("02_preprocessing.ipynb", "input offset"),
+         ("05_why_batchnorm_works.ipynb", "probe η_max"),
+         ("07_beyond_batchnorm.ipynb", "GN groups G")]
 
 
 def _wait_for_new_src(image, previous: str | None, timeout_s: float) -> str | None:

@@ -432,3 +432,116 @@ class UnitInputRecorder:
         for j, q in enumerate(self.percentiles):
             out[f"p{q:g}"] = rows[:, j].tolist()
         return out
+
+
+# --------------------------------------------------------------------------- probe afterwards
+@dataclass
+class Checkpoint:
+    """The state of a model before SGD step ``step`` and that step's mini-batch ``(x, y)``."""
+
+    step: int
+    state: dict[str, torch.Tensor]
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+def sgd_checkpoints(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float,
+                    steps: int, batch_size: int, every: int, seed: int = 0,
+                    loss_fn: LossFn | None = None,
+                    cancelled: Callable[[], bool] | None = None
+                    ) -> tuple[list[Checkpoint], list[float]]:
+    """Train like :func:`sgd_with_probes` but only *record* where a probe would be taken.
+
+    Plain SGD ``theta <- theta - lr * grad L`` on mini-batches drawn as in
+    :func:`sgd_with_probes` (permutations from a ``torch.Generator`` seeded with ``seed``);
+    every ``every`` steps, before the update, a :class:`Checkpoint` keeps a copy of the state
+    dict and the step's batch, so that :func:`probe_checkpoints` can later probe them with any
+    step sizes without training again (for a deterministic model the probes equal those of
+    :func:`sgd_with_probes`). Returns ``(checkpoints, train_loss)`` (the loss of every step).
+    Stops early at a non-finite loss, and returns what it has when ``cancelled()`` turns True.
+    The model ends trained, in training mode. Raises ValueError as :func:`sgd_with_probes`.
+    """
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    for name, val in (("steps", steps), ("batch_size", batch_size), ("every", every)):
+        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {val!r}")
+    if batch_size > len(x):
+        raise ValueError(f"batch_size must be <= the number of examples {len(x)}, "
+                         f"got {batch_size}")
+    loss_fn = loss_fn or nn.functional.cross_entropy
+    gen = torch.Generator().manual_seed(seed)
+    order, pos = torch.randperm(len(x), generator=gen), 0
+    model.train()
+    params = _trainable(model)
+    checkpoints: list[Checkpoint] = []
+    losses: list[float] = []
+    for step in range(steps):
+        if cancelled is not None and cancelled():
+            break
+        if pos + batch_size > len(x):
+            order, pos = torch.randperm(len(x), generator=gen), 0
+        idx = order[pos:pos + batch_size]
+        pos += batch_size
+        xb, yb = x[idx], y[idx]
+        if step % every == 0:
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            checkpoints.append(Checkpoint(step, state, xb, yb))
+        loss, grads = loss_and_grad(model, loss_fn, xb, yb)
+        losses.append(loss)
+        if not np.isfinite(loss):
+            break
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                p.sub_(lr * g)
+    return checkpoints, losses
+
+
+def probe_checkpoints(model: nn.Module, checkpoints: Sequence[Checkpoint],
+                      etas: Iterable[float] = DEFAULT_ETAS, loss_fn: LossFn | None = None,
+                      cancelled: Callable[[], bool] | None = None,
+                      noise_seed: int | None = None) -> list[GradientProbe]:
+    """:func:`probe_gradient_direction` at every checkpoint of :func:`sgd_checkpoints`.
+
+    ``model`` must have the architecture the checkpoints came from; each state is loaded in
+    turn, probed in training mode on its own batch, and the model's own state, mode and noise
+    generators are put back afterwards. Returns one :class:`GradientProbe` per checkpoint
+    (``LandscapeTrace.add`` summarises them as :func:`sgd_with_probes` does); stops early,
+    with the probes done so far, when ``cancelled()`` turns True. Raises ValueError for
+    invalid ``etas``.
+
+    ``noise_seed``: for networks that draw noise in training mode (sub-modules with a
+    ``torch.Generator`` attribute ``rng``, such as :class:`trainlab.modules.NoisyBatchNorm`),
+    reseed those generators with ``noise_seed + step`` before every forward pass, so that all
+    evaluations of one probe see the same noise draw and the probe measures the landscape,
+    not the difference between two draws. ``None`` leaves the generators running.
+    """
+    eta_arr = _check_etas(etas)
+    loss_fn = loss_fn or nn.functional.cross_entropy
+    gens = [m.rng for m in model.modules() if isinstance(getattr(m, "rng", None),
+                                                          torch.Generator)]
+    current = [0]
+
+    def reseed(_module: nn.Module, _inputs: object) -> None:
+        for g in gens:
+            g.manual_seed(current[0])
+
+    handle = (model.register_forward_pre_hook(reseed)
+              if noise_seed is not None and gens else None)
+    states = [g.get_state() for g in gens]
+    probes: list[GradientProbe] = []
+    try:
+        with _Restore(model):
+            model.train()
+            for cp in checkpoints:
+                if cancelled is not None and cancelled():
+                    break
+                model.load_state_dict(cp.state)
+                current[0] = (noise_seed or 0) + cp.step
+                probes.append(probe_gradient_direction(model, loss_fn, cp.x, cp.y, eta_arr))
+    finally:
+        if handle is not None:
+            handle.remove()
+        for g, state in zip(gens, states, strict=True):
+            g.set_state(state)
+    return probes

@@ -15,6 +15,7 @@ column, so statistics are taken over ``axis=0``); an image batch has shape ``(N,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,9 @@ __all__ = [
     "as_torch_module",
     "channel_mean_std",
     "covariance",
+    "line_fit_data",
+    "line_fit_descent",
+    "line_fit_loss",
     "mean_image",
     "normalize_channels",
 ]
@@ -421,6 +425,107 @@ def as_torch_module(mean: Any, std: Any | None = None) -> InputNormalization:
     if not bool(((std_t > 0) & torch.isfinite(std_t)).all()):
         raise ValueError("std must be > 0 and finite everywhere")
     return InputNormalization(mean_t, std_t)
+
+
+# --------------------------------------------------------------------------------------------
+# why centring and scaling help: least squares for a line, in weight space
+# --------------------------------------------------------------------------------------------
+def line_fit_data(offset: float = 5.0, scale: float = 1.0, n: int = 50,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs ``x = offset + scale * u`` and targets ``y`` of lesson 02's line fit, shapes (n,).
+
+    ``u ~ U(-1, 1)`` and ``y = 0.8 (u + 5) - 3 + 0.2 e = 0.8 u + 1 + 0.2 e`` with
+    ``e ~ N(0, 1)``, both from ``np.random.default_rng(seed)``, so the targets stay fixed while
+    ``offset`` and ``scale`` change how the inputs are presented (the defaults give the lesson's
+    raw inputs in [4, 6]; ``offset=0, scale=1`` centres them). The best line is then
+    ``w* = 0.8 / scale``, ``b* = 1 - 0.8 offset / scale`` up to the noise.
+
+    Raises ValueError unless ``offset`` is finite with ``|offset| <= 1e3``, ``scale`` is in
+    [1e-3, 1e3] and ``n >= 2``.
+    """
+    if not (isinstance(offset, Real) and math.isfinite(offset) and abs(offset) <= 1e3):
+        raise ValueError(f"offset must be a number in [-1000, 1000], got {offset!r}")
+    if not (isinstance(scale, Real) and 1e-3 <= scale <= 1e3):
+        raise ValueError(f"scale must be a number in [0.001, 1000], got {scale!r}")
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 2:
+        raise ValueError(f"n must be an int >= 2, got {n!r}")
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(-1.0, 1.0, size=int(n))
+    y = 0.8 * (u + 5.0) - 3.0 + 0.2 * rng.standard_normal(int(n))
+    return float(offset) + float(scale) * u, y
+
+
+def line_fit_loss(w: Any, b: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares loss of the line ``w x + b``: ``L = 1/(2N) sum_n (w x_n + b - y_n)^2``.
+
+    ``w`` and ``b`` are arrays of one shape (e.g. meshgrids); returns that shape. Evaluated
+    through the moments of ``x`` and ``y`` (a quadratic in ``w``, ``b``), so a 150 x 150 grid
+    costs no more than a few array operations.
+    """
+    w, b = np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    mx, my, mxx, mxy, myy = (np.mean(x), np.mean(y), np.mean(x * x), np.mean(x * y),
+                             np.mean(y * y))
+    return 0.5 * (w * w * mxx + 2 * w * b * mx + b * b - 2 * w * mxy - 2 * b * my + myy)
+
+
+def line_fit_descent(x: Any, y: Any, *, step_fraction: float = 0.5, steps: int = 60,
+                     start: tuple[float, float] = (-1.5, 1.5)) -> dict[str, Any]:
+    """Gradient descent on :func:`line_fit_loss` and the Hessian that governs it.
+
+    ``theta = (w, b)`` starts at ``start`` and takes ``steps`` steps
+    ``theta <- theta - eta grad L`` with ``eta = step_fraction * 2 / lambda_max``, where
+    ``H = [[mean(x^2), mean(x)], [mean(x), 1]]`` is the (constant) Hessian of ``L`` and
+    ``lambda_max >= lambda_min`` its eigenvalues. Along the eigenvector of ``lambda`` the error
+    is multiplied by ``1 - eta lambda`` per step, so the run converges only for
+    ``step_fraction < 1`` and its slowest factor is ``rate = max |1 - eta lambda|``
+    (LeCun et al. 1998, "Efficient BackProp").
+
+    Returns ``hessian`` (2, 2), ``eigenvalues`` (2,) descending, ``condition_number``
+    ``lambda_max / lambda_min``, ``lr`` (= eta), ``factors`` (2,) = ``1 - eta lambda``,
+    ``rate``, ``mode_excess`` (2,): the start's excess loss along each eigenvector,
+    ``lambda c^2 / 2`` with ``c`` the start's error along it (after t steps that term is
+    ``mode_excess * factors^(2t)``, and the excess loss is their sum), ``path``
+    (steps + 1, 2), ``losses`` (steps + 1,), ``minimum`` (w*, b*) and ``min_loss`` (the
+    least-squares solution), ``excess`` = final loss - ``min_loss``, ``diverged``
+    (``rate > 1``).
+
+    Raises ValueError for inputs that are not two 1-D arrays of one length >= 2, a constant
+    ``x`` (singular Hessian), ``step_fraction`` outside (0, 2] or ``steps`` outside [0, 10000].
+    """
+    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if xs.ndim != 1 or xs.shape != ys.shape or xs.size < 2:
+        raise ValueError(f"x and y must be 1-D of one length >= 2, got shapes {xs.shape} and "
+                         f"{ys.shape}")
+    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+        raise ValueError("x and y must be finite")
+    if not (isinstance(step_fraction, Real) and 0 < step_fraction <= 2):
+        raise ValueError(f"step_fraction must be in (0, 2], got {step_fraction!r}")
+    if isinstance(steps, bool) or not isinstance(steps, Integral) or not 0 <= steps <= 10_000:
+        raise ValueError(f"steps must be an int in [0, 10000], got {steps!r}")
+    hess = np.array([[np.mean(xs * xs), np.mean(xs)], [np.mean(xs), 1.0]])
+    lam, vecs = np.linalg.eigh(hess)
+    lam, vecs = lam[::-1], vecs[:, ::-1]
+    if not lam[1] > 1e-12 * lam[0]:
+        raise ValueError("x is (numerically) constant: the Hessian is singular, no unique "
+                         "minimum")
+    lr = float(step_fraction) * 2.0 / lam[0]
+    grad_at_zero = -np.array([np.mean(xs * ys), np.mean(ys)])
+    minimum = np.linalg.solve(hess, -grad_at_zero)
+    path = np.empty((int(steps) + 1, 2))
+    path[0] = start
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(int(steps)):
+            path[t + 1] = path[t] - lr * (hess @ path[t] + grad_at_zero)
+        losses = line_fit_loss(path[:, 0], path[:, 1], xs, ys)
+    min_loss = float(line_fit_loss(minimum[0], minimum[1], xs, ys))
+    factors = 1.0 - lr * lam
+    rate = float(np.max(np.abs(factors)))
+    error0 = vecs.T @ (np.asarray(start, dtype=np.float64) - minimum)
+    return {"hessian": hess, "eigenvalues": lam, "condition_number": float(lam[0] / lam[1]),
+            "lr": lr, "factors": factors, "rate": rate, "mode_excess": 0.5 * lam * error0 ** 2,
+            "path": path, "losses": losses,
+            "minimum": (float(minimum[0]), float(minimum[1])), "min_loss": min_loss,
+            "excess": float(losses[-1] - min_loss), "diverged": rate > 1.0}
 
 
 def __getattr__(name: str) -> Any:

@@ -64,6 +64,7 @@ __all__ = [
     "Explorer",
     "KEEP_PROB_DEFAULTS",
     "WeightCache",
+    "batch_groups_explorer",
     "dead_relu_explorer",
     "init_explorer",
     "init_forward_stats",
@@ -71,7 +72,9 @@ __all__ = [
     "keep_prob_data",
     "keep_prob_explorer",
     "keep_prob_run",
+    "landscape_explorer",
     "lr_explorer",
+    "preprocessing_explorer",
     "render_png",
     "training_dashboard",
 ]
@@ -1205,4 +1208,557 @@ def _dashboard_figure(res: dict[str, Any]) -> Figure:
     for ax in (ax_a, ax_g, ax_s, ax_u):
         ax.tick_params(labelsize=text_size())
     fig.suptitle(res["summary"], fontsize=text_size("title"))
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# lesson 02: offset and scale of the inputs -> the loss surface of a line fit
+# --------------------------------------------------------------------------------------------
+def preprocessing_explorer(*, offset: float = 5.0, scale: float = 1.0,
+                           step_fraction: float = 0.5, steps: int = 60, n: int = 50,
+                           seed: int = 0) -> Explorer:
+    """How the offset and the scale of an input shape the loss surface that gradient descent
+    has to cross (LeCun, Bottou, Orr & Müller 1998, "Efficient BackProp", section 4.3).
+
+    The line fit of lesson 02: ``y_hat = w x + b`` with ``L(w, b) = 1/(2N) sum (w x + b - y)^2``
+    on ``n`` points whose inputs are presented as ``x = offset + scale * u``, ``u ~ U(-1, 1)``
+    (:func:`trainlab.preprocess.line_fit_data`; the targets do not change). The Hessian
+    ``H = [[mean(x^2), mean(x)], [mean(x), 1]]`` has condition number
+    ``kappa = lambda_max / lambda_min``; gradient descent with ``eta = step_fraction * 2 /
+    lambda_max`` multiplies the error along each eigenvector by ``1 - eta lambda`` per step
+    (:func:`trainlab.preprocess.line_fit_descent`).
+
+    Controls (``continuous_update=False``): ``offset`` (FloatSlider -10..10, the centre of the
+    inputs), ``scale`` (FloatLogSlider 0.01..100, their half-width), ``step`` (FloatSlider
+    0.05..1.1, eta in units of the stability limit 2/lambda_max: above 1 the run diverges) and
+    ``steps`` (IntSlider 1..200). The figure: (a) the data with the least-squares line and the
+    line gradient descent reached; (b) contours of log10 L over (w, b) with the path (square:
+    start (-1.5, 1.5), star: end, plus: the minimum); (c) the excess loss ``L - L*`` against
+    the step, log scale, with the same run on centred inputs (``x - mean(x)``, same scale) and
+    the slowest mode's prediction ``rate^(2t)``. ``last_result``: ``condition_number``,
+    ``eigenvalues`` (2,), ``lr``, ``rate``, ``final_loss``, ``min_loss``, ``excess``,
+    ``diverged``, ``centred_condition_number``, ``centred_excess``, ``path`` (steps + 1, 2),
+    ``status``.
+
+    Raises ValueError for an opening value outside its slider's range.
+    """
+    if not -10 <= offset <= 10:
+        raise ValueError(f"offset must be in [-10, 10], got {offset!r}")
+    if not 0.01 <= scale <= 100:
+        raise ValueError(f"scale must be in [0.01, 100], got {scale!r}")
+    if not 0.05 <= step_fraction <= 1.1:
+        raise ValueError(f"step_fraction must be in [0.05, 1.1], got {step_fraction!r}")
+    steps = _check_int("steps", steps, 1, 200)
+    controls = {
+        "offset": widgets.FloatSlider(value=offset, min=-10.0, max=10.0, step=0.5,
+                                      description="input offset", continuous_update=False,
+                                      readout_format=".1f",
+                                      style={"description_width": "initial"}),
+        "scale": _log_slider("feature scale", scale, -2, 2),
+        "step": widgets.FloatSlider(value=step_fraction, min=0.05, max=1.1, step=0.05,
+                                    description="step η × 2/λ_max", continuous_update=False,
+                                    readout_format=".2f",
+                                    style={"description_width": "initial"}),
+        "steps": widgets.IntSlider(value=steps, min=1, max=200, description="GD steps",
+                                   continuous_update=False,
+                                   style={"description_width": "initial"}),
+    }
+
+    def compute(offset: float, scale: float, step: float, steps: int) -> dict[str, Any]:
+        from trainlab.preprocess import line_fit_data, line_fit_descent
+
+        x, y = line_fit_data(float(offset), float(scale), n=n, seed=seed)
+        run = line_fit_descent(x, y, step_fraction=float(step), steps=int(steps))
+        centred = line_fit_descent(x - x.mean(), y, step_fraction=float(step),
+                                   steps=int(steps))
+        res = {"x": x, "y": y, "run": run, "centred": centred, "offset": float(offset),
+               "scale": float(scale), "step_fraction": float(step), "steps": int(steps),
+               "condition_number": run["condition_number"], "eigenvalues": run["eigenvalues"],
+               "lr": run["lr"], "rate": run["rate"], "final_loss": float(run["losses"][-1]),
+               "min_loss": run["min_loss"], "excess": run["excess"],
+               "diverged": run["diverged"], "path": run["path"],
+               "centred_condition_number": centred["condition_number"],
+               "centred_excess": centred["excess"]}
+        res["summary"] = (f"x in [{fmt(x.min())}, {fmt(x.max())}]: condition number "
+                          f"{_kappa(run['condition_number'])} (centred "
+                          f"{_kappa(centred['condition_number'])}); L - L* after {int(steps)} "
+                          f"steps {fmt(run['excess'])} (centred {fmt(centred['excess'])})")
+        res["status"] = (f"diverged: |1 - η λ_max| = {fmt(run['rate'])} > 1"
+                         if run["diverged"] else "ok")
+        return res
+
+    return Explorer(controls, compute, _preprocessing_figure,
+                    title="Offset and scale of the inputs: the loss surface of a line fit")
+
+
+def _weight_box(run: dict[str, Any]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Limits (w, b) holding the minimum and every iterate no worse than the start."""
+    path, losses = run["path"], run["losses"]
+    keep = path[np.isfinite(losses) & (losses <= losses[0] * (1 + 1e-9))]
+    pts = np.vstack([keep, np.array(run["minimum"])[None]])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = 0.15 * (hi - lo) + 0.25
+    return (lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1])
+
+
+def _kappa(value: float) -> str:
+    """A condition number: whole from 100 to 1e6 (2124, as lesson 02 prints it), else
+    :func:`fmt`."""
+    return f"{value:.0f}" if 100 <= value < 1e6 else fmt(float(value))
+
+
+def _decade_label(v: float, _pos: Any = None) -> str:
+    """A log-axis tick: a plain decimal from 0.001 to 1e4, else ``1e-8``."""
+    if 1e-3 <= v < 1e4:
+        return fmt(float(v))
+    return f"1e{round(math.log10(v))}" if v > 0 else "0"
+
+
+def _preprocessing_figure(res: dict[str, Any]) -> Figure:
+    from trainlab.plots import loss_surface
+    from trainlab.preprocess import line_fit_loss
+
+    run, centred, x, y = res["run"], res["centred"], res["x"], res["y"]
+    fig = _new_figure(_FIG_WIDTH * 1.3, 4.4)
+    grid = fig.add_gridspec(1, 3, width_ratios=(0.9, 1.3, 1.0), wspace=0.62, left=0.065,
+                            right=0.985, top=0.8, bottom=0.14)
+    ax_d, ax_c, ax_l = (fig.add_subplot(grid[0, i]) for i in range(3))
+    ax_d.axvline(0.0, color="0.5", lw=0.8)
+    ax_d.plot(x, y, "o", ms=4, color=color(0), label="data")
+    xs = np.linspace(min(0.0, x.min()), max(0.0, x.max()), 2)
+    ax_d.plot(xs, run["minimum"][0] * xs + run["minimum"][1], "-", color="black", lw=1.2,
+              label="least squares")
+    if not run["diverged"]:
+        w_t, b_t = run["path"][-1]
+        ax_d.plot(xs, w_t * xs + b_t, "--", color=OKABE_ITO["vermillion"],
+                  label=f"after {res['steps']} GD steps")
+    ax_d.set_ylim(float(y.min()) - 1.0, float(y.max()) + 1.5)
+    ax_d.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax_d.set_xlabel(f"input x = {fmt(res['offset'])} + {fmt(res['scale'])} u", fontsize=_FONT)
+    ax_d.set_ylabel("target y", fontsize=_FONT)
+    ax_d.set_title("(a) data and fitted lines", fontsize=_FONT + 1)
+    ax_d.legend(fontsize=_FONT - 1, loc="upper left")
+    wlim, blim = _weight_box(run)
+    losses, path = run["losses"], run["path"]
+    out = np.flatnonzero(~(losses <= 100 * losses[0]))
+    shown = path[: out[0] + 1] if out.size else path
+    loss_surface(lambda w, b: line_fit_loss(w, b, x, y), wlim, blim, resolution=90,
+                 levels=20, log=True, ax=ax_c, path=shown,
+                 labels=("slope w", "intercept b"), minimum=run["minimum"])
+    if out.size:
+        for line in ax_c.lines:
+            if str(line.get_label()).startswith("end after"):
+                line.set_label(f"step {out[0]}: leaving")
+    ax_c.set_xlim(*wlim)
+    ax_c.set_ylim(*blim)
+    ax_c.set_title(f"(b) log10 L(w, b): κ = {_kappa(run['condition_number'])}",
+                   fontsize=_FONT + 1)
+    ax_c.legend(fontsize=_FONT - 1, loc="lower left", framealpha=0.85)
+    ax_c.xaxis.label.set_fontsize(_FONT)
+    ax_c.yaxis.label.set_fontsize(_FONT)
+    ax_c.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    fig.axes[-1].tick_params(labelsize=_FONT - 1)
+    fig.axes[-1].yaxis.label.set_fontsize(_FONT)
+    floor = 1e-10
+    t = np.arange(res["steps"] + 1)
+    for r, name, style, col in ((run, "as given", "-", color(3)),
+                                (centred, "centred", "--", color(0))):
+        with np.errstate(invalid="ignore", over="ignore"):
+            excess = np.clip(r["losses"] - r["min_loss"], floor, 1e30)
+        ax_l.plot(t, excess, style, color=col, lw=2,
+                  label=f"{name}, κ {_kappa(r['condition_number'])}")
+    slow = int(np.argmax(np.abs(run["factors"])))
+    with np.errstate(under="ignore", over="ignore"):
+        predicted = run["mode_excess"][slow] * np.abs(run["factors"][slow]) ** (2.0 * t)
+    ax_l.plot(t, np.clip(predicted, floor, 1e30), ":", color="black", lw=1.5,
+              label=f"slowest mode: {abs(run['factors'][slow]):.4g}^(2t)")
+    ax_l.set_yscale("log")
+    ax_l.yaxis.set_major_locator(_LogTicks())
+    ax_l.yaxis.set_major_formatter(FuncFormatter(_decade_label))
+    ax_l.yaxis.set_minor_formatter(NullFormatter())
+    with np.errstate(invalid="ignore", over="ignore"):
+        top = float(np.nanmax(np.clip(losses - run["min_loss"], floor, 1e30)))
+    ax_l.set_ylim(floor / 3, max(10.0, top) * 3)
+    ax_l.set_xlabel("gradient-descent step t", fontsize=_FONT)
+    ax_l.set_ylabel("excess loss L - L*", fontsize=_FONT)
+    ax_l.set_title(f"(c) step η = {res['step_fraction']:.2f} × 2/λ_max", fontsize=_FONT + 1)
+    ax_l.legend(fontsize=_FONT - 1, loc="lower left")
+    for ax in (ax_d, ax_c, ax_l):
+        ax.tick_params(labelsize=_FONT - 1)
+    fig.suptitle(res["summary"] + ("" if res["status"] == "ok" else f"\n{res['status']}"),
+                 fontsize=_FONT + 1,
+                 color="black" if res["status"] == "ok" else OKABE_ITO["vermillion"])
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# lesson 05: the loss landscape along the gradient, with and without batch norm
+# --------------------------------------------------------------------------------------------
+_LANDSCAPE_BATCHES = (8, 16, 32, 64, 128, 256)
+
+
+def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float = 0.4,
+                       steps: int = 40, probe_every: int = 8, n_etas: int = 5,
+                       depth: int = 6, width: int = 100, lr: float = 0.1,
+                       seed: int = 0) -> Explorer:
+    """Santurkar et al.'s (2018, figure 4) probe of the loss landscape, live, with and without
+    batch norm ("How does batch normalization help optimization?", NeurIPS, arXiv:1805.11604).
+
+    Two ReLU MLPs 784 -> ``[width] * depth`` -> 10 (Kaiming init, float32, one seed), without
+    normalisation and with batch norm before every ReLU, are trained by plain SGD (learning
+    rate ``lr``) for ``steps`` steps on MNIST-10k (8,000 training images); every
+    ``probe_every`` steps the parameters ``x`` and the step's batch are kept
+    (:func:`trainlab.landscape.sgd_checkpoints`). At each such point, with the mini-batch
+    gradient ``g``, the probe (:func:`trainlab.landscape.probe_checkpoints`) evaluates, for
+    ``n_etas`` step sizes ``eta_k = k eta_max / n_etas``, the loss ``L(x - eta_k g)`` and the
+    gradient change ``||g - grad L(x - eta_k g)||`` on the same batch, in training mode.
+
+    Controls (``continuous_update=False``): ``batch`` (SelectionSlider 8..256 images per SGD
+    step and per BN statistic), ``noise`` (FloatSlider 0..3: the BN network becomes
+    Santurkar et al.'s noisy BN, :class:`trainlab.modules.NoisyBatchNorm` with
+    ``noise_mean = noise_std = noise / 2`` and ``noise_scale = 1 + noise``; 1 is lesson 05's
+    setting, 0 plain BN; the probe holds each step's noise draw fixed) and ``eta`` (FloatSlider
+    0.1..2, the largest probed step ``eta_max``; the paper uses 0.4). Trained checkpoints are
+    cached, so an ``eta`` change only re-probes. The figure: (a) ``L(x - eta g)`` against
+    ``eta`` at every probe (later probes darker); (b) the loss range ``max_eta L - min_eta L``
+    per probe against the training step; (c) the gradient predictiveness
+    ``max_eta ||g - grad L(x - eta g)||`` per probe, with ``||g||`` dotted; (b) and (c) on log
+    scales. ``last_result``: ``loss_range``, ``grad_change``, ``grad_norm`` (dicts: run ->
+    list per probe), ``median_loss_range``, ``median_grad_change`` (dicts: run -> float),
+    ``probe_steps``, ``etas``, ``status``.
+
+    Raises ValueError for an opening value outside its control's range.
+    """
+    _check_choice("batch_size", batch_size, _LANDSCAPE_BATCHES)
+    if not 0.0 <= noise <= 3.0:
+        raise ValueError(f"noise must be in [0, 3], got {noise!r}")
+    if not 0.1 <= eta <= 2.0:
+        raise ValueError(f"eta must be in [0.1, 2], got {eta!r}")
+    steps = _check_int("steps", steps, 1, 1000)
+    probe_every = _check_int("probe_every", probe_every, 1, steps)
+    n_etas = _check_int("n_etas", n_etas, 2, 16)
+    controls = {
+        "batch": widgets.SelectionSlider(options=list(_LANDSCAPE_BATCHES), value=batch_size,
+                                         description="batch size", continuous_update=False,
+                                         style={"description_width": "initial"}),
+        "noise": widgets.FloatSlider(value=noise, min=0.0, max=3.0, step=0.25,
+                                     description="BN noise", continuous_update=False,
+                                     readout_format=".2f",
+                                     style={"description_width": "initial"}),
+        "eta": widgets.FloatSlider(value=eta, min=0.1, max=2.0, step=0.05,
+                                   description="probe η_max", continuous_update=False,
+                                   readout_format=".2f", style={"description_width": "initial"}),
+    }
+    trained: dict[tuple, tuple[Any, list]] = {}
+    probed: dict[tuple, list] = {}
+    data: list[Any] = []
+    busy = threading.Lock()
+
+    def tensors() -> tuple[Any, Any]:
+        import torch
+
+        from trainlab.data import load_mnist
+
+        if not data:
+            x, y = load_mnist(subset="10k", split="train", flatten=True, dtype="float32")
+            data.extend([torch.as_tensor(x, dtype=torch.float32),
+                         torch.as_tensor(y, dtype=torch.int64)])
+        return data[0], data[1]
+
+    def run(key: tuple, cancelled: Any) -> tuple[Any, list]:
+        from trainlab.landscape import sgd_checkpoints
+        from trainlab.models import mlp
+
+        if key not in trained:
+            batch, level = key
+            kwargs = None
+            norm = "none" if level is None else ("bn" if level == 0 else "noisy_bn")
+            if norm == "noisy_bn":
+                kwargs = {"noise_mean": level / 2, "noise_std": level / 2,
+                          "noise_scale": 1 + level, "rng": seed}
+            model = mlp(784, [width] * depth, 10, norm=norm, norm_kwargs=kwargs,
+                        seed=seed).float()
+            x, y = tensors()
+            cps, _ = sgd_checkpoints(model, x, y, lr=lr, steps=steps, batch_size=batch,
+                                     every=probe_every, seed=seed, cancelled=cancelled)
+            if cancelled():
+                raise Cancelled
+            trained[key] = (model, cps)
+        return trained[key]
+
+    def compute(batch: int, noise: float, eta: float, report: Any = None,
+                cancelled: Any = None) -> dict[str, Any]:
+        with busy:     # one run at a time: the cached models are shared
+            return probe_all(batch, noise, eta, cancelled or (lambda: False))
+
+    def probe_all(batch: int, noise: float, eta: float, cancelled: Any) -> dict[str, Any]:
+        from trainlab.landscape import probe_checkpoints
+
+        level = round(float(noise), 4)
+        etas = float(eta) * np.arange(1, n_etas + 1) / n_etas
+        bn_label = "BN" if level == 0 else f"noisy BN ({fmt(level)})"
+        runs = {"no BN": (int(batch), None), bn_label: (int(batch), level)}
+        probes: dict[str, list] = {}
+        for key in runs.values():
+            pkey = (*key, round(float(eta), 4))
+            if pkey not in probed:
+                model, cps = run(key, cancelled)
+                found = probe_checkpoints(model, cps, etas, cancelled=cancelled,
+                                          noise_seed=seed)
+                if cancelled():
+                    raise Cancelled
+                probed[pkey] = found
+        for label, key in runs.items():
+            probes[label] = probed[(*key, round(float(eta), 4))]
+        return _landscape_numbers(probes, etas, probe_every, batch)
+
+    return Explorer(controls, compute, _landscape_figure,
+                    title="The loss landscape along the gradient, with and without BN",
+                    live=True)
+
+
+def _landscape_numbers(probes: dict[str, list], etas: np.ndarray, every: int,
+                       batch: int) -> dict[str, Any]:
+    """The explorer's numbers from the probes of each run (loss range, gradient change)."""
+    res: dict[str, Any] = {"probes": probes, "etas": etas,
+                           "loss_range": {}, "grad_change": {}, "grad_norm": {},
+                           "median_loss_range": {}, "median_grad_change": {}}
+    for label, found in probes.items():
+        with np.errstate(invalid="ignore"):
+            ranges = [float(np.ptp(p.losses)) if np.all(np.isfinite(p.losses)) else math.inf
+                      for p in found]
+        changes = [float(np.max(p.grad_changes)) for p in found]
+        res["loss_range"][label] = ranges
+        res["grad_change"][label] = changes
+        res["grad_norm"][label] = [p.grad_norm for p in found]
+        res["median_loss_range"][label] = float(np.median(ranges)) if ranges else math.nan
+        res["median_grad_change"][label] = float(np.median(changes)) if changes else math.nan
+    res["probe_steps"] = [every * i for i in range(max(map(len, probes.values()), default=0))]
+    medians = ", ".join(f"{k} {fmt(v)}" for k, v in res["median_loss_range"].items())
+    grads = ", ".join(f"{k} {fmt(v)}" for k, v in res["median_grad_change"].items())
+    res["summary"] = (f"batch {batch}, η ≤ {fmt(float(etas[-1]))}: median loss range {medians}; "
+                      f"median gradient change {grads}")
+    bad = [k for k, v in res["loss_range"].items() if not all(map(math.isfinite, v))]
+    res["status"] = ("ok" if not bad else
+                     "overflow: non-finite loss along the gradient, " + ", ".join(bad))
+    return res
+
+
+def _landscape_figure(res: dict[str, Any]) -> Figure:
+    """(a) L(x - eta g) against eta per probe; (b) loss range and (c) gradient change per
+    probe against the training step."""
+    fig = _new_figure(_FIG_WIDTH * 1.25, 4.2)
+    grid = fig.add_gridspec(1, 3, wspace=0.34, left=0.06, right=0.985, top=0.8, bottom=0.15)
+    ax_e, ax_r, ax_g = (fig.add_subplot(grid[0, i]) for i in range(3))
+    etas = np.concatenate([[0.0], res["etas"]])
+    cols = {0: OKABE_ITO["vermillion"], 1: OKABE_ITO["blue"]}
+    for i, (label, found) in enumerate(res["probes"].items()):
+        col = cols.get(i, color(i))
+        n = len(found)
+        for j, p in enumerate(found):
+            along = np.nan_to_num(np.concatenate([[p.loss], p.losses]), nan=1e6, posinf=1e6)
+            ax_e.plot(etas, np.clip(along, 1e-6, 1e6), "-", color=col,
+                      alpha=0.25 + 0.75 * (j + 1) / n, lw=1.4,
+                      label=label if j == n - 1 else None)
+        steps = res["probe_steps"][:n]
+        rng = np.clip(np.asarray(res["loss_range"][label], dtype=np.float64), 1e-4, 1e3)
+        ax_r.plot(steps, rng, "o-", color=col, label=label)
+        change = np.nan_to_num(np.asarray(res["grad_change"][label], dtype=np.float64),
+                               nan=1e6, posinf=1e6)
+        ax_g.plot(steps, np.clip(change, 1e-6, 1e6), "o-", color=col, label=label)
+        ax_g.plot(steps, res["grad_norm"][label], ":", color=col, lw=1.3,
+                  label=f"‖g‖, {label}")
+    ax_e.set_yscale("log")
+    ax_e.set_xlabel("step along the gradient η", fontsize=_FONT)
+    ax_e.set_ylabel("loss L(x - η g)", fontsize=_FONT)
+    ax_e.set_title("(a) loss along -g, every probe", fontsize=_FONT + 1)
+    ax_r.set_ylabel("loss range over η", fontsize=_FONT)
+    ax_r.set_title("(b) loss variation", fontsize=_FONT + 1)
+    ax_g.set_ylabel("max over η of ‖g - ∇L(x - η g)‖", fontsize=_FONT)
+    ax_g.set_title("(c) gradient predictiveness", fontsize=_FONT + 1)
+    for ax in (ax_r, ax_g):
+        ax.set_yscale("log")
+        ax.set_xlabel("training step", fontsize=_FONT)
+    for ax in (ax_e, ax_r, ax_g):
+        ax.yaxis.set_major_formatter(FuncFormatter(_decade_label))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.tick_params(labelsize=_FONT - 1)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=_FONT - 1, loc="best")
+    fig.suptitle(res["summary"] + ("" if res["status"] == "ok" else f"\n{res['status']}"),
+                 fontsize=_FONT + 1)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# lesson 07: batch norm depends on the batch, group norm does not
+# --------------------------------------------------------------------------------------------
+_PER_STAT_BATCHES = (2, 4, 8, 16, 32)
+
+
+def batch_groups_explorer(*, batch_per_stat: int = 2, groups: int = 10, seeds: int = 1,
+                          steps: int = 150) -> Explorer:
+    """Batch norm against group norm as the number of images per BN statistic shrinks
+    (Wu & He 2018, "Group normalization", ECCV, arXiv:1803.08494, figure 1), at CPU scale.
+
+    The MLP 196-100-100-10 of lesson 07 (ReLU, the norm before each ReLU) on MNIST-10k shrunk to
+    14 x 14 pixels, ``steps`` SGD-momentum steps of 32 images (learning rate 0.05), float32,
+    for seeds 0, 1, ... (:func:`trainlab.reproduce.beyond_batchnorm.batch_dependence`). Batch
+    norm computes its statistics over groups of ``B`` of the 32 images
+    (:class:`~trainlab.reproduce.beyond_batchnorm.PerWorkerBatchNorm`) and is tested with
+    population statistics; group norm standardises each image's ``100 / G`` units of a group
+    on their own, so it never sees the batch (``G = 1`` normalises over all units, as layer
+    norm does).
+
+    Controls: ``B`` (SelectionSlider 2, 4, 8, 16, 32 images per BN statistic), ``groups``
+    (SelectionSlider of the valid G, :data:`~trainlab.reproduce.beyond_batchnorm.GN_GROUPS`:
+    they divide 100 and leave at least 2 units per group) and ``seeds`` (IntSlider 1..3, the
+    number of seeds; ``seeds`` is its opening value). Runs are cached per (B, seed) and (G,
+    seed), so a group-norm run is never repeated for another B; with several seeds the first
+    one is drawn as soon as it is done. The figure: (a) validation error against B: batch norm
+    in test mode (population statistics; every seed a dot, the line through the means of the B
+    visited) and in training mode (statistics of B validation images), group norm as a line
+    with its seeds' range shaded; (b) at the current B and G: test-mode error, training-mode
+    error and the fraction of training-mode predictions that change when the validation images
+    are regrouped with other batch-mates (0 for group norm). ``last_result``: ``bn`` and ``gn``
+    (dicts of lists over seeds: ``eval_error``, ``train_error``, ``flips``), ``bn_mean_error``,
+    ``gn_mean_error``, ``bn_sweep`` (B -> mean test-mode error of the B visited), ``status``.
+
+    Raises ValueError for ``batch_per_stat`` not in (2, 4, 8, 16, 32), ``groups`` not in
+    ``GN_GROUPS`` or ``seeds`` outside [1, 3].
+    """
+    from trainlab.reproduce.beyond_batchnorm import GN_GROUPS
+
+    _check_choice("batch_per_stat", batch_per_stat, _PER_STAT_BATCHES)
+    _check_choice("groups", groups, GN_GROUPS)
+    seeds = _check_int("seeds", seeds, 1, 3)
+    steps = _check_int("steps", steps, 1, 2000)
+    controls = {
+        "B": widgets.SelectionSlider(options=list(_PER_STAT_BATCHES), value=batch_per_stat,
+                                     description="images per BN statistic B",
+                                     continuous_update=False,
+                                     style={"description_width": "initial"}),
+        "groups": widgets.SelectionSlider(options=list(GN_GROUPS), value=groups,
+                                          description="GN groups G", continuous_update=False,
+                                          style={"description_width": "initial"}),
+        "seeds": widgets.IntSlider(value=seeds, min=1, max=3, description="seeds",
+                                   continuous_update=False),
+    }
+    runs: dict[tuple, dict[str, Any]] = {}
+    data: list[Any] = []
+    busy = threading.Lock()
+
+    def compute(B: int, groups: int, seeds: int = seeds, report: Any = None,
+                cancelled: Any = None) -> dict[str, Any]:
+        with busy:     # one run at a time: a stale one stops at its next check
+            return train_all(B, groups, int(seeds), report, cancelled)
+
+    def train_all(B: int, groups: int, n_seeds: int, report: Any, cancelled: Any
+                  ) -> dict[str, Any]:
+        import torch
+
+        from trainlab.reproduce.beyond_batchnorm import batch_dependence, shrunk_mnist
+
+        if not data:
+            data.append(shrunk_mnist())
+        for seed in range(n_seeds):
+            for key in (("bn", int(B), seed), ("gn", int(groups), seed)):
+                if cancelled is not None and cancelled():
+                    raise Cancelled
+                if key not in runs:
+                    norm, value, _ = key
+                    runs[key] = batch_dependence(norm, batch_per_stat=value, groups=value,
+                                                 seed=seed, data=data[0], steps=steps,
+                                                 dtype=torch.float32)
+            if report is not None and seed == 0 and n_seeds > 1:
+                partial = _batch_groups_numbers(runs, int(B), int(groups), 1)
+                partial["progress"] = f"seed 1 of {n_seeds}"
+                report(partial)
+        return _batch_groups_numbers(runs, int(B), int(groups), n_seeds)
+
+    return Explorer(controls, compute, _batch_groups_figure,
+                    title="Batch norm vs group norm: images per statistic", live=True)
+
+
+def _batch_groups_numbers(runs: dict[tuple, dict[str, Any]], B: int, groups: int,
+                          n_seeds: int) -> dict[str, Any]:
+    """The numbers of the current (B, G) over the first ``n_seeds`` seeds, and the BN sweep
+    over every B with all of those seeds done."""
+    keys = ("eval_error", "train_error", "flips")
+    res: dict[str, Any] = {"B": B, "groups": groups, "seeds": n_seeds}
+    for norm, value in (("bn", B), ("gn", groups)):
+        done = [runs[(norm, value, s)] for s in range(n_seeds)]
+        res[norm] = {k: [r[k] for r in done] for k in keys}
+        res[f"{norm}_mean_error"] = float(np.mean(res[norm]["eval_error"]))
+    sweep: dict[int, list[tuple[float, float]]] = {}
+    for b in _PER_STAT_BATCHES:
+        done = [runs.get(("bn", b, s)) for s in range(n_seeds)]
+        if all(done):
+            sweep[b] = [(r["eval_error"], r["train_error"]) for r in done]
+    res["bn_sweep_seeds"] = sweep
+    res["bn_sweep"] = {b: float(np.mean([e for e, _ in v])) for b, v in sweep.items()}
+    bn, gn = res["bn"], res["gn"]
+    seeds_text = f"{n_seeds} seed" + ("s" if n_seeds > 1 else "")
+    res["summary"] = (f"B = {B}: BN test error {100 * res['bn_mean_error']:.0f}%, GN (G = "
+                      f"{groups}) {100 * res['gn_mean_error']:.0f}% (mean of {seeds_text});\n"
+                      f"regrouping the images changes {100 * np.mean(bn['flips']):.0f}% of BN's "
+                      f"training-mode predictions, {100 * np.mean(gn['flips']):.0f}% of GN's")
+    res["status"] = "ok"
+    return res
+
+
+def _batch_groups_figure(res: dict[str, Any]) -> Figure:
+    """(a) error against B for BN (test and training mode) and GN; (b) the three measures at
+    the current B and G."""
+    fig = _new_figure(_FIG_WIDTH * 1.15, 4.6)
+    grid = fig.add_gridspec(1, 2, width_ratios=(1.25, 1.0), wspace=0.25, left=0.07,
+                            right=0.985, top=0.78, bottom=0.2)
+    ax_s, ax_b = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    bn_col, gn_col = color(0), color(1)
+    sweep = res["bn_sweep_seeds"]
+    if sweep:
+        bs = np.array(sorted(sweep))
+        vals = np.array([sweep[b] for b in bs]) * 100
+        for j in range(vals.shape[1]):
+            ax_s.plot(bs, vals[:, j, 0], "o", color=bn_col, alpha=0.45, ms=5)
+        ax_s.plot(bs, vals[:, :, 0].mean(axis=1), "o-", color=bn_col, ms=8, lw=2,
+                  label="BN, test mode (population statistics)")
+        ax_s.plot(bs, vals[:, :, 1].mean(axis=1), "s--", color=bn_col, ms=6,
+                  label="BN, training mode (statistics of B images)")
+    gn_err = 100 * np.asarray(res["gn"]["eval_error"])
+    ax_s.axhspan(gn_err.min(), gn_err.max(), color=gn_col, alpha=0.25, lw=0)
+    ax_s.axhline(gn_err.mean(), color=gn_col, lw=2,
+                 label=f"GN, G = {res['groups']} (does not depend on B)")
+    ax_s.axvline(res["B"], color="0.5", lw=1, ls=":")
+    ax_s.set_xscale("log", base=2)
+    ax_s.set_xticks(list(_PER_STAT_BATCHES), [str(b) for b in _PER_STAT_BATCHES])
+    ax_s.xaxis.set_minor_formatter(NullFormatter())
+    ax_s.set_xlim(1.6, 40)
+    ax_s.set_ylim(0, 105)
+    ax_s.set_xlabel("images per batch-norm statistic B", fontsize=_FONT)
+    ax_s.set_ylabel("validation error (%)", fontsize=_FONT)
+    ax_s.set_title("(a) error vs B (the B visited; dots: seeds)", fontsize=_FONT + 1)
+    ax_s.legend(fontsize=_FONT - 1, loc="best")
+    names = ("error,\ntest mode", "error,\ntraining mode", "changed by\nregrouping")
+    pos = np.arange(len(names))
+    for shift, norm, col, label in ((-0.2, "bn", bn_col, f"BN, B = {res['B']}"),
+                                    (0.2, "gn", gn_col, f"GN, G = {res['groups']}")):
+        r = res[norm]
+        means = [100 * np.mean(r[k]) for k in ("eval_error", "train_error", "flips")]
+        ax_b.bar(pos + shift, means, 0.4, color=col, label=label)
+        for i, k in enumerate(("eval_error", "train_error", "flips")):
+            ax_b.plot([pos[i] + shift] * len(r[k]), 100 * np.asarray(r[k]), "o", ms=4,
+                      color="black", alpha=0.6)
+            ax_b.text(pos[i] + shift, means[i] + 1, f"{means[i]:.0f}%", ha="center",
+                      va="bottom", fontsize=_FONT - 1)
+    ax_b.set_xticks(pos, names)
+    ax_b.set_ylim(0, 120)
+    ax_b.set_yticks(np.arange(0, 101, 20))
+    ax_b.set_ylabel("% of validation images", fontsize=_FONT)
+    ax_b.set_xlabel("measured on 1,000 validation images", fontsize=_FONT)
+    ax_b.set_title("(b) at this B and G (dots: seeds)", fontsize=_FONT + 1)
+    ax_b.legend(fontsize=_FONT - 1, loc="upper center", ncol=2)
+    for ax in (ax_s, ax_b):
+        ax.tick_params(labelsize=_FONT - 1)
+    fig.suptitle(res["summary"], fontsize=_FONT)
     return fig

@@ -29,6 +29,8 @@ The experiments live in one module per lesson: :mod:`trainlab.reproduce.initiali
 (lesson 03), :mod:`trainlab.reproduce.batchnorm` (lesson 04) and
 :mod:`trainlab.reproduce.why_batchnorm_works` (lesson 05); :mod:`trainlab.reproduce.common`
 holds the data loader they share and :mod:`trainlab.reproduce.cli` the command line.
+:mod:`trainlab.reproduce.beyond_batchnorm` holds lesson 07's batch-size experiment (batch norm
+over B images against group norm), which its explorer runs; it has no command-line entry.
 """
 
 from __future__ import annotations
