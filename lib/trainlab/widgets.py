@@ -1319,7 +1319,7 @@ def _preprocessing_figure(res: dict[str, Any]) -> Figure:
     from trainlab.preprocess import line_fit_loss
 
     run, centred, x, y = res["run"], res["centred"], res["x"], res["y"]
-    fig = _new_figure(_FIG_WIDTH * 1.3, 4.4)
+    fig = _explorer_figure(4.4 / (9.6 * 1.3), widen=1.3)
     grid = fig.add_gridspec(1, 3, width_ratios=(0.9, 1.3, 1.0), wspace=0.62, left=0.065,
                             right=0.985, top=0.8, bottom=0.14)
     ax_d, ax_c, ax_l = (fig.add_subplot(grid[0, i]) for i in range(3))
@@ -1334,10 +1334,11 @@ def _preprocessing_figure(res: dict[str, Any]) -> Figure:
                   label=f"after {res['steps']} GD steps")
     ax_d.set_ylim(float(y.min()) - 1.0, float(y.max()) + 1.5)
     ax_d.xaxis.set_major_locator(MaxNLocator(nbins=4))
-    ax_d.set_xlabel(f"input x = {fmt(res['offset'])} + {fmt(res['scale'])} u", fontsize=_FONT)
-    ax_d.set_ylabel("target y", fontsize=_FONT)
-    ax_d.set_title("(a) data and fitted lines", fontsize=_FONT + 1)
-    ax_d.legend(fontsize=_FONT - 1, loc="upper left")
+    ax_d.set_xlabel(f"input x = {fmt(res['offset'])} + {fmt(res['scale'])} u",
+                    fontsize=text_size("label"))
+    ax_d.set_ylabel("target y", fontsize=text_size("label"))
+    ax_d.set_title("(a) data and fitted lines", fontsize=text_size("title"))
+    ax_d.legend(fontsize=text_size(), loc="upper left")
     wlim, blim = _weight_box(run)
     losses, path = run["losses"], run["path"]
     out = np.flatnonzero(~(losses <= 100 * losses[0]))
@@ -1352,13 +1353,13 @@ def _preprocessing_figure(res: dict[str, Any]) -> Figure:
     ax_c.set_xlim(*wlim)
     ax_c.set_ylim(*blim)
     ax_c.set_title(f"(b) log10 L(w, b): κ = {_kappa(run['condition_number'])}",
-                   fontsize=_FONT + 1)
-    ax_c.legend(fontsize=_FONT - 1, loc="lower left", framealpha=0.85)
-    ax_c.xaxis.label.set_fontsize(_FONT)
-    ax_c.yaxis.label.set_fontsize(_FONT)
+                   fontsize=text_size("title"))
+    ax_c.legend(fontsize=text_size(), loc="lower left", framealpha=0.85)
+    ax_c.xaxis.label.set_fontsize(text_size("label"))
+    ax_c.yaxis.label.set_fontsize(text_size("label"))
     ax_c.xaxis.set_major_locator(MaxNLocator(nbins=5))
-    fig.axes[-1].tick_params(labelsize=_FONT - 1)
-    fig.axes[-1].yaxis.label.set_fontsize(_FONT)
+    fig.axes[-1].tick_params(labelsize=text_size())
+    fig.axes[-1].yaxis.label.set_fontsize(text_size("label"))
     floor = 1e-10
     t = np.arange(res["steps"] + 1)
     for r, name, style, col in ((run, "as given", "-", color(3)),
@@ -1379,14 +1380,15 @@ def _preprocessing_figure(res: dict[str, Any]) -> Figure:
     with np.errstate(invalid="ignore", over="ignore"):
         top = float(np.nanmax(np.clip(losses - run["min_loss"], floor, 1e30)))
     ax_l.set_ylim(floor / 3, max(10.0, top) * 3)
-    ax_l.set_xlabel("gradient-descent step t", fontsize=_FONT)
-    ax_l.set_ylabel("excess loss L - L*", fontsize=_FONT)
-    ax_l.set_title(f"(c) step η = {res['step_fraction']:.2f} × 2/λ_max", fontsize=_FONT + 1)
-    ax_l.legend(fontsize=_FONT - 1, loc="lower left")
+    ax_l.set_xlabel("gradient-descent step t", fontsize=text_size("label"))
+    ax_l.set_ylabel("excess loss L - L*", fontsize=text_size("label"))
+    ax_l.set_title(f"(c) step η = {res['step_fraction']:.2f} × 2/λ_max",
+                   fontsize=text_size("title"))
+    ax_l.legend(fontsize=text_size(), loc="lower left")
     for ax in (ax_d, ax_c, ax_l):
-        ax.tick_params(labelsize=_FONT - 1)
+        ax.tick_params(labelsize=text_size())
     fig.suptitle(res["summary"] + ("" if res["status"] == "ok" else f"\n{res['status']}"),
-                 fontsize=_FONT + 1,
+                 fontsize=text_size("title"),
                  color="black" if res["status"] == "ok" else OKABE_ITO["vermillion"])
     return fig
 
@@ -1547,7 +1549,7 @@ def _landscape_numbers(probes: dict[str, list], etas: np.ndarray, every: int,
 def _landscape_figure(res: dict[str, Any]) -> Figure:
     """(a) L(x - eta g) against eta per probe; (b) loss range and (c) gradient change per
     probe against the training step."""
-    fig = _new_figure(_FIG_WIDTH * 1.25, 4.2)
+    fig = _explorer_figure(4.2 / (9.6 * 1.25), widen=1.25)
     grid = fig.add_gridspec(1, 3, wspace=0.34, left=0.06, right=0.985, top=0.8, bottom=0.15)
     ax_e, ax_r, ax_g = (fig.add_subplot(grid[0, i]) for i in range(3))
     etas = np.concatenate([[0.0], res["etas"]])
@@ -1569,24 +1571,24 @@ def _landscape_figure(res: dict[str, Any]) -> Figure:
         ax_g.plot(steps, res["grad_norm"][label], ":", color=col, lw=1.3,
                   label=f"‖g‖, {label}")
     ax_e.set_yscale("log")
-    ax_e.set_xlabel("step along the gradient η", fontsize=_FONT)
-    ax_e.set_ylabel("loss L(x - η g)", fontsize=_FONT)
-    ax_e.set_title("(a) loss along -g, every probe", fontsize=_FONT + 1)
-    ax_r.set_ylabel("loss range over η", fontsize=_FONT)
-    ax_r.set_title("(b) loss variation", fontsize=_FONT + 1)
-    ax_g.set_ylabel("max over η of ‖g - ∇L(x - η g)‖", fontsize=_FONT)
-    ax_g.set_title("(c) gradient predictiveness", fontsize=_FONT + 1)
+    ax_e.set_xlabel("step along the gradient η", fontsize=text_size("label"))
+    ax_e.set_ylabel("loss L(x - η g)", fontsize=text_size("label"))
+    ax_e.set_title("(a) loss along -g, every probe", fontsize=text_size("title"))
+    ax_r.set_ylabel("loss range over η", fontsize=text_size("label"))
+    ax_r.set_title("(b) loss variation", fontsize=text_size("title"))
+    ax_g.set_ylabel("max over η of ‖g - ∇L(x - η g)‖", fontsize=text_size("label"))
+    ax_g.set_title("(c) gradient predictiveness", fontsize=text_size("title"))
     for ax in (ax_r, ax_g):
         ax.set_yscale("log")
-        ax.set_xlabel("training step", fontsize=_FONT)
+        ax.set_xlabel("training step", fontsize=text_size("label"))
     for ax in (ax_e, ax_r, ax_g):
         ax.yaxis.set_major_formatter(FuncFormatter(_decade_label))
         ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.tick_params(labelsize=_FONT - 1)
+        ax.tick_params(labelsize=text_size())
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=_FONT - 1, loc="best")
+            ax.legend(fontsize=text_size(), loc="best")
     fig.suptitle(res["summary"] + ("" if res["status"] == "ok" else f"\n{res['status']}"),
-                 fontsize=_FONT + 1)
+                 fontsize=text_size("title"))
     return fig
 
 
@@ -1710,7 +1712,7 @@ def _batch_groups_numbers(runs: dict[tuple, dict[str, Any]], B: int, groups: int
 def _batch_groups_figure(res: dict[str, Any]) -> Figure:
     """(a) error against B for BN (test and training mode) and GN; (b) the three measures at
     the current B and G."""
-    fig = _new_figure(_FIG_WIDTH * 1.15, 4.6)
+    fig = _explorer_figure(4.6 / (9.6 * 1.15), widen=1.15)
     grid = fig.add_gridspec(1, 2, width_ratios=(1.25, 1.0), wspace=0.25, left=0.07,
                             right=0.985, top=0.78, bottom=0.2)
     ax_s, ax_b = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
@@ -1735,10 +1737,10 @@ def _batch_groups_figure(res: dict[str, Any]) -> Figure:
     ax_s.xaxis.set_minor_formatter(NullFormatter())
     ax_s.set_xlim(1.6, 40)
     ax_s.set_ylim(0, 105)
-    ax_s.set_xlabel("images per batch-norm statistic B", fontsize=_FONT)
-    ax_s.set_ylabel("validation error (%)", fontsize=_FONT)
-    ax_s.set_title("(a) error vs B (the B visited; dots: seeds)", fontsize=_FONT + 1)
-    ax_s.legend(fontsize=_FONT - 1, loc="best")
+    ax_s.set_xlabel("images per batch-norm statistic B", fontsize=text_size("label"))
+    ax_s.set_ylabel("validation error (%)", fontsize=text_size("label"))
+    ax_s.set_title("(a) error vs B (the B visited; dots: seeds)", fontsize=text_size("title"))
+    ax_s.legend(fontsize=text_size(), loc="best")
     names = ("error,\ntest mode", "error,\ntraining mode", "changed by\nregrouping")
     pos = np.arange(len(names))
     for shift, norm, col, label in ((-0.2, "bn", bn_col, f"BN, B = {res['B']}"),
@@ -1750,15 +1752,15 @@ def _batch_groups_figure(res: dict[str, Any]) -> Figure:
             ax_b.plot([pos[i] + shift] * len(r[k]), 100 * np.asarray(r[k]), "o", ms=4,
                       color="black", alpha=0.6)
             ax_b.text(pos[i] + shift, means[i] + 1, f"{means[i]:.0f}%", ha="center",
-                      va="bottom", fontsize=_FONT - 1)
+                      va="bottom", fontsize=text_size())
     ax_b.set_xticks(pos, names)
     ax_b.set_ylim(0, 120)
     ax_b.set_yticks(np.arange(0, 101, 20))
-    ax_b.set_ylabel("% of validation images", fontsize=_FONT)
-    ax_b.set_xlabel("measured on 1,000 validation images", fontsize=_FONT)
-    ax_b.set_title("(b) at this B and G (dots: seeds)", fontsize=_FONT + 1)
-    ax_b.legend(fontsize=_FONT - 1, loc="upper center", ncol=2)
+    ax_b.set_ylabel("% of validation images", fontsize=text_size("label"))
+    ax_b.set_xlabel("measured on 1,000 validation images", fontsize=text_size("label"))
+    ax_b.set_title("(b) at this B and G (dots: seeds)", fontsize=text_size("title"))
+    ax_b.legend(fontsize=text_size(), loc="upper center", ncol=2)
     for ax in (ax_s, ax_b):
-        ax.tick_params(labelsize=_FONT - 1)
-    fig.suptitle(res["summary"], fontsize=_FONT)
+        ax.tick_params(labelsize=text_size())
+    fig.suptitle(res["summary"], fontsize=text_size("label"))
     return fig
