@@ -169,7 +169,7 @@ def test_noisy_bn_and_landscape_over_seeds(tiny_data):
     lands = [reproduce.run_landscape(dataclasses.replace(land_cfg, seed=s), data=tiny_data,
                                      show_progress=False) for s in (0, 1)]
     fig = reproduce.plot_landscape(lands)
-    assert all("2 seeds" in ax.get_title() for ax in fig.axes)
+    assert "2 seeds" in fig.get_suptitle()
     assert all(len(ax.containers) == 2 for ax in fig.axes)   # errorbars: no BN and BN
     ranges = [np.subtract(r["runs"]["BN"]["loss_max"], r["runs"]["BN"]["loss_min"])
               for r in lands]

@@ -265,11 +265,10 @@ def plot_landscape(results: dict[str, Any] | Sequence[dict[str, Any]]) -> Figure
         axes[1].set(ylabel="‖g − ∇L(x − η g)‖", title="(b) gradient predictiveness")
         axes[2].set(title="(c) effective β-smoothness")
     else:
-        over = f"mean ± sd, {len(seeds)} seeds"
-        axes[0].set(ylabel="max_η L − min_η L, η ∈ [0.05, 0.4]",
-                    title=f"(a) loss variation ({over})")
-        axes[1].set(ylabel="max_η ‖g − ∇L(x − η g)‖", title=f"(b) gradient change ({over})")
-        axes[2].set(title=f"(c) effective β-smoothness ({over})")
+        axes[0].set(ylabel="max_η L − min_η L, η ∈ [0.05, 0.4]", title="(a) loss variation")
+        axes[1].set(ylabel="max_η ‖g − ∇L(x − η g)‖", title="(b) gradient change")
+        axes[2].set(title="(c) effective β-smoothness")
+        fig.suptitle(f"mean ± sd over {len(seeds)} seeds")
     axes[0].set(yscale="log")
     axes[1].set(yscale="log")
     axes[2].set(ylabel="max_η ‖Δ∇L‖ / ‖η g‖")
