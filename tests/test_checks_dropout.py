@@ -109,8 +109,8 @@ def test_expected_loss_slips(fn, hint: str) -> None:
     (lambda n, p: p * (1 - p) * n, "before the reparameterisation"),
     (lambda n, p: (1 - p) / p, "lambda grows with n"),
     (lambda n, p: 1 - p, "lecture's slip"),
-    (lambda n, p: p / (1 - p) * n, "not p / \\(1 - p\\)"),
-    (lambda n, p: (1 - p) * n, "divide by p"),
+    (lambda n, p: p / (1 - p) * n, "not q / \\(1 - q\\)"),
+    (lambda n, p: (1 - p) * n, "divide by q"),
 ])
 def test_ridge_lambda_slips(fn, hint: str) -> None:
     with pytest.raises(ExerciseError, match=hint):

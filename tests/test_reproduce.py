@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -146,3 +147,31 @@ def test_he_sweep_runs_every_setting_and_flags_divergence(tiny_data):
     fig = reproduce.plot_he_sweep(res)
     assert [ax.get_title() for ax in fig.axes] == ["xavier_fan_in", "kaiming_normal"]
     assert "diverged" in cli._summary("he_sweep", res)
+
+
+def test_noisy_bn_and_landscape_over_seeds(tiny_data):
+    cfg = reproduce.NoisyBNConfig(steps=10, checkpoint_every=5, depth=2, width=8, probe_size=16)
+    runs = [reproduce.run_noisy_bn(dataclasses.replace(cfg, seed=s), data=tiny_data,
+                                   show_progress=False) for s in (0, 1)]
+    mean, sd = reproduce.seed_mean_sd(runs, "BN", "shift_rel", lambda a: a.mean(axis=0))
+    per_seed = [np.mean(r["runs"]["BN"]["shift_rel"], axis=0) for r in runs]
+    np.testing.assert_allclose(mean, np.mean(per_seed, axis=0))
+    np.testing.assert_allclose(sd, np.std(per_seed, axis=0))
+    assert np.all(sd > 0)
+    assert np.all(reproduce.seed_mean_sd(runs[0], "BN", "val_acc")[1] == 0)
+    fig = reproduce.plot_noisy_bn(runs, layer=1)
+    assert "2 seeds" in fig.axes[0].get_title()
+    assert len(fig.axes[0].containers) == 3           # one errorbar per network
+    with pytest.raises(ValueError, match="non-empty"):
+        reproduce.plot_noisy_bn([])
+    land_cfg = reproduce.LandscapeConfig(steps=6, probe_every=3, depth=2, width=8,
+                                         etas=(0.1, 0.2))
+    lands = [reproduce.run_landscape(dataclasses.replace(land_cfg, seed=s), data=tiny_data,
+                                     show_progress=False) for s in (0, 1)]
+    fig = reproduce.plot_landscape(lands)
+    assert "2 seeds" in fig.get_suptitle()
+    assert all(len(ax.containers) == 2 for ax in fig.axes)   # errorbars: no BN and BN
+    ranges = [np.subtract(r["runs"]["BN"]["loss_max"], r["runs"]["BN"]["loss_min"])
+              for r in lands]
+    drawn = fig.axes[0].containers[1].lines[0].get_ydata()
+    np.testing.assert_allclose(drawn, np.mean(ranges, axis=0))

@@ -135,16 +135,16 @@ def check_expected_loss(fn: Callable[[np.ndarray, np.ndarray, np.ndarray, float]
     g2w2 = np.sum(X ** 2, axis=0) * w ** 2
     fit = np.sum((y - p * X @ w) ** 2)
     expect_close(float(got), expected, "expected_loss", hints={
-        "that is the lecture's slip ||y - Xw||^2 + (1 - p)||w||^2: keep the factor p in front "
-        "of Xw and weight the penalty by Gamma^2 = diag(X^T X)":
+        "that is the lecture's slip ||y - Xw||^2 + (1 - q)||w||^2 (q = keep_prob): keep the "
+        "factor q in front of Xw and weight the penalty by Gamma^2 = diag(X^T X)":
             np.sum((y - X @ w) ** 2) + (1 - p) * np.sum(w ** 2),
-        "the mean of (R * X) w is p X w: the data term is ||y - p X w||^2":
+        "the mean of (R * X) w is q X w (q = keep_prob): the data term is ||y - q X w||^2":
             np.sum((y - X @ w) ** 2) + p * (1 - p) * np.sum(g2w2),
-        "the penalty is p(1 - p)||Gamma w||^2 with Gamma^2 = diag(X^T X), not ||w||^2":
+        "the penalty is q(1 - q)||Gamma w||^2 with Gamma^2 = diag(X^T X), not ||w||^2":
             fit + p * (1 - p) * np.sum(w ** 2),
         "Gamma = diag(X^T X)^(1/2), so ||Gamma w||^2 = sum_j (X^T X)_jj w_j^2 (squares of "
         "the column norms, not the norms)": fit + p * (1 - p) * np.sum(np.sqrt(g2w2) * np.abs(w)),
-        "the variance of a Bernoulli(p) variable is p(1 - p), not (1 - p)":
+        "the variance of a Bernoulli(q) variable is q(1 - q), not (1 - q)":
             fit + (1 - p) * np.sum(g2w2),
     })
 
@@ -169,14 +169,14 @@ def check_ridge_lambda(fn: Callable[[int, float], float], seed: int = 0,
             raise ExerciseError(f"ridge_lambda must return one number, got shape "
                                 f"{np.shape(got)}")
         expect_close(float(got), expected, f"ridge_lambda(n={n}, keep_prob={p})", hints={
-            "that is p(1 - p) n, the coefficient before the reparameterisation; divide the "
-            "whole objective by p^2 to get the penalty on w~ = p w": p * (1 - p) * n,
+            "that is q(1 - q) n, the coefficient before the reparameterisation; divide the "
+            "whole objective by q^2 to get the penalty on w~ = q w": p * (1 - p) * n,
             "Gamma^2 = n I for standardised features: lambda grows with n": (1 - p) / p,
-            "that is the lecture's slip (1 - p); the factor 1/p and Gamma^2 = n I are "
-            "missing": 1 - p,
-            "(1 - p) / p, not p / (1 - p): keep_prob is the probability of KEEPING":
+            "that is the lecture's slip (1 - q), q = keep_prob; the factor 1/q and "
+            "Gamma^2 = n I are missing": 1 - p,
+            "(1 - q) / q, not q / (1 - q): keep_prob q is the probability of KEEPING":
                 p / (1 - p) * n,
-            "divide by p: the reparameterisation w~ = p w scales the penalty by 1/p^2":
+            "divide by q: the reparameterisation w~ = q w scales the penalty by 1/q^2":
                 (1 - p) * n,
         })
 

@@ -53,6 +53,7 @@ from trainlab.reproduce.why_batchnorm_works import (
     plot_noisy_bn,
     run_landscape,
     run_noisy_bn,
+    seed_mean_sd,
 )
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "run_landscape",
     "run_mnist_sigmoid",
     "run_noisy_bn",
+    "seed_mean_sd",
     "weight_scale_sweep",
 ]
 

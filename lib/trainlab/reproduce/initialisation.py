@@ -32,6 +32,7 @@ class HeSweepConfig:
                                                  ("momentum", 0.01), ("momentum", 0.05))
     steps: int = 400
     batch_size: int = 64
+    record_every: int = 25
     subset: str = "10k"
     seed: int = 0
 
@@ -41,12 +42,14 @@ def run_he_sweep(cfg: HeSweepConfig | None = None, data: tuple[Arrays, str] | No
     """Train ``depth`` ReLU layers of each width from Xavier (``xavier_fan_in``, Var(W) =
     1/fan_in) and Kaiming (``kaiming_normal``, Var(W) = 2/fan_in) weights with every
     (optimizer, learning rate) of ``cfg.optimizers`` ("sgd" or "momentum" with 0.9) on
-    standardised MNIST. Returns ``{"config", "data", "runs": {label: {"scheme", "width",
-    "optimizer", "lr", "final_train_loss", "final_val_acc", "status"}}}``; a diverged run has
-    status "diverged" and a final loss of None.
+    standardised MNIST. ``final_train_loss`` is the running mean of the mini-batch losses of
+    the last ``record_every`` steps. Returns ``{"config", "data", "runs": {label: {"scheme",
+    "width", "optimizer", "lr", "final_train_loss", "final_val_acc", "status"}}}``; a diverged
+    run has status "diverged" and a final loss of None.
     """
     cfg = cfg or HeSweepConfig()
-    check_positive_int(depth=cfg.depth, steps=cfg.steps, batch_size=cfg.batch_size)
+    check_positive_int(depth=cfg.depth, steps=cfg.steps, batch_size=cfg.batch_size,
+                       record_every=cfg.record_every)
     (xtr, ytr, xva, yva), desc = data or common.load_data(cfg.subset)
     mean, std = xtr.mean(), xtr.std()
     xtr, xva = (xtr - mean) / std, (xva - mean) / std
@@ -57,8 +60,8 @@ def run_he_sweep(cfg: HeSweepConfig | None = None, data: tuple[Arrays, str] | No
         model = models.mlp(784, [width] * cfg.depth, 10, activation="relu", init=scheme,
                            seed=cfg.seed)
         hist = train(model, (xtr, ytr), (xva, yva), steps=cfg.steps, batch_size=cfg.batch_size,
-                     lr=lr, optimizer=opt, record_every=cfg.steps, stats=False, seed=cfg.seed,
-                     progress=False)
+                     lr=lr, optimizer=opt, record_every=cfg.record_every, stats=False,
+                     seed=cfg.seed, progress=False)
         ok = not hist.diverged
         runs[f"{scheme} width {width} {opt} lr {lr}"] = {
             "scheme": scheme, "width": width, "optimizer": opt, "lr": lr,

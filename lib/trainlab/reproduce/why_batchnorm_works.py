@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from trainlab.style import color
 from trainlab.train import train
 
 __all__ = ["LandscapeConfig", "NoisyBNConfig", "plot_landscape", "plot_noisy_bn",
-           "run_landscape", "run_noisy_bn"]
+           "run_landscape", "run_noisy_bn", "seed_mean_sd"]
 
 # --------------------------------------------------------------------------------------------
 # Santurkar et al. (2018), figure 2: noisy batch norm
@@ -126,20 +127,52 @@ def run_noisy_bn(cfg: NoisyBNConfig | None = None, data: tuple[Arrays, str] | No
     return {"config": asdict(cfg), "data": desc, "runs": runs}
 
 
-def plot_noisy_bn(result: dict[str, Any], layer: int | None = None) -> Figure:
+def _over_seeds(results: dict[str, Any] | Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One result or several (one per seed, same settings) -> a non-empty list of results."""
+    seeds = [results] if isinstance(results, dict) else list(results)
+    if not seeds:
+        raise ValueError("expected a result or a non-empty sequence of results, got none")
+    return seeds
+
+
+def seed_mean_sd(results: dict[str, Any] | Sequence[dict[str, Any]], label: str, key: str,
+                 reduce: Callable[[np.ndarray], np.ndarray] = np.asarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (ddof 0) over seeds of ``reduce(run[key])`` for the run
+    ``label`` of each result (one result per seed, same settings; a single result gives sd 0).
+
+    ``reduce`` maps one run's array to what is compared across seeds, e.g.
+    ``lambda a: a.mean(axis=0)`` (the mean over checkpoints, per layer) or ``np.median``.
+    Raises ``ValueError`` for an empty sequence and ``KeyError`` for an unknown label or key.
+    """
+    values = np.array([reduce(np.asarray(r["runs"][label][key], dtype=float))
+                       for r in _over_seeds(results)])
+    return values.mean(axis=0), values.std(axis=0)
+
+
+def plot_noisy_bn(results: dict[str, Any] | Sequence[dict[str, Any]],
+                  layer: int | None = None) -> Figure:
     """(a) held-out accuracy vs step for the three networks; (b) the input-distribution shift
     between consecutive checkpoints of layer ``layer`` (default: the middle layer), in units of
-    each unit's spread (``shift_rel``), log scale."""
-    depth = result["config"]["depth"]
+    each unit's spread (``shift_rel``), log scale. ``results``: one result of
+    :func:`run_noisy_bn` or several (one per seed, same settings): then each curve is the mean
+    over seeds with error bars of ± 1 standard deviation."""
+    seeds = _over_seeds(results)
+    depth = seeds[0]["config"]["depth"]
     layer = layer or (depth + 1) // 2
     if not 1 <= layer <= depth:
         raise ValueError(f"layer must be in [1, {depth}], got {layer}")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
-    for i, (label, run) in enumerate(result["runs"].items()):
-        axes[0].plot(run["step"], run["val_acc"], color=color(i), label=label)
-        shift = [row[layer - 1] for row in run["shift_rel"]]
-        axes[1].plot(run["step"], shift, color=color(i), label=label)
-    axes[0].set(xlabel="training step", ylabel="held-out accuracy", title="(a) accuracy")
+    for i, label in enumerate(seeds[0]["runs"]):
+        steps = seeds[0]["runs"][label]["step"]
+        for ax, key, reduce in ((axes[0], "val_acc", np.asarray),
+                                (axes[1], "shift_rel", lambda a: a[:, layer - 1])):
+            mean, sd = seed_mean_sd(seeds, label, key, reduce)
+            ax.errorbar(steps, mean, yerr=sd if len(seeds) > 1 else None, color=color(i),
+                        capsize=3, label=label)
+    over = f"mean ± sd over {len(seeds)} seeds" if len(seeds) > 1 else "one seed"
+    axes[0].set(xlabel="training step", ylabel="held-out accuracy",
+                title=f"(a) accuracy ({over})")
     axes[1].set(xlabel="training step", yscale="log",
                 ylabel="W1 shift / sd of layer input\n(per unit, mean over units)",
                 title=f"(b) input shift of layer {layer} between checkpoints")
@@ -199,25 +232,47 @@ def run_landscape(cfg: LandscapeConfig | None = None, data: tuple[Arrays, str] |
     return {"config": asdict(cfg), "data": desc, "runs": runs}
 
 
-def plot_landscape(result: dict[str, Any]) -> Figure:
-    """Santurkar et al.'s figure 4 at our scale: shaded min-max range over eta of (a) the loss
-    L(x - eta g), (b) the gradient change ||g - grad L(x - eta g)||, and (c) the effective
-    beta-smoothness, against the training step, for each run."""
+def plot_landscape(results: dict[str, Any] | Sequence[dict[str, Any]]) -> Figure:
+    """Santurkar et al.'s figure 4 at our scale, against the training step, for each run.
+
+    One result of :func:`run_landscape`: shaded min-max range over eta of (a) the loss
+    L(x - eta g) and (b) the gradient change ||g - grad L(x - eta g)||, and (c) the effective
+    beta-smoothness. Several results (one per seed, same settings): (a) the loss range
+    max_eta L - min_eta L, (b) the largest gradient change and (c) the effective beta, each the
+    mean over seeds with error bars of ± 1 standard deviation.
+    """
+    seeds = _over_seeds(results)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), layout="constrained")
-    for i, (label, run) in enumerate(result["runs"].items()):
+    for i, (label, run) in enumerate(seeds[0]["runs"].items()):
         steps = np.asarray(run["steps"])
-        for ax, lo, hi in ((axes[0], "loss_min", "loss_max"),
-                           (axes[1], "grad_change_min", "grad_change_max")):
-            ax.fill_between(steps, run[lo], run[hi], color=color(i), alpha=0.35, lw=0,
-                            label=label)
-            ax.plot(steps, run[hi], color=color(i), lw=0.8)
-        axes[2].plot(steps, run["beta"], color=color(i), label=label)
-    axes[0].set(xlabel="training step", ylabel="loss L(x - η g), η ∈ [0.05, 0.4]",
-                title="(a) loss landscape", yscale="log")
-    axes[1].set(xlabel="training step", ylabel="‖g − ∇L(x − η g)‖",
-                title="(b) gradient predictiveness", yscale="log")
-    axes[2].set(xlabel="training step", ylabel="max_η ‖Δ∇L‖ / ‖η g‖",
-                title="(c) effective β-smoothness")
+        if len(seeds) == 1:
+            for ax, lo, hi in ((axes[0], "loss_min", "loss_max"),
+                               (axes[1], "grad_change_min", "grad_change_max")):
+                ax.fill_between(steps, run[lo], run[hi], color=color(i), alpha=0.35, lw=0,
+                                label=label)
+                ax.plot(steps, run[hi], color=color(i), lw=0.8)
+            axes[2].plot(steps, run["beta"], color=color(i), label=label)
+            continue
+        loss_range = np.array([np.subtract(r["runs"][label]["loss_max"],
+                                           r["runs"][label]["loss_min"]) for r in seeds])
+        curves = [(loss_range.mean(axis=0), loss_range.std(axis=0)),
+                  seed_mean_sd(seeds, label, "grad_change_max"),
+                  seed_mean_sd(seeds, label, "beta")]
+        for ax, (mean, sd) in zip(axes, curves, strict=True):
+            ax.errorbar(steps, mean, yerr=sd, color=color(i), capsize=2, lw=1, label=label)
+    if len(seeds) == 1:
+        axes[0].set(ylabel="loss L(x - η g), η ∈ [0.05, 0.4]", title="(a) loss landscape")
+        axes[1].set(ylabel="‖g − ∇L(x − η g)‖", title="(b) gradient predictiveness")
+        axes[2].set(title="(c) effective β-smoothness")
+    else:
+        axes[0].set(ylabel="max_η L − min_η L, η ∈ [0.05, 0.4]", title="(a) loss variation")
+        axes[1].set(ylabel="max_η ‖g − ∇L(x − η g)‖", title="(b) gradient change")
+        axes[2].set(title="(c) effective β-smoothness")
+        fig.suptitle(f"mean ± sd over {len(seeds)} seeds")
+    axes[0].set(yscale="log")
+    axes[1].set(yscale="log")
+    axes[2].set(ylabel="max_η ‖Δ∇L‖ / ‖η g‖")
     for ax in axes:
+        ax.set(xlabel="training step")
         ax.legend(loc="best")
     return fig
