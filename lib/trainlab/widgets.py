@@ -17,7 +17,8 @@ A callback never lets an exception escape: it is caught, written into the output
 The training explorers are *live*: a control change starts the run in a background thread,
 shows "training…" at once, redraws the curves as the run records them (the first segment after
 a fraction of a second) and a newer control value cancels the stale run; they train in float32
-whatever torch's default dtype (their curves are looked at, not printed). This module only wires
+whatever torch's default dtype (their curves are looked at, not printed; a lesson cell that prints
+an explorer's numbers calls ``explorer.compute(..., dtype="float64")``). This module only wires
 controls to computations; the measurements live in their topic modules
 (:mod:`trainlab.init`, :mod:`trainlab.dropout`, :mod:`trainlab.train`).
 
@@ -662,19 +663,23 @@ class _RunSpec:
 
 def _train_mlp(spec: _RunSpec, *, hidden: list[int], lr: float, stats: bool = False,
                optimizer: str = "sgd", on_record: Callable[[Any], None] | None = None,
-               **model_kwargs: Any) -> Any:
-    """Build ``trainlab.models.mlp(784, hidden, 10, **model_kwargs)`` in float32 and train it.
+               dtype: str = "float32", **model_kwargs: Any) -> Any:
+    """Build ``trainlab.models.mlp(784, hidden, 10, **model_kwargs)`` in ``dtype`` and train it.
 
-    float32 whatever torch's default dtype (``setup_notebook`` makes it float64 for printed
-    numbers): an explorer's curves are looked at, not printed, and float32 trains about twice
-    as fast on a CPU."""
+    float32 by default, whatever torch's default dtype: an explorer's curves are looked at,
+    not printed, and float32 trains about twice as fast on a CPU. A lesson cell that prints an
+    explorer's numbers calls ``explorer.compute(..., dtype="float64")``, the precision whose
+    printed digits agree across CPUs (``setup_notebook`` makes it torch's default). Raises
+    ValueError for another ``dtype``."""
     import torch
+
+    _check_choice("dtype", dtype, ("float32", "float64"))
 
     from trainlab.models import mlp
     from trainlab.train import train
 
     X, y, Xv, yv = mnist_subset(spec.n_train, spec.n_val, spec.seed)
-    model = mlp(784, hidden, 10, seed=spec.seed, **model_kwargs).to(torch.float32)
+    model = mlp(784, hidden, 10, seed=spec.seed, **model_kwargs).to(getattr(torch, dtype))
     history = train(model, (X, y), (Xv, yv), steps=spec.steps, batch_size=spec.batch_size,
                     lr=float(lr), optimizer=optimizer, record_every=spec.record_every,
                     stats=stats, seed=spec.seed, progress=False, on_record=on_record)
@@ -774,8 +779,8 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
     kept: dict[str, Any] = {}
 
     def compute(scheme: str, scale: float, depth: int, width: int, activation: str,
-                lr: float, overlay: bool = False, report: Any = None, cancelled: Any = None
-                ) -> dict[str, Any]:
+                lr: float, overlay: bool = False, report: Any = None, cancelled: Any = None,
+                dtype: str = "float32") -> dict[str, Any]:
         label = f"{scheme} × {fmt(scale)}, {activation}, {depth}×{width}, lr {fmt(lr)}"
         earlier = dict(list(kept.items())[-(max_overlay - 1):]) if overlay else {}
 
@@ -783,7 +788,7 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
             return {"histories": {**earlier, label: hist}, "summary": label}
 
         _, hist = _train_mlp(spec, hidden=[width] * depth, lr=lr, activation=activation,
-                             init=scheme, init_scale=float(scale),
+                             init=scheme, init_scale=float(scale), dtype=dtype,
                              on_record=_live_hook(report, cancelled, partial, spec.steps))
         if not overlay:
             kept.clear()
@@ -831,7 +836,8 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
     default_activation = activation
 
     def compute(lr: float, activation: str = default_activation, scale: float = 1.0,
-                bn: bool = True, report: Any = None, cancelled: Any = None) -> dict[str, Any]:
+                bn: bool = True, report: Any = None, cancelled: Any = None,
+                dtype: str = "float32") -> dict[str, Any]:
         runs = {"no BN": "none", "BN": "bn"} if bn else {"no BN": "none"}
         hists: dict[str, Any] = {}
         for name, norm in runs.items():
@@ -841,7 +847,7 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
 
             hists[name] = _train_mlp(spec, hidden=[width] * depth, lr=lr, activation=activation,
                                      init=init, init_scale=float(scale), norm=norm,
-                                     on_record=_live_hook(report, cancelled, partial,
+                                     dtype=dtype, on_record=_live_hook(report, cancelled, partial,
                                                           spec.steps))[1]
         res: dict[str, Any] = {"histories": hists}
         for key in ("final_train_loss", "final_val_acc", "diverged", "diverged_at"):
@@ -1039,14 +1045,14 @@ def dead_relu_explorer(*, lr: float = 0.1, depth: int = 3, width: int = 128,
     }
 
     def compute(lr: float, activation: str = "relu", optimizer: str = "sgd", report: Any = None,
-                cancelled: Any = None) -> dict[str, Any]:
+                cancelled: Any = None, dtype: str = "float32") -> dict[str, Any]:
         from trainlab.train import pre_activation_stats
 
         def partial(hist: Any) -> dict[str, Any]:
             return {"history": hist, "dead": [], "summary": "training…"}
 
         model, hist = _train_mlp(spec, hidden=[width] * depth, lr=lr, activation=activation,
-                                 init=init, optimizer=optimizer,
+                                 init=init, optimizer=optimizer, dtype=dtype,
                                  on_record=_live_hook(report, cancelled, partial, spec.steps))
         model.eval()
         X = mnist_subset(spec.n_train, spec.n_val, spec.seed)[0][:n_probe]
