@@ -551,3 +551,18 @@ def test_training_explorers_train_in_float32_whatever_the_default_dtype(mnist_ok
         torch.set_default_dtype(before)
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     assert hist.steps_run == 3
+
+
+def test_explorer_compute_trains_in_float64_when_a_lesson_prints_its_numbers(mnist_ok):
+    import torch
+
+    spec = W._RunSpec(n_train=100, n_val=50, steps=3, batch_size=20)
+    model, _ = W._train_mlp(spec, hidden=[8], lr=0.1, dtype="float64")
+    assert {p.dtype for p in model.parameters()} == {torch.float64}
+    with pytest.raises(ValueError, match="dtype"):
+        W._train_mlp(spec, hidden=[8], lr=0.1, dtype="float16")
+    ex = W.dead_relu_explorer(depth=1, width=8, steps=5, n_train=100)
+    ex.wait()
+    loss64 = ex.compute(lr=0.1, dtype="float64")["final_train_loss"]
+    assert loss64 == ex.compute(lr=0.1, dtype="float64")["final_train_loss"]
+    assert loss64 != ex.compute(lr=0.1)["final_train_loss"]  # the slider's float32 run
