@@ -566,3 +566,17 @@ def test_explorer_compute_trains_in_float64_when_a_lesson_prints_its_numbers(mni
     loss64 = ex.compute(lr=0.1, dtype="float64")["final_train_loss"]
     assert loss64 == ex.compute(lr=0.1, dtype="float64")["final_train_loss"]
     assert loss64 != ex.compute(lr=0.1)["final_train_loss"]  # the slider's float32 run
+
+
+def test_init_explorer_shows_figures_drawn_in_the_background_identical_to_a_redraw():
+    ex = W.init_explorer(depth=3, width=64, widths=(64,), max_depth=4)
+    ex.prerender.wait(120)
+    key = (ex.controls["scheme"].value, 64, ex.controls["activation"].value, True)
+    assert sum(k[0] == key and k[2] == 3 for k in ex.prerender.pngs) == len(ex.grid.scales)
+    ex.controls["scale"].value = 0.1
+    shown = ex.last_png
+    assert shown == ex.prerender.get(key, ex.grid.index(0.1), 3)
+    res = {k: v for k, v in ex.last_result.items() if k != "params"}
+    assert shown == W.render_png(ex.render(res))
+    ex.controls["depth"].value = 4
+    assert ex.last_result["depth"] == 4 and not ex.last_result["status"].startswith("error")

@@ -103,7 +103,8 @@ class Explorer(widgets.VBox):
     """A ``VBox`` of controls and an ``Output`` that redraws whenever a control changes.
 
     ``compute(**values) -> dict`` turns the control values into numbers (with a ``"status"``
-    entry); ``render(result) -> Figure | None`` draws them. Both run inside :meth:`update`,
+    entry; a ``"png"`` entry, the figure already rendered, skips ``render``);
+    ``render(result) -> Figure | None`` draws them. Both run inside :meth:`update`,
     which never raises.
 
     ``live=True``: ``compute`` also takes ``report`` (call it with a partial result to have it
@@ -193,8 +194,10 @@ class Explorer(widgets.VBox):
         extra = {"report": report, "cancelled": cancelled} if self.live else {}
         try:
             result = self.compute(**params, **extra)
-            fig = self.render(result)
-            png = render_png(fig) if fig is not None else None
+            png = result.pop("png", None)
+            if png is None:
+                fig = self.render(result)
+                png = render_png(fig) if fig is not None else None
         except Cancelled:
             return self.last_result
         except Exception as exc:  # noqa: BLE001 - a slider must never raise into the kernel
@@ -570,6 +573,57 @@ class _Grid:
             self._key = None
 
 
+class _Prerender:
+    """PNGs of the init explorer's figure for every value of the scale slider, drawn in a
+    background thread once the :class:`_Grid` of the setting is ready, nearest scales first, on
+    figures of its own; a slider move to a drawn value then costs a dictionary lookup. A new
+    setting or depth retargets the thread; drawn PNGs are kept (about 0.1 MB each)."""
+
+    def __init__(self, grid: _Grid, max_panels: int) -> None:
+        self.grid, self.max_panels = grid, max_panels
+        self.pngs: dict[tuple, bytes] = {}
+        self._target: tuple | None = None
+        self._thread: threading.Thread | None = None
+        self._figures: dict[int, _InitFigure] = {}
+
+    def get(self, key: tuple, index: int | None, depth: int) -> bytes | None:
+        return None if index is None else self.pngs.get((key, index, depth))
+
+    def request(self, key: tuple, index: int | None, depth: int) -> None:
+        """Draw the grid of ``key`` at ``depth`` next, outward from slider position ``index``."""
+        self._target = (key, index or 0, depth)
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._work, daemon=True)
+            self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the thread has drawn every value of the current target."""
+        self.grid.wait(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _work(self) -> None:
+        while (target := self._target) is not None:
+            key, centre, depth = target
+            if key not in self.grid.results:
+                if self.grid._key != key:
+                    return
+                self.grid.wait(0.1)
+                continue
+            todo = sorted((i for i in range(len(self.grid.scales))
+                           if (key, i, depth) not in self.pngs), key=lambda i: abs(i - centre))
+            if not todo:
+                return
+            i = todo[0]
+            res = self.grid.lookup(key, self.grid.scales[i], depth)
+            if res is None:
+                return
+            n = min(depth, self.max_panels)
+            if n not in self._figures:
+                self._figures[n] = _InitFigure(n)
+            self.pngs[(key, i, depth)] = render_png(self._figures[n].draw(res))
+
+
 def init_explorer(*, depth: int = 6, width: int = 4096, batch: int = 16,
                   schemes: Sequence[str] = DEFAULT_SCHEMES,
                   activations: Sequence[str] = ("tanh", "relu", "sigmoid", "linear", "selu"),
@@ -590,7 +644,9 @@ def init_explorer(*, depth: int = 6, width: int = 4096, batch: int = 16,
 
     Speed: after each draw a background thread computes the forward statistics of every value
     of the scale slider down to ``max_depth`` (:func:`trainlab.init.init_forward_grid`), so a
-    later move of scale or depth is only a redraw (``background=False`` turns this off).
+    later move of scale or depth is only a redraw; then it draws the figure of every scale at
+    the current depth (nearest first, ``explorer.prerender``), so a later move of the scale
+    slider shows a stored PNG (``background=False`` turns both off).
 
     ``cache``: an existing :class:`WeightCache` to draw from (its ``seed`` and ``batch`` then
     apply); ``None`` makes ``WeightCache(seed=seed, batch=batch)``. It is ``explorer.cache``.
@@ -620,6 +676,7 @@ def init_explorer(*, depth: int = 6, width: int = 4096, batch: int = 16,
         "gradients": widgets.Checkbox(value=False, description="gradients"),
     }
     grid = _Grid(cache, controls["scale"], max_depth)
+    drawn = _Prerender(grid, max_panels)
 
     def compute(scheme: str, scale: float, depth: int, width: int, activation: str,
                 gain: bool, gradients: bool = False) -> dict[str, Any]:
@@ -629,9 +686,14 @@ def init_explorer(*, depth: int = 6, width: int = 4096, batch: int = 16,
             res = init_forward_stats(cache, scheme, scale, depth, width, activation,
                                      use_gain=gain, backward=gradients,
                                      keep_activations=False)
+        res["summary"] = "std per layer: " + " ".join(fmt(s) for s in res["std"])
         if background:
             grid.start(key)
-        res["summary"] = "std per layer: " + " ".join(fmt(s) for s in res["std"])
+            if not gradients:
+                png = drawn.get(key, grid.index(scale), depth)
+                if png is not None:
+                    res["png"] = png
+                drawn.request(key, grid.index(scale), depth)
         return res
 
     def render(res: dict[str, Any]) -> Figure:
@@ -643,6 +705,7 @@ def init_explorer(*, depth: int = 6, width: int = 4096, batch: int = 16,
     explorer = Explorer(controls, compute, render, title="Activations at initialisation")
     explorer.cache = cache
     explorer.grid = grid
+    explorer.prerender = drawn
     return explorer
 
 
