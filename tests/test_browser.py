@@ -150,6 +150,21 @@ def _wait_for_new_src(image, previous: str | None, timeout_s: float) -> str | No
     return src
 
 
+def _settled_src(image, before: str | None, timeout_s: float) -> str | None:
+    """The explorer's <img> src once its run has finished: a live explorer first shows its
+    previous figure with "training…" (the same src as ``before``), so the final figure is
+    read only when the output no longer says "training"."""
+    output = image.locator("xpath=ancestor::div[contains(@class, 'widget-output')][1]")
+    deadline = time.monotonic() + timeout_s
+    src = image.get_attribute("src")
+    while time.monotonic() < deadline:
+        src = image.get_attribute("src")
+        if src != before and "training" not in output.inner_text():
+            break
+        time.sleep(0.1)
+    return src
+
+
 def _record_latency(stem: str, control: str, latencies: list[float]) -> None:
     """Keypress-to-new-figure latencies (s) into test-artifacts/latency-<lesson>.json and the
     test log: a measurement for the report, not a pass/fail criterion (timings vary by
@@ -193,6 +208,7 @@ def test_slider_moved_with_keyboard_redraws_the_plot(lab, browser, notebook, sli
         latencies.append(time.monotonic() - t0)
         time.sleep(0.3)
     _record_latency(stem, slider_label, latencies)
+    after = _settled_src(image, before, timeout_s=180)
     page.screenshot(path=str(ARTIFACTS / f"{stem}-after.png"))
     assert after != before, f"the plot of {notebook} did not change after moving {slider_label}"
     _assert_no_errors(page)
