@@ -120,6 +120,30 @@ def test_a_solution_cell_that_lost_its_metadata_is_found_by_its_functions():
         [(q.qid, p.message) for q in sub.questions for p in q.parts if p.status != "passed"]
 
 
+def test_a_trainlab_module_imported_by_the_set_up_cell_is_refused_by_name():
+    lesson = grading.load_lesson(ROOT / "notebooks" / "06_dropout.ipynb")
+    assert "ridge" in lesson.library_names and "dropout" in lesson.library_names
+    q = next(q for q in lesson.questions if "expected_loss" in q.functions)
+    cheat = ("def expected_loss(X, y, w, keep_prob):\n"
+             "    return ridge.expected_dropout_loss(X, y, w, keep_prob)\n")
+    sub = _grade(_with("06_dropout", {q.solution_cell: cheat}, base="student"))
+    got = _by_q(sub)[q.qid]
+    assert got.score == 0 and {p.status for p in got.parts} == {"refused"}
+    assert "uses ridge (line 2)" in got.parts[0].message
+    honest_local = "def expected_loss(X, y, w, keep_prob):\n    ridge = 1.0\n    return ridge\n"
+    assert grading.uses_lesson_library(honest_local, lesson.library_names) is None
+
+
+def test_a_helper_outside_the_solution_cell_gets_a_name_error_hint():
+    lesson = grading.load_lesson(ROOT / "notebooks" / "06_dropout.ipynb")
+    q = next(q for q in lesson.questions if "expected_loss" in q.functions)
+    cell = "def expected_loss(X, y, w, keep_prob):\n    return my_helper(X)\n"
+    got = _by_q(_grade(_with("06_dropout", {q.solution_cell: cell}, base="student")))[q.qid]
+    assert got.score == 0
+    assert any("define every helper" in p.message for p in got.parts), \
+        [p.message for p in got.parts]
+
+
 def test_a_missing_solution_cell_is_reported_as_missing():
     nb = _lesson("06_dropout")
     gone = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))

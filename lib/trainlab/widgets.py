@@ -325,6 +325,13 @@ def _explorer_figure(height_ratio: float, widen: float = 1.0) -> Figure:
     return fig
 
 
+def _factor_text(f: float) -> str:
+    """A per-step factor near 1 as ``(1 − 3e-9)`` rather than a rounded ``1``."""
+    if abs(1.0 - f) >= 1e-3:
+        return format_value(f, 4)
+    return f"(1 − {format_value(1.0 - f, 2)})" if f < 1 else f"(1 + {format_value(f - 1.0, 2)})"
+
+
 def _log_slider(description: str, value: float, lo_exp: float, hi_exp: float,
                 step: float = 0.1, continuous: bool = False) -> widgets.FloatLogSlider:
     return widgets.FloatLogSlider(value=value, base=10, min=lo_exp, max=hi_exp, step=step,
@@ -1304,7 +1311,8 @@ def preprocessing_explorer(*, offset: float = 5.0, scale: float = 1.0,
     line gradient descent reached; (b) contours of log10 L over (w, b) with the path (square:
     start (-1.5, 1.5), star: end, plus: the minimum); (c) the excess loss ``L - L*`` against
     the step, log scale, with the same run on centred inputs (``x - mean(x)``, same scale) and
-    the slowest mode's prediction ``rate^(2t)``. ``last_result``: ``condition_number``,
+    the dominant (largest |factor|) mode's prediction ``rate^(2t)``. ``last_result``:
+    ``condition_number``,
     ``eigenvalues`` (2,), ``lr``, ``rate``, ``final_loss``, ``min_loss``, ``excess``,
     ``diverged``, ``centred_condition_number``, ``centred_excess``, ``path`` (steps + 1, 2),
     ``status``.
@@ -1351,7 +1359,9 @@ def preprocessing_explorer(*, offset: float = 5.0, scale: float = 1.0,
         res["summary"] = (f"x in [{fmt(x.min())}, {fmt(x.max())}]: condition number "
                           f"{_kappa(run['condition_number'])} (centred "
                           f"{_kappa(centred['condition_number'])}); L - L* after {int(steps)} "
-                          f"steps {fmt(run['excess'])} (centred {fmt(centred['excess'])})")
+                          f"step{'s' if int(steps) != 1 else ''} "
+                          f"{fmt(max(run['excess'], 0.0))} "
+                          f"(centred {fmt(max(centred['excess'], 0.0))})")
         res["status"] = (f"diverged: |1 - η λ_max| = {fmt(run['rate'])} > 1"
                          if run["diverged"] else "ok")
         return res
@@ -1423,7 +1433,7 @@ def _preprocessing_figure(res: dict[str, Any]) -> Figure:
     ax_c.set_ylim(*blim)
     ax_c.set_title(f"(b) log10 L(w, b): κ = {_kappa(run['condition_number'])}",
                    fontsize=text_size("title"))
-    ax_c.legend(fontsize=text_size(), loc="lower left", framealpha=0.85)
+    ax_c.legend(fontsize=text_size(), loc="best", framealpha=0.85)
     ax_c.xaxis.label.set_fontsize(text_size("label"))
     ax_c.yaxis.label.set_fontsize(text_size("label"))
     ax_c.xaxis.set_major_locator(MaxNLocator(nbins=5))
@@ -1441,7 +1451,7 @@ def _preprocessing_figure(res: dict[str, Any]) -> Figure:
     with np.errstate(under="ignore", over="ignore"):
         predicted = run["mode_excess"][slow] * np.abs(run["factors"][slow]) ** (2.0 * t)
     ax_l.plot(t, np.clip(predicted, floor, 1e30), ":", color="black", lw=1.5,
-              label=f"slowest mode: {abs(run['factors'][slow]):.4g}^(2t)")
+              label=f"dominant mode: {_factor_text(abs(run['factors'][slow]))}^(2t)")
     ax_l.set_yscale("log")
     ax_l.yaxis.set_major_locator(_LogTicks())
     ax_l.yaxis.set_major_formatter(FuncFormatter(_decade_label))
@@ -1805,11 +1815,12 @@ def _batch_groups_figure(res: dict[str, Any]) -> Figure:
     ax_s.set_xticks(list(_PER_STAT_BATCHES), [str(b) for b in _PER_STAT_BATCHES])
     ax_s.xaxis.set_minor_formatter(NullFormatter())
     ax_s.set_xlim(1.6, 40)
-    ax_s.set_ylim(0, 105)
+    ax_s.set_ylim(0, 150)
+    ax_s.set_yticks([0, 20, 40, 60, 80, 100])
     ax_s.set_xlabel("images per batch-norm statistic B", fontsize=text_size("label"))
     ax_s.set_ylabel("validation error (%)", fontsize=text_size("label"))
     ax_s.set_title("(a) error vs B (the B visited; dots: seeds)", fontsize=text_size("title"))
-    ax_s.legend(fontsize=text_size(), loc="best")
+    ax_s.legend(fontsize=text_size(), loc="upper center")
     names = ("error,\ntest mode", "error,\ntraining mode", "changed by\nregrouping")
     pos = np.arange(len(names))
     for shift, norm, col, label in ((-0.2, "bn", bn_col, f"BN, B = {res['B']}"),

@@ -73,8 +73,9 @@ def check_dropout_forward(fn: Callable[[np.ndarray, float, np.ndarray], np.ndarr
     expected = reference.dropout(x, kp, mask)
     x_in, mask_in = x.copy(), mask.copy()
     got = call_student(fn, x_in, kp, mask_in)
-    _unchanged("dropout_forward", x_in, x)
-    expect_close(got, expected, "dropout_forward", hints={
+    name = getattr(fn, "__name__", "dropout_forward")
+    _unchanged(name, x_in, x)
+    expect_close(got, expected, name, hints={
         "inverted dropout divides the kept values by keep_prob (here 1/"
         f"{kp} = {1 / kp:.3g}), so that the expected output equals x": x * mask,
         "divide by keep_prob, the probability of KEEPING a unit, not by 1 - keep_prob "
@@ -100,8 +101,9 @@ def check_dropout_backward(fn: Callable[[np.ndarray, np.ndarray, float], np.ndar
     expected = reference.dropout(dout, kp, mask)
     dout_in = dout.copy()
     got = call_student(fn, dout_in, mask.copy(), kp)
-    _unchanged("dropout_backward", dout_in, dout)
-    expect_close(got, expected, "dropout_backward", hints={
+    name = getattr(fn, "__name__", "dropout_backward")
+    _unchanged(name, dout_in, dout)
+    expect_close(got, expected, name, hints={
         "the forward pass divided by keep_prob, so the gradient is divided by it too":
             dout * mask,
         "dropped units got no input to their output: their gradient is 0 (multiply by the "

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,9 @@ class Lesson:
     stem: str
     setup: str
     questions: list[Question]
+    library_names: tuple[str, ...] = ()
+    """Names the lesson's own code cells bind to trainlab or torch (``from trainlab import
+    ridge`` binds ``ridge``): a learner's notebook has them too, so a solution must not use them."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,7 +188,53 @@ def load_lesson(path: Path) -> Lesson:
         for part in parts:
             part.points = q.points / len(parts)
         questions.append(q)
-    return Lesson(stem=path.stem, setup="\n".join(dict.fromkeys(setup)), questions=questions)
+    return Lesson(stem=path.stem, setup="\n".join(dict.fromkeys(setup)), questions=questions,
+                  library_names=_library_names(nb.cells))
+
+
+def _library_names(cells: list[Any]) -> tuple[str, ...]:
+    names: set[str] = set()
+    for cell in cells:
+        if cell.cell_type != "code" or _grade_meta(cell):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and \
+                    (node.module or "").split(".")[0] in LIBRARIES:
+                names.update(a.asname or a.name for a in node.names)
+            elif isinstance(node, ast.Import):
+                names.update((a.asname or a.name).split(".")[0] for a in node.names
+                             if a.name.split(".")[0] in LIBRARIES)
+    return tuple(sorted(names - {"*"}))
+
+
+def uses_lesson_library(source: str, library_names: Sequence[str]) -> tuple[str, str] | None:
+    """``("library", message)`` when the cell reads a name from ``library_names`` that it
+    does not bind itself (a trainlab module the lesson's set-up cell imported), else None."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            bound.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and \
+                node.id in library_names and node.id not in bound:
+            return "library", (f"uses {node.id} (line {node.lineno}), which the lesson's set-up "
+                               f"cell imported from trainlab or torch: this exercise asks you to "
+                               f"write the code yourself, so a solution calling it scores 0")
+    return None
 
 
 def lesson_of(nb: Any, lessons: dict[str, Path]) -> str | None:
@@ -345,7 +395,9 @@ class Sandbox:
         if "not_implemented" in reply:
             raise NotImplementedError(reply["not_implemented"])
         if "raised" in reply:
-            raise GradingError(f"your {name} raised {reply['raised']}")
+            hint = (" (only the exercise's own cell is run when grading: define every helper "
+                    "it needs inside that cell)") if reply["raised"].startswith("NameError") else ""
+            raise GradingError(f"your {name} raised {reply['raised']}{hint}")
         _write_back(args, decode(reply.get("args_after", []), blobs))
         return decode(reply["ok"], blobs)
 
@@ -463,7 +515,7 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
         if q.solution_cell not in solutions:
             refused[q.qid] = ("missing", _missing_message(q))
     for gid, source in solutions.items():
-        verdict = audit(source)
+        verdict = audit(source) or uses_lesson_library(source, lesson.library_names)
         if verdict is None:
             cells.append({"qid": gid, "source": source})
         else:
