@@ -110,6 +110,17 @@ def test_lesson_is_recognised_without_metadata_from_the_cells():
     assert grading.lesson_of({"cells": [], "metadata": {}}, lessons) is None
 
 
+def test_a_notebook_pasted_into_a_new_file_is_recognised_by_its_functions():
+    nb = json.loads(nbformat.writes(_lesson("06_dropout")))
+    nb["metadata"].pop("trainlab_homework", None)
+    for cell in nb["cells"]:
+        cell["metadata"].pop("nbgrader", None)
+    lessons = homework.lesson_index()
+    assert grading.lesson_of(nb, lessons) == "06_dropout"
+    sub = grading.grade_notebook(nb, grading.load_lesson(lessons["06_dropout"]), "t", "t.ipynb")
+    assert sub.score == pytest.approx(sub.max_score)
+
+
 def test_a_solution_cell_that_lost_its_metadata_is_found_by_its_functions():
     nb = _lesson("06_dropout")
     solved = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]

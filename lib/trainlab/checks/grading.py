@@ -238,7 +238,9 @@ def uses_lesson_library(source: str, library_names: Sequence[str]) -> tuple[str,
 
 
 def lesson_of(nb: Any, lessons: dict[str, Path]) -> str | None:
-    """The stem of the lesson a submission belongs to, from metadata or the cells' grade ids."""
+    """The stem of the lesson a submission belongs to: from its metadata, else from its cells'
+    grade ids, else the lesson most of whose exercise functions its code cells define (a
+    notebook pasted into a new file); None if nothing matches."""
     stem = (nb.get("metadata", {}).get("trainlab_homework") or {}).get("lesson")
     if stem in lessons:
         return stem
@@ -247,7 +249,14 @@ def lesson_of(nb: Any, lessons: dict[str, Path]) -> str | None:
         for name in lessons:
             if gid.startswith(name[:2] + "-ex"):
                 return name
-    return None
+    defined = {f for c in nb.get("cells", []) if c.get("cell_type") == "code"
+               for f in _defined_functions(_source(c))}
+    best, best_n = None, 0
+    for name, path in lessons.items():
+        wanted = {f for q in load_lesson(path).questions for f in q.functions}
+        if len(wanted & defined) > best_n:
+            best, best_n = name, len(wanted & defined)
+    return best
 
 
 # --------------------------------------------------------------------------------------------
