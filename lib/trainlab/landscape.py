@@ -22,7 +22,7 @@ statistics and train/eval mode).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -168,6 +168,20 @@ class LandscapeTrace:
         return {k: list(v) for k, v in self.__dict__.items()}
 
 
+def _minibatches(x: torch.Tensor, y: torch.Tensor, batch_size: int, steps: int,
+                 seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``steps`` minibatches without replacement, reshuffled (seeded) after each pass; the
+    last incomplete batch of a pass is skipped."""
+    gen = torch.Generator().manual_seed(seed)
+    order, pos = torch.randperm(len(x), generator=gen), 0
+    for _ in range(steps):
+        if pos + batch_size > len(x):
+            order, pos = torch.randperm(len(x), generator=gen), 0
+        idx = order[pos:pos + batch_size]
+        pos += batch_size
+        yield x[idx], y[idx]
+
+
 def sgd_with_probes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int,
                     batch_size: int, probe_every: int, etas: Iterable[float] = DEFAULT_ETAS,
                     seed: int = 0, loss_fn: LossFn | None = None) -> LandscapeTrace:
@@ -188,17 +202,10 @@ def sgd_with_probes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: f
                          f"got {batch_size}")
     eta_arr = _check_etas(etas)
     loss_fn = loss_fn or nn.functional.cross_entropy
-    gen = torch.Generator().manual_seed(seed)
     trace = LandscapeTrace()
-    order, pos = torch.randperm(len(x), generator=gen), 0
     model.train()
     params = _trainable(model)
-    for step in range(steps):
-        if pos + batch_size > len(x):
-            order, pos = torch.randperm(len(x), generator=gen), 0
-        idx = order[pos:pos + batch_size]
-        pos += batch_size
-        xb, yb = x[idx], y[idx]
+    for step, (xb, yb) in enumerate(_minibatches(x, y, batch_size, steps, seed)):
         if step % probe_every == 0:
             trace.add(step, probe_gradient_direction(model, loss_fn, xb, yb, eta_arr))
         loss, grads = loss_and_grad(model, loss_fn, xb, yb)
@@ -470,20 +477,13 @@ def sgd_checkpoints(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: f
         raise ValueError(f"batch_size must be <= the number of examples {len(x)}, "
                          f"got {batch_size}")
     loss_fn = loss_fn or nn.functional.cross_entropy
-    gen = torch.Generator().manual_seed(seed)
-    order, pos = torch.randperm(len(x), generator=gen), 0
     model.train()
     params = _trainable(model)
     checkpoints: list[Checkpoint] = []
     losses: list[float] = []
-    for step in range(steps):
+    for step, (xb, yb) in enumerate(_minibatches(x, y, batch_size, steps, seed)):
         if cancelled is not None and cancelled():
             break
-        if pos + batch_size > len(x):
-            order, pos = torch.randperm(len(x), generator=gen), 0
-        idx = order[pos:pos + batch_size]
-        pos += batch_size
-        xb, yb = x[idx], y[idx]
         if step % every == 0:
             state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             checkpoints.append(Checkpoint(step, state, xb, yb))
