@@ -4,10 +4,13 @@ Explorer path: ``trainlab.widgets.init_explorer`` driven through its controls (s
 the slider's grid), each update timed from the control change to the PNG in
 ``explorer.output`` (compute + redraw). The explorer computes the statistics of the whole scale
 grid down to depth 20 in a background thread after its first draw, then draws the figure of
-every scale at the current depth; the benchmark waits for both (their times are printed) and
-then times the moves at depth 6 and at depth 20 (after waiting for that depth's figures), and
-three scheme changes (a forward pass with cached weights each, before that scheme's grid
-exists). A move to a value whose figure is not drawn yet costs one redraw, printed too.
+every scale at the current depth, the slider's three neighbours on each side first (computed
+first, at the shown depth). The benchmark first times six moves among those neighbours right
+after they are drawn (and prints how long after the first draw that is); then it waits for the
+grid and all figures (their times are printed) and times the moves at depth 6 and at depth 20
+(after waiting for that depth's figures), and three scheme changes (a forward pass with
+cached weights each, before that scheme's grid exists). A move to a value whose figure is not
+drawn yet costs one redraw, printed too.
 Naive path: the same statistics and the same redraw, but the 4096 x 4096 weight matrices are
 sampled again on every update with the lecture's ``np.random.randn``.
 
@@ -91,6 +94,24 @@ def _time_moves(ex: W.Explorer, moves: list[tuple[str, object]]
     return times, cpu
 
 
+def _time_early() -> dict:
+    """Moves right after the first draw, before the whole grid exists: the seconds until the
+    background thread has drawn the figures of the slider's three neighbours on each side
+    (computed first, at the shown depth), then six moves among them."""
+    t0 = time.perf_counter()
+    ex = W.init_explorer(depth=DEPTH, width=WIDTH, batch=BATCH, scheme="xavier_fan_in",
+                         scale=1.0, widths=(WIDTH,))
+    t1 = time.perf_counter()
+    while len(ex.prerender.pngs) < 7 and time.perf_counter() - t1 < 120:
+        time.sleep(0.005)
+    near = time.perf_counter() - t1
+    grid_done = bool(ex.grid.results)
+    times, _ = _time_moves(ex, [("scale", 10.0 ** e) for e in (-0.1, -0.2, -0.3, 0.1, 0.2,
+                                                                0.3)])
+    ex.prerender.wait()
+    return {"setup": t1 - t0, "near": near, "times": times, "grid_done": grid_done}
+
+
 def _time_cached(n_updates: int) -> dict:
     """Scale moves at depth 6 and at depth 20 once the background grid is ready, and scheme
     moves (each a new grid: a forward pass with cached weights, then the grid again)."""
@@ -139,6 +160,7 @@ def run(n_updates: int = 20, n_naive: int = 3) -> dict:
 
     torch.set_num_threads(1)
     style.use("lecture")
+    early = _time_early()
     r = _time_cached(n_updates)
     ex, cached, cpu, setup, deep = r["ex"], r["times"], r["cpu"], r["setup"], r["deep"]
     res = W.init_forward_stats(ex.cache, "kaiming_normal", 1.0, DEPTH, WIDTH, "tanh")
@@ -154,6 +176,10 @@ def run(n_updates: int = 20, n_naive: int = 3) -> dict:
     naive32 = _time_naive(n_naive, ex, lecture=False)
     out = {
         "setup_s": setup,
+        "early_near_drawn_s": early["near"],
+        "early_p50_s": float(np.median(early["times"])),
+        "early_max_s": float(np.max(early["times"])),
+        "early_grid_done": early["grid_done"],
         "grid_s": r["grid"],
         "prerender_s": r["drawn"],
         "prerender_depth20_s": r["drawn20"],
@@ -176,7 +202,8 @@ def run(n_updates: int = 20, n_naive: int = 3) -> dict:
         out["cached_p50_s"]
     out["redraw_path_s"] = redraw
     out["speedup_redraw_path"] = out["naive_p50_s"] / out["redraw_path_s"]
-    out["meets_targets"] = out["cached_p50_s"] <= 0.100 and out["speedup"] >= 25
+    out["meets_targets"] = (out["cached_p50_s"] <= 0.100 and out["early_p50_s"] <= 0.100
+                            and out["speedup"] >= 25)
     return out
 
 
@@ -188,6 +215,10 @@ def main() -> None:
           f"grid (41 scales x 20 layers) ready {r['grid_s']:.1f} s later; the 41 figures "
           f"at depth 6 drawn {r['prerender_s']:.1f} s after that (at depth 20: "
           f"{r['prerender_depth20_s']:.1f} s after the depth change)")
+    print(f"  right after the first draw: the 3 + 3 neighbouring scales drawn "
+          f"{r['early_near_drawn_s']:.1f} s after it (whole grid ready then: "
+          f"{r['early_grid_done']}); 6 moves among them p50 {1e3 * r['early_p50_s']:.1f} ms, "
+          f"max {1e3 * r['early_max_s']:.1f} ms")
     print(f"  update, control change to new PNG in the output (figure drawn in the background): "
           f"p50 {1e3 * r['cached_p50_s']:.1f} ms, "
           f"p90 {1e3 * r['cached_p90_s']:.1f} ms over {r['n_updates']} updates "

@@ -30,6 +30,7 @@ import json
 import re
 import shutil
 import sys
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -292,11 +293,15 @@ def feedback_html(result: dict[str, Any]) -> str:
         if q.get("note"):
             lines.append(f"<p class='error'>{esc(q['note'])}</p>")
         lines.append("<table><tr><th>check</th><th>points</th><th>result</th></tr>")
+        previous = None
         for p in q["parts"]:
             label = "hidden case" if p["hidden"] else f"<code>{esc(p['label'])}</code>"
+            text = f"{p['status']}{': ' + p['message'] if p['message'] else ''}"
+            shown = "the same" if text == previous and p["status"] != "passed" else text
+            previous = text
             lines.append(f"<tr><td>{label}</td><td>{p['score']:.3g} / {p['points']:.3g}</td>"
-                         f"<td class='{esc(p['status'].replace(' ', '-'))}'>{esc(p['status'])}"
-                         f"{': ' + esc(p['message']) if p['message'] else ''}</td></tr>")
+                         f"<td class='{esc(p['status'].replace(' ', '-'))}'>{esc(shown)}"
+                         "</td></tr>")
         lines.append("</table>")
     return "\n".join(lines) + "\n"
 
@@ -321,9 +326,10 @@ def report(result: dict[str, Any]) -> str:
     for q in result["questions"]:
         got = round(sum(p["score"] for p in q["parts"]), 2)
         lines.append(f"  {q['qid']:<8} {got:g}/{q['points']:g}")
-        for p in q["parts"]:
-            if p["status"] != "passed":
-                lines.append(f"    - {p['status']}: {p['message']}")
+        failed = [f"{p['status']}: {p['message']}" for p in q["parts"]
+                  if p["status"] != "passed"]
+        for text, n in Counter(failed).items():
+            lines.append(f"    - {text}" + (f" ({n} checks)" if n > 1 else ""))
     return "\n".join(lines)
 
 

@@ -196,6 +196,26 @@ def test_preprocessing_explorer_controls_move_the_numbers():
     before, after = _changes_figure(ex, "steps", 200)
 
 
+@pytest.mark.parametrize("offset, scale", [(5.0, 1.0), (10.0, 0.1), (0.0, 100.0)])
+def test_preprocessing_explorer_draws_the_surface_with_equal_units(offset, scale):
+    """One unit of w and one of b have the same length on the contour panel (the valley's true
+    shape), the box still holds the start and the minimum, and a redraw on the kept figure is
+    the image a new figure gives."""
+    ex = W.preprocessing_explorer(offset=offset, scale=scale)
+    first, opening = ex.last_png, dict(ex.last_result)
+    fig = ex.render(dict(opening))
+    ax = fig.axes[1]
+    box = ax.get_position()
+    width, height = fig.get_size_inches() * (box.width, box.height)
+    (w0, w1), (b0, b1) = ax.get_xlim(), ax.get_ylim()
+    assert (b1 - b0) / (w1 - w0) == pytest.approx(height / width, rel=1e-9)
+    for w, b in (ex.last_result["path"][0], ex.last_result["run"]["minimum"]):
+        assert w0 < w < w1 and b0 < b < b1
+    ex.controls["offset"].value = -offset if offset else 7.5
+    assert ex.last_png != first
+    assert ex._draw(opening) == first
+
+
 def test_preprocessing_explorer_every_control_at_its_ends():
     statuses = _sweep(W.preprocessing_explorer(), n_random=4)
     assert statuses["step", 1.1].startswith("diverged")
@@ -407,3 +427,18 @@ def test_new_explorers_are_legible(mnist_ok):
         for ax in fig.axes[:3]:
             if ax.get_label() != "<colorbar>":
                 assert ax.get_xlabel() and ax.get_ylabel()
+
+
+@pytest.mark.parametrize("build, control, value", [
+    (lambda: W.landscape_explorer(**SMALL_LANDSCAPE), "noise", 0.5),
+    (lambda: W.batch_groups_explorer(**SMALL_GROUPS), "groups", 2),
+])
+def test_explorers_redraw_their_kept_figure_as_a_new_one(mnist_ok, build, control, value):
+    """The opening result drawn again on the explorer's kept figure, after another setting,
+    is the image its new figure gave."""
+    ex = build()
+    opening, png = dict(ex.last_result), ex.last_png
+    ex.controls[control].value = value
+    ex.wait()
+    assert ex.last_png != png and not ex.last_result["status"].startswith("error")
+    assert ex._draw(opening) == png

@@ -377,7 +377,11 @@ def test_grade_a_class_folder_end_to_end(tmp_path):
     assert len(pages) == 9 and "bob__06_dropout.html" in pages
     bob = (out / "feedback" / "bob__06_dropout.html").read_text(encoding="utf-8")
     assert "trainlab" in bob and "refused" in bob
+    dave = (out / "feedback" / "dave__06_dropout.html").read_text(encoding="utf-8")
+    assert dave.count("not attempted") == 5 and "the same" in dave
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    dave_report = homework.report(next(r for r in results if r["student"] == "dave"))
+    assert dave_report.count("not attempted") == 5 and "(3 checks)" in dave_report
     eve = next(r for r in results if r["student"] == "eve")
     assert any("time limit" in p["message"] for q in eve["questions"] for p in q["parts"])
     (out / "marks.csv").unlink()
@@ -409,3 +413,20 @@ def test_student_ids_come_from_folders_file_names_or_an_ids_table(tmp_path):
                      "x_y": "x y.ipynb"}
     ids = {"x y.ipynb": "s123"}
     assert ("s123", tmp_path / "x y.ipynb") in homework.find_submissions([tmp_path], ids)
+
+
+def test_every_exercise_heading_states_the_points_of_its_grade_cell():
+    """"**Exercise k — title (P points).**" in every lesson, P the grade cell's points."""
+    import re
+
+    import nbformat
+
+    heading = re.compile(r"\*\*Exercise (\d+) — [^*]+ \((\d+) points?\)\.\*\*")
+    for path in sorted((ROOT / "notebooks").glob("0*.ipynb")):
+        lesson = grading.load_lesson(path)
+        stated = {int(m.group(1)): float(m.group(2))
+                  for cell in nbformat.read(path, as_version=4).cells
+                  if cell.cell_type == "markdown" for m in heading.finditer(cell.source)}
+        graded = {int(q.qid.split("-ex")[1]): q.points for q in lesson.questions}
+        assert stated == graded, path.name
+        assert all("point" not in q.title for q in lesson.questions)

@@ -195,6 +195,15 @@ def test_loss_surface_with_gd_path():
         plots.gd_path(np.zeros(3))
 
 
+def test_loss_surface_puts_its_colour_bar_into_cax():
+    fig, (ax, cax) = plt.subplots(1, 2)
+    plots.loss_surface(lambda a, b: a**2 + b**2, ax=ax, cax=cax, resolution=20)
+    assert cax.get_ylabel() == "loss" and len(fig.axes) == 2
+    with pytest.raises(TypeError, match="cax"):
+        plots.loss_surface(lambda a, b: a**2 + b**2, ax=ax, cax="right", resolution=20)
+    plt.close(fig)
+
+
 def test_histogram_grid_stats_in_title_leave_the_panel_free():
     a = np.random.default_rng(1).standard_normal(300)
     fig = plots.histogram_grid({"layer 1": a}, stats="title")

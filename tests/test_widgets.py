@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import io
 import math
+import threading
+import time
+from typing import Any
 
 import matplotlib
 
@@ -580,3 +583,68 @@ def test_init_explorer_shows_figures_drawn_in_the_background_identical_to_a_redr
     assert shown == W.render_png(ex.render(res))
     ex.controls["depth"].value = 4
     assert ex.last_result["depth"] == 4 and not ex.last_result["status"].startswith("error")
+
+
+def test_init_explorer_serves_the_slider_neighbours_before_the_whole_grid(monkeypatch):
+    """The background thread computes the scale's three neighbours on each side at the shown
+    depth first and draws their figures, while the whole grid (here held back) is pending."""
+    release = threading.Event()
+    real = W.init_forward_grid
+
+    def held(cache, scheme, scales, *args, **kwargs):
+        if len(scales) > 7:
+            release.wait(120)
+        return real(cache, scheme, scales, *args, **kwargs)
+
+    monkeypatch.setattr(W, "init_forward_grid", held)
+    try:
+        ex = W.init_explorer(depth=3, width=64, widths=(64,), max_depth=6, scale=0.01)
+        key = (ex.controls["scheme"].value, 64, ex.controls["activation"].value, True)
+        centre = ex.grid.index(0.01)
+        deadline = time.monotonic() + 60
+        while len([k for k in ex.prerender.pngs if k[0] == key]) < 7:
+            assert time.monotonic() < deadline, "the neighbours were not drawn"
+            time.sleep(0.02)
+        assert key not in ex.grid.results
+        assert sorted(ex.grid.available(key, 3)) == list(range(centre - 3, centre + 4))
+        assert ex.grid.available(key, 4) == []
+        assert ex.grid.lookup(key, ex.grid.scales[centre - 3], 4) is None
+        ex.controls["scale"].value = ex.grid.scales[centre - 2]
+        assert ex.last_png == ex.prerender.get(key, centre - 2, 3)
+        direct = W.init_forward_stats(ex.cache, "normal", ex.grid.scales[centre - 2], 3, 64,
+                                      ex.controls["activation"].value)
+        assert ex.last_result["std"] == pytest.approx(direct["std"], rel=1e-6)
+    finally:
+        release.set()
+    ex.prerender.wait(120)
+    assert key in ex.grid.results and not ex.grid.nearby
+    assert sum(k[0] == key and k[2] == 3 for k in ex.prerender.pngs) == len(ex.grid.scales)
+
+
+def _tanh_mlp() -> Any:
+    from trainlab.models import mlp
+
+    return mlp(784, [16] * 3, 10, activation="tanh")
+
+
+@pytest.mark.parametrize("build, control, value", [
+    (lambda: W.lr_explorer(lr=0.05, steps=30, n_train=400, n_val=100, width=32), "bn", False),
+    (lambda: W.init_training_explorer(steps=30, n_train=400, n_val=100, width=32), "lr", 10.0),
+    (lambda: W.dead_relu_explorer(lr=2.0, steps=25, n_train=300, n_probe=200, width=32),
+     "optimizer", "adam"),
+    (lambda: W.keep_prob_explorer(steps=20, record_every=10, n_train=100,
+                                  train_sizes=(100,)), "keep_prob", 0.8),
+    (lambda: W.training_dashboard(_tanh_mlp, W.mnist_subset(200, 50, 0), steps=30,
+                                  record_every=10, n_probe=32), "lr", 10.0),
+])
+def test_training_explorers_redraw_their_kept_figure_as_a_new_one(mnist_ok, build, control,
+                                                                   value):
+    """A training explorer keeps its figure between draws and only swaps the data in it: the
+    opening result drawn again after other runs (partial curves, another layout, a divergence)
+    is the same image as on the opening's new figure."""
+    ex = build()
+    opening, png = dict(ex.last_result), ex.last_png
+    ex.controls[control].value = value
+    ex.wait()
+    assert ex.last_png != png and not ex.last_result["status"].startswith("error")
+    assert ex._draw(opening) == png

@@ -736,13 +736,14 @@ _TOY_KINDS = {"xor": (_toy_xor, 0.05), "ring": (_toy_ring, 0.05),
 TOY_KINDS = tuple(_TOY_KINDS)
 
 
-def make_toy_2d(kind: str, n: int = 400, seed: int = 0,
+def make_toy_2d(kind: str, n: int = 400, seed: int | np.random.Generator = 0,
                 noise: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A two-class 2-D data set for decision-boundary demos: X float64 (n, 2), y int64 (n,).
 
     Classes have n // 2 and n - n // 2 points, shuffled. The clean shapes (all within about
     [-1.5, 1.5]^2) are separated by a margin; then ``X += noise * N(0, I)`` (``noise=None``
-    uses the kind's default, 0.03 to 0.05).
+    uses the kind's default, 0.03 to 0.05). ``seed``: an int >= 0 for ``default_rng`` or a
+    NumPy ``Generator`` to draw from; anything else raises ValueError.
 
     - ``"xor"``: class 0 in quadrants I and III, class 1 in II and IV (|coordinate| >= 0.05);
     - ``"ring"``: class 0 a disc of radius 0.5, class 1 the ring 0.8 <= r <= 1.1;

@@ -15,6 +15,7 @@ Both give the same expected output; they differ in where the factor 1 / keep_pro
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -231,18 +232,27 @@ def noisy_label_run(keep_prob: float, x_train: np.ndarray, y_train: np.ndarray,
                  on_record=on_record)
 
 
+@functools.lru_cache(maxsize=1)
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as read-only ``(X / 16, y)``, parsed once per process (30 ms)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x, y = digits.data / 16.0, digits.target
+    x.flags.writeable = False
+    y.flags.writeable = False
+    return x, y
+
+
 def digits_split(n_train: int = 300, seed: int = 0) -> tuple[np.ndarray, ...]:
     """scikit-learn's 8x8 digits (1,797 images, 64 pixel values scaled to [0, 1]) split as in
     lesson 06: ``(X, y, Xv, yv)``, the first ``n_train`` images of a permutation drawn with
     ``np.random.default_rng(seed)`` for training and the 797 after its first 1,000 for
     validation. Raises ValueError unless ``10 <= n_train <= 1000``."""
-    from sklearn.datasets import load_digits
-
     if isinstance(n_train, bool) or not isinstance(n_train, int | np.integer) \
             or not 10 <= n_train <= 1000:
         raise ValueError(f"n_train must be an int in [10, 1000], got {n_train!r}")
-    digits = load_digits()
-    x, y = digits.data / 16.0, digits.target
+    x, y = _digits()
     order = np.random.default_rng(seed).permutation(len(x))
     return x[order[:n_train]], y[order[:n_train]], x[order[1000:]], y[order[1000:]]
 

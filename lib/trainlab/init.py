@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: the NumPy half needs no
     from torch import nn
 
 from trainlab.conventions import renamed
+from trainlab.style import format_value
 
 SCHEMES: tuple[str, ...] = (
     "zeros",
@@ -808,9 +809,11 @@ def _flag_scale(res: dict[str, Any]) -> None:
     small = np.flatnonzero((stds > 0) & (stds < VANISHING_STD))
     if big.size:
         k = int(big[0])
-        res["status"] = (f"exploding: std {stds[k]:.1e} at layer {k + 1} "
-                         f"(> {EXPLODING_STD:.0e}), last layer {stds[-1]:.1e}")
+        res["status"] = (f"exploding: std {format_value(stds[k], 2)} at layer {k + 1} "
+                         f"(> {format_value(EXPLODING_STD)}), last layer "
+                         f"{format_value(stds[-1], 2)}")
     elif small.size:
         k = int(small[0])
-        res["status"] = (f"vanishing: std {stds[k]:.1e} at layer {k + 1} "
-                         f"(< {VANISHING_STD:.0e}), last layer {stds[-1]:.1e}")
+        res["status"] = (f"vanishing: std {format_value(stds[k], 2)} at layer {k + 1} "
+                         f"(< {format_value(VANISHING_STD)}), last layer "
+                         f"{format_value(stds[-1], 2)}")

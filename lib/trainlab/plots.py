@@ -565,7 +565,7 @@ def loss_surface(loss_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
                  *, resolution: int = 150, levels: int | Sequence[float] = 25, log: bool = False,
                  ax: Axes | None = None, path: np.ndarray | None = None,
                  labels: tuple[str, str] = ("w1", "w2"),
-                 minimum: tuple[float, float] | None = None) -> Figure:
+                 minimum: tuple[float, float] | None = None, cax: Axes | None = None) -> Figure:
     """Contour plot of a 2-D loss ``L(w1, w2)``, optionally with an optimisation path on top.
 
     ``loss_fn(W1, W2)`` is evaluated elementwise on meshgrid arrays of shape
@@ -573,7 +573,8 @@ def loss_surface(loss_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
     ``levels``: the number of contour levels, or the level values themselves (increasing;
     in log10 units when ``log=True``) - pass the same values to several panels to give them
     one colour scale. ``path``: (T, 2) iterates drawn with :func:`gd_path`. ``minimum``: the
-    point ``(w1, w2)`` of the true minimum, marked with a labelled plus.
+    point ``(w1, w2)`` of the true minimum, marked with a labelled plus. ``cax``: the axes for
+    the colour bar (``None``: taken from ``ax``'s space).
     """
     xlim, ylim = _limits(xlim, "xlim"), _limits(ylim, "ylim")
     if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer) \
@@ -595,7 +596,10 @@ def loss_surface(loss_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
     if log:
         z = np.log10(np.maximum(z, np.finfo(np.float64).tiny))
     cs = ax.contourf(w1, w2, z, levels=levels, cmap=SEQUENTIAL_CMAP, extend="both")
-    fig.colorbar(cs, ax=ax, label="log10(loss)" if log else "loss")
+    if cax is not None and not isinstance(cax, Axes):
+        raise TypeError(f"cax must be a matplotlib Axes or None, got {type(cax).__name__}")
+    fig.colorbar(cs, ax=None if cax is not None else ax, cax=cax,
+                 label="log10(loss)" if log else "loss")
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     if minimum is not None:

@@ -54,6 +54,7 @@ from trainlab.style import (
     OKABE_ITO,
     STYLES,
     color,
+    current,
     explorer_dpi,
     explorer_figsize,
     format_value,
@@ -129,6 +130,7 @@ class Explorer(widgets.VBox):
         self._generation = 0
         self._threads: list[threading.Thread] = []
         self._lock = threading.RLock()
+        self._render_lock = threading.Lock()
         header = [widgets.HTML(f"<b>{html.escape(title)}</b>")] if title else []
         boxes = widgets.Box(list(self.controls.values()),
                             layout=widgets.Layout(flex_flow="row wrap"))
@@ -179,8 +181,7 @@ class Explorer(widgets.VBox):
             if start < next_draw[0]:
                 return
             try:
-                fig = self.render(partial)
-                png = render_png(fig) if fig is not None else None
+                png = self._draw(partial)
             except Exception:  # noqa: BLE001 - a partial figure is best effort
                 return
             finally:
@@ -196,8 +197,7 @@ class Explorer(widgets.VBox):
             result = self.compute(**params, **extra)
             png = result.pop("png", None)
             if png is None:
-                fig = self.render(result)
-                png = render_png(fig) if fig is not None else None
+                png = self._draw(result)
         except Cancelled:
             return self.last_result
         except Exception as exc:  # noqa: BLE001 - a slider must never raise into the kernel
@@ -211,6 +211,13 @@ class Explorer(widgets.VBox):
             self.last_png = png
             self._show(png, _status_line(result))
         return result
+
+    def _draw(self, result: dict[str, Any]) -> bytes | None:
+        """``render(result)`` as PNG bytes; one draw at a time (a run's thread and a newer
+        one's may share the explorer's kept figures)."""
+        with self._render_lock:
+            fig = self.render(result)
+            return render_png(fig) if fig is not None else None
 
     def _show(self, png: bytes | None, text: str) -> None:
         self.output.outputs = _outputs(png, text)
@@ -533,7 +540,13 @@ def _prefix(res: dict[str, Any], depth: int) -> dict[str, Any]:
 class _Grid:
     """Forward statistics for every value of the scale slider, computed in a background
     thread after the first draw, layer by layer for all values at once (one matrix product
-    per layer), so that a later slider move or depth change costs only a redraw."""
+    per layer), so that a later slider move or depth change costs only a redraw.
+
+    The thread first computes the ``near`` values (the slider position and its three
+    neighbours on each side) down to the depth shown, in a fraction of a second, so the first
+    slider moves after a draw are fast too; then the whole grid down to ``max_depth``."""
+
+    near = 3
 
     def __init__(self, cache: WeightCache, slider: widgets.FloatLogSlider, max_depth: int,
                  bins: int = 30) -> None:
@@ -542,6 +555,7 @@ class _Grid:
         self.lo, self.step = slider.min, slider.step
         self.scales = [float(10.0 ** (slider.min + i * slider.step)) for i in range(n)]
         self.results: dict[tuple, list[dict[str, Any]]] = {}
+        self.nearby: dict[tuple, dict[int, dict[str, Any]]] = {}
         self._key: tuple | None = None
         self._thread: threading.Thread | None = None
 
@@ -550,32 +564,53 @@ class _Grid:
         i = int(round(pos))
         return i if abs(pos - i) < 1e-6 and 0 <= i < len(self.scales) else None
 
+    def available(self, key: tuple, depth: int) -> list[int]:
+        """Slider positions whose statistics down to ``depth`` are computed."""
+        if key in self.results:
+            return [i for i, r in enumerate(self.results[key]) if r["depth"] >= depth]
+        return [i for i, r in self.nearby.get(key, {}).items() if r["depth"] >= depth]
+
     def lookup(self, key: tuple, scale: float, depth: int) -> dict[str, Any] | None:
         i = self.index(scale)
-        done = self.results.get(key)
-        if i is None or done is None or done[i]["depth"] < depth:
+        if i is None:
             return None
-        return _prefix(done[i], depth)
+        done = self.results.get(key)
+        res = done[i] if done is not None else self.nearby.get(key, {}).get(i)
+        if res is None or res["depth"] < depth:
+            return None
+        return _prefix(res, depth)
 
-    def start(self, key: tuple) -> None:
-        """Compute the grid of ``key = (scheme, width, activation, gain)`` (cancels another)."""
+    def start(self, key: tuple, centre: int | None = None, depth: int = 1) -> None:
+        """Compute the grid of ``key = (scheme, width, activation, gain)`` (cancels another),
+        the positions near ``centre`` down to ``depth`` first."""
         if key in self.results or key == self._key:
             return
         self._key = key
-        self._thread = threading.Thread(target=self._fill, args=(key,), daemon=True)
+        self._thread = threading.Thread(target=self._fill, args=(key, centre, depth),
+                                        daemon=True)
         self._thread.start()
 
     def wait(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _fill(self, key: tuple) -> None:
+    def _fill(self, key: tuple, centre: int | None, depth: int) -> None:
         scheme, width, activation, gain = key
+        if centre is not None:
+            near = [i for i in range(centre - self.near, centre + self.near + 1)
+                    if 0 <= i < len(self.scales)]
+            res = init_forward_grid(self.cache, scheme, [self.scales[i] for i in near],
+                                    min(depth, self.max_depth), width, activation,
+                                    use_gain=gain, bins=self.bins,
+                                    cancelled=lambda: self._key != key)
+            if res:
+                self.nearby[key] = dict(zip(near, res, strict=True))
         res = init_forward_grid(self.cache, scheme, self.scales, self.max_depth, width,
                                 activation, use_gain=gain, bins=self.bins,
                                 cancelled=lambda: self._key != key)
         if res:
             self.results[key] = res
+            self.nearby.pop(key, None)
         if self._key == key:
             self._key = None
 
@@ -612,15 +647,13 @@ class _Prerender:
     def _work(self) -> None:
         while (target := self._target) is not None:
             key, centre, depth = target
-            if key not in self.grid.results:
-                if self.grid._key != key:
+            todo = sorted((i for i in self.grid.available(key, depth)
+                           if (key, i, depth) not in self.pngs), key=lambda i: abs(i - centre))
+            if not todo:
+                if key in self.grid.results or self.grid._key != key:
                     return
                 self.grid.wait(0.1)
                 continue
-            todo = sorted((i for i in range(len(self.grid.scales))
-                           if (key, i, depth) not in self.pngs), key=lambda i: abs(i - centre))
-            if not todo:
-                return
             i = todo[0]
             res = self.grid.lookup(key, self.grid.scales[i], depth)
             if res is None:
@@ -695,7 +728,7 @@ def init_explorer(*, depth: int = 6, width: int = 4096, batch: int = 16,
                                      keep_activations=False)
         res["summary"] = "std per layer: " + " ".join(fmt(s) for s in res["std"])
         if background:
-            grid.start(key)
+            grid.start(key, grid.index(scale), depth)
             if not gradients:
                 png = drawn.get(key, grid.index(scale), depth)
                 if png is not None:
@@ -777,15 +810,55 @@ def _run_summary(history: Any) -> dict[str, Any]:
             "diverged": history.diverged, "diverged_at": history.diverged_at}
 
 
-def _curves_figure(histories: dict[str, Any], *, metrics: Sequence[str], side_by_side: bool,
-                   title: str, steps: int | None = None) -> Figure:
-    """Training curves on a figure outside pyplot (drawn from a thread as well)."""
+class _Figures:
+    """An explorer's figures, one per layout and course style, kept between draws.
+
+    ``get(key, build)`` returns the ``(figure, axes)`` that ``build()`` made for ``key`` (and the
+    current style), its axes emptied of data artists (:func:`_clear_axes`): axes, ticks and
+    labels stay, so a redraw costs matplotlib's draw, not new axes (0.1 s instead of 0.2-0.3 s
+    for a lecture-size figure of training curves). The caller holds the explorer's render lock.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[tuple, tuple[Figure, list[Any]]] = {}
+
+    def get(self, key: tuple, build: Callable[[], tuple[Figure, list[Any]]]
+            ) -> tuple[Figure, list[Any]]:
+        full = (current().name, *key)
+        if full not in self._made:
+            self._made[full] = build()
+        fig, axes = self._made[full]
+        _clear_axes(axes)
+        return fig, axes
+
+
+def _clear_axes(axes: Sequence[Any]) -> None:
+    """Remove what a previous draw put in ``axes`` (containers, lines, collections, patches,
+    texts, legend) and turn autoscaling back on."""
+    for ax in axes:
+        for container in list(ax.containers):
+            container.remove()
+        for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts]:
+            artist.remove()
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        ax.relim()
+        ax.set_autoscale_on(True)
+
+
+def _curves_axes(n: int) -> tuple[Figure, list[Any]]:
+    fig = _explorer_figure(0.417)
+    grid = fig.add_gridspec(1, n, wspace=0.25, left=0.08, right=0.98, top=0.8, bottom=0.16)
+    return fig, [fig.add_subplot(grid[0, i]) for i in range(n)]
+
+
+def _curves_figure(figures: _Figures, histories: dict[str, Any], *, metrics: Sequence[str],
+                   side_by_side: bool, title: str, steps: int | None = None) -> Figure:
+    """Training curves on an explorer's kept figure (outside pyplot: drawn from a thread)."""
     from trainlab.plots import training_curves
 
     n = len(histories) if side_by_side else len(metrics)
-    fig = _explorer_figure(0.417)
-    grid = fig.add_gridspec(1, n, wspace=0.25, left=0.08, right=0.98, top=0.8, bottom=0.16)
-    axs = [fig.add_subplot(grid[0, i]) for i in range(n)]
+    fig, axs = figures.get(("curves", n), lambda: _curves_axes(n))
     if side_by_side:
         for ax, (name, hist) in zip(axs, histories.items(), strict=True):
             training_curves({name: hist}, metrics=metrics[:1], axes=[ax], log_loss=True)
@@ -870,8 +943,11 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
                           f"{fmt(res['final_val_acc'])}")
         return res
 
+    figures = _Figures()
+
     def render(res: dict[str, Any]) -> Figure:
-        return _curves_figure(res["histories"], metrics=("loss", "acc"), side_by_side=False,
+        return _curves_figure(figures, res["histories"], metrics=("loss", "acc"),
+                              side_by_side=False,
                               title=res["summary"], steps=spec.steps)
 
     return Explorer(controls, compute, render, title="Initialisation and training", live=True)
@@ -928,8 +1004,10 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
             f"{n} loss {fmt(v)}" for n, v in res["final_train_loss"].items())
         return res
 
+    figures = _Figures()
+
     def render(res: dict[str, Any]) -> Figure:
-        return _curves_figure(res["histories"], metrics=("loss",), side_by_side=True,
+        return _curves_figure(figures, res["histories"], metrics=("loss",), side_by_side=True,
                               title=res["summary"], steps=spec.steps)
 
     return Explorer(controls, compute, render, title="Learning rate with and without BN",
@@ -1026,7 +1104,8 @@ def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
 
     if keep_prob != 1.0:
         measure(1.0, (n_train, label_noise))
-    return Explorer(controls, compute, _keep_prob_figure,
+    figures = _Figures()
+    return Explorer(controls, compute, lambda res: _keep_prob_figure(figures, res),
                     title="Dropout on few, noisy labels: validation accuracy", live=True)
 
 
@@ -1035,13 +1114,16 @@ def _accuracy_seen(seen: dict[tuple, dict[str, Any]], setting: tuple) -> dict[fl
             if k[1:] == setting}
 
 
-def _keep_prob_figure(res: dict[str, Any]) -> Figure:
+def _keep_prob_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
     """Validation accuracy against the step (mean ± sd over seeds; each seed's curve while
     training) and the final accuracy of every keep_prob visited."""
-    fig = _explorer_figure(0.4)
-    grid = fig.add_gridspec(1, 2, width_ratios=(1.3, 1.0), wspace=0.3, left=0.08,
-                            right=0.98, top=0.84, bottom=0.16)
-    ax_curve, ax_kp = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    def build() -> tuple[Figure, list[Any]]:
+        fig = _explorer_figure(0.4)
+        grid = fig.add_gridspec(1, 2, width_ratios=(1.3, 1.0), wspace=0.3, left=0.08,
+                                right=0.98, top=0.84, bottom=0.16)
+        return fig, [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])]
+
+    fig, (ax_curve, ax_kp) = figures.get(("keep_prob",), build)
     ref = res.get("reference")
     if ref is not None and res["keep_prob"] != 1.0:
         _band(ax_curve, ref["step"], ref["val_acc"], color(1), "--", "no dropout (keep_prob 1)")
@@ -1138,19 +1220,25 @@ def dead_relu_explorer(*, lr: float = 0.1, depth: int = 3, width: int = 128,
                           f"{100 * res['inactive_total']:.1f}%")
         return res
 
+    figures = _Figures()
+
     def render(res: dict[str, Any]) -> Figure:
-        return _dead_figure(res, spec.steps)
+        return _dead_figure(figures, res, spec.steps)
 
     return Explorer(controls, compute, render, title="Dead ReLUs and the learning rate",
                     live=True)
 
 
-def _dead_figure(res: dict[str, Any], steps: int) -> Figure:
+def _dead_figure(figures: _Figures, res: dict[str, Any], steps: int) -> Figure:
     from trainlab.plots import training_curves
 
-    fig = _explorer_figure(0.417)
-    grid = fig.add_gridspec(1, 2, wspace=0.3, left=0.08, right=0.98, top=0.84, bottom=0.15)
-    ax1, ax2 = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    def build() -> tuple[Figure, list[Any]]:
+        fig = _explorer_figure(0.417)
+        grid = fig.add_gridspec(1, 2, wspace=0.3, left=0.08, right=0.98, top=0.84,
+                                bottom=0.15)
+        return fig, [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])]
+
+    fig, (ax1, ax2) = figures.get(("dead",), build)
     layers = np.arange(1, len(res["dead"]) + 1)
     if len(layers):
         ax1.bar(layers - 0.2, res["inactive"], width=0.4, color=color(1),
@@ -1236,18 +1324,23 @@ def training_dashboard(model_fn: Callable[..., Any], data: tuple[np.ndarray, ...
                           f"{fmt(hist.final('val_acc'))}")
         return res
 
-    return Explorer(controls, compute, _dashboard_figure, title="Training dashboard",
-                    live=True)
+    figures = _Figures()
+    return Explorer(controls, compute, lambda res: _dashboard_figure(figures, res),
+                    title="Training dashboard", live=True)
 
 
-def _dashboard_figure(res: dict[str, Any]) -> Figure:
-    """2 x 2 panels: activation and gradient histograms per layer, saturated/dead fraction
-    and log10 update-to-data ratio against the step."""
-    hist = res["history"]
+def _dashboard_axes() -> tuple[Figure, list[Any]]:
     fig = _explorer_figure(0.663, widen=1.1)
     grid = fig.add_gridspec(2, 2, hspace=0.45, wspace=0.25, left=0.08, right=0.98, top=0.9,
                             bottom=0.09)
-    ax_a, ax_g, ax_s, ax_u = (fig.add_subplot(grid[i, j]) for i in range(2) for j in range(2))
+    return fig, [fig.add_subplot(grid[i, j]) for i in range(2) for j in range(2)]
+
+
+def _dashboard_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
+    """2 x 2 panels: activation and gradient histograms per layer, saturated/dead fraction
+    and log10 update-to-data ratio against the step."""
+    hist = res["history"]
+    fig, (ax_a, ax_g, ax_s, ax_u) = figures.get(("dashboard",), _dashboard_axes)
     for i, v in enumerate(res["values"]):
         label = f"layer {v['layer']} ({v['activation']})"
         for ax, key in ((ax_a, "act"), (ax_g, "act_grad")):
@@ -1309,7 +1402,8 @@ def preprocessing_explorer(*, offset: float = 5.0, scale: float = 1.0,
     0.05..1.1, eta in units of the stability limit 2/lambda_max: above 1 the run diverges) and
     ``steps`` (IntSlider 1..200). The figure: (a) the data with the least-squares line and the
     line gradient descent reached; (b) contours of log10 L over (w, b) with the path (square:
-    start (-1.5, 1.5), star: end, plus: the minimum); (c) the excess loss ``L - L*`` against
+    start (-1.5, 1.5), star: end, plus: the minimum; w and b to the same scale, so the
+    contours have their true shape); (c) the excess loss ``L - L*`` against
     the step, log scale, with the same run on centred inputs (``x - mean(x)``, same scale) and
     the dominant (largest |factor|) mode's prediction ``rate^(2t)``. ``last_result``:
     ``condition_number``,
@@ -1366,7 +1460,8 @@ def preprocessing_explorer(*, offset: float = 5.0, scale: float = 1.0,
                          if run["diverged"] else "ok")
         return res
 
-    return Explorer(controls, compute, _preprocessing_figure,
+    figures = _Figures()
+    return Explorer(controls, compute, lambda res: _preprocessing_figure(figures, res),
                     title="Offset and scale of the inputs: the loss surface of a line fit")
 
 
@@ -1393,15 +1488,43 @@ def _decade_label(v: float, _pos: Any = None) -> str:
     return f"1e{round(math.log10(v))}" if v > 0 else "0"
 
 
-def _preprocessing_figure(res: dict[str, Any]) -> Figure:
-    from trainlab.plots import loss_surface
-    from trainlab.preprocess import line_fit_loss
-
-    run, centred, x, y = res["run"], res["centred"], res["x"], res["y"]
+def _preprocessing_axes() -> tuple[Figure, list[Any]]:
+    """Data, contour (with its colour bar) and excess-loss panels."""
     fig = _explorer_figure(4.4 / (9.6 * 1.3), widen=1.3)
     grid = fig.add_gridspec(1, 3, width_ratios=(0.9, 1.3, 1.0), wspace=0.62, left=0.065,
                             right=0.985, top=0.8, bottom=0.14)
     ax_d, ax_c, ax_l = (fig.add_subplot(grid[0, i]) for i in range(3))
+    box = ax_c.get_position()
+    ax_c.set_position([box.x0, box.y0, 0.85 * box.width, box.height])
+    cax = fig.add_axes((box.x0 + 0.9 * box.width, box.y0, 0.05 * box.width, box.height))
+    return fig, [ax_d, ax_c, cax, ax_l]
+
+
+def _equal_aspect_box(wlim: tuple[float, float], blim: tuple[float, float], ax: Any
+                      ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``wlim`` and ``blim`` with the shorter range widened about its centre so that one unit
+    of w and one of b have the same length on ``ax``: the contours then show the loss
+    surface's true shape (an ill-conditioned bowl as a long, thin valley)."""
+    box = ax.get_position()
+    width, height = ax.figure.get_size_inches() * (box.width, box.height)
+    dw, db = wlim[1] - wlim[0], blim[1] - blim[0]
+    if db / dw < height / width:
+        half = 0.5 * dw * height / width
+        mid = 0.5 * (blim[0] + blim[1])
+        return wlim, (mid - half, mid + half)
+    half = 0.5 * db * width / height
+    mid = 0.5 * (wlim[0] + wlim[1])
+    return (mid - half, mid + half), blim
+
+
+def _preprocessing_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
+    from trainlab.plots import loss_surface
+    from trainlab.preprocess import line_fit_loss
+
+    run, centred, x, y = res["run"], res["centred"], res["x"], res["y"]
+    fig, (ax_d, ax_c, cax, ax_l) = figures.get(("preprocessing",), _preprocessing_axes)
+    cax.clear()
+    cax.set_axes_locator(None)
     ax_d.axvline(0.0, color="0.5", lw=0.8)
     ax_d.plot(x, y, "o", ms=4, color=color(0), label="data")
     xs = np.linspace(min(0.0, x.min()), max(0.0, x.max()), 2)
@@ -1418,12 +1541,12 @@ def _preprocessing_figure(res: dict[str, Any]) -> Figure:
     ax_d.set_ylabel("target y", fontsize=text_size("label"))
     ax_d.set_title("(a) data and fitted lines", fontsize=text_size("title"))
     ax_d.legend(fontsize=text_size(), loc="upper left")
-    wlim, blim = _weight_box(run)
+    wlim, blim = _equal_aspect_box(*_weight_box(run), ax_c)
     losses, path = run["losses"], run["path"]
     out = np.flatnonzero(~(losses <= 100 * losses[0]))
     shown = path[: out[0] + 1] if out.size else path
     loss_surface(lambda w, b: line_fit_loss(w, b, x, y), wlim, blim, resolution=90,
-                 levels=20, log=True, ax=ax_c, path=shown,
+                 levels=20, log=True, ax=ax_c, path=shown, cax=cax,
                  labels=("slope w", "intercept b"), minimum=run["minimum"])
     if out.size:
         for line in ax_c.lines:
@@ -1437,8 +1560,8 @@ def _preprocessing_figure(res: dict[str, Any]) -> Figure:
     ax_c.xaxis.label.set_fontsize(text_size("label"))
     ax_c.yaxis.label.set_fontsize(text_size("label"))
     ax_c.xaxis.set_major_locator(MaxNLocator(nbins=5))
-    fig.axes[-1].tick_params(labelsize=text_size())
-    fig.axes[-1].yaxis.label.set_fontsize(text_size("label"))
+    cax.tick_params(labelsize=text_size())
+    cax.yaxis.label.set_fontsize(text_size("label"))
     floor = 1e-10
     t = np.arange(res["steps"] + 1)
     for r, name, style, col in ((run, "as given", "-", color(3)),
@@ -1451,7 +1574,7 @@ def _preprocessing_figure(res: dict[str, Any]) -> Figure:
     with np.errstate(under="ignore", over="ignore"):
         predicted = run["mode_excess"][slow] * np.abs(run["factors"][slow]) ** (2.0 * t)
     ax_l.plot(t, np.clip(predicted, floor, 1e30), ":", color="black", lw=1.5,
-              label=f"dominant mode: {_factor_text(abs(run['factors'][slow]))}^(2t)")
+              label=f"dominant mode:\n{_factor_text(abs(run['factors'][slow]))}^(2t)")
     ax_l.set_yscale("log")
     ax_l.yaxis.set_major_locator(_LogTicks())
     ax_l.yaxis.set_major_formatter(FuncFormatter(_decade_label))
@@ -1593,7 +1716,8 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
             probes[label] = probed[(*key, round(float(eta), 4))]
         return _landscape_numbers(probes, etas, probe_every, batch)
 
-    return Explorer(controls, compute, _landscape_figure,
+    figures = _Figures()
+    return Explorer(controls, compute, lambda res: _landscape_figure(figures, res),
                     title="The loss landscape along the gradient, with and without BN",
                     live=True)
 
@@ -1625,12 +1749,16 @@ def _landscape_numbers(probes: dict[str, list], etas: np.ndarray, every: int,
     return res
 
 
-def _landscape_figure(res: dict[str, Any]) -> Figure:
-    """(a) L(x - eta g) against eta per probe; (b) loss range and (c) gradient change per
-    probe against the training step."""
+def _landscape_axes() -> tuple[Figure, list[Any]]:
     fig = _explorer_figure(4.2 / (9.6 * 1.25), widen=1.25)
     grid = fig.add_gridspec(1, 3, wspace=0.34, left=0.06, right=0.985, top=0.8, bottom=0.15)
-    ax_e, ax_r, ax_g = (fig.add_subplot(grid[0, i]) for i in range(3))
+    return fig, [fig.add_subplot(grid[0, i]) for i in range(3)]
+
+
+def _landscape_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
+    """(a) L(x - eta g) against eta per probe; (b) loss range and (c) gradient change per
+    probe against the training step."""
+    fig, (ax_e, ax_r, ax_g) = figures.get(("landscape",), _landscape_axes)
     etas = np.concatenate([[0.0], res["etas"]])
     cols = {0: OKABE_ITO["vermillion"], 1: OKABE_ITO["blue"]}
     for i, (label, found) in enumerate(res["probes"].items()):
@@ -1757,7 +1885,8 @@ def batch_groups_explorer(*, batch_per_stat: int = 2, groups: int = 10, seeds: i
                 report(partial)
         return _batch_groups_numbers(runs, int(B), int(groups), n_seeds)
 
-    return Explorer(controls, compute, _batch_groups_figure,
+    figures = _Figures()
+    return Explorer(controls, compute, lambda res: _batch_groups_figure(figures, res),
                     title="Batch norm vs group norm: images per statistic", live=True)
 
 
@@ -1788,13 +1917,17 @@ def _batch_groups_numbers(runs: dict[tuple, dict[str, Any]], B: int, groups: int
     return res
 
 
-def _batch_groups_figure(res: dict[str, Any]) -> Figure:
-    """(a) error against B for BN (test and training mode) and GN; (b) the three measures at
-    the current B and G."""
+def _batch_groups_axes() -> tuple[Figure, list[Any]]:
     fig = _explorer_figure(4.6 / (9.6 * 1.15), widen=1.15)
     grid = fig.add_gridspec(1, 2, width_ratios=(1.25, 1.0), wspace=0.25, left=0.07,
                             right=0.985, top=0.78, bottom=0.2)
-    ax_s, ax_b = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    return fig, [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])]
+
+
+def _batch_groups_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
+    """(a) error against B for BN (test and training mode) and GN; (b) the three measures at
+    the current B and G."""
+    fig, (ax_s, ax_b) = figures.get(("batch_groups",), _batch_groups_axes)
     bn_col, gn_col = color(0), color(1)
     sweep = res["bn_sweep_seeds"]
     if sweep:

@@ -28,6 +28,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import select
 import shutil
 import struct
@@ -151,12 +152,17 @@ def _defined_functions(source: str) -> list[str]:
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
 
 
+_POINTS_NOTE = re.compile(r" \(\d+ points?\)$")
+"""The "(2 points)" that ends an exercise's heading (the report gives the points itself)."""
+
+
 def _title(cells: list[Any], index: int) -> str:
     for cell in reversed(cells[:index]):
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():
                 if line.startswith("**Exercise") or line.startswith("**Part"):
-                    return line.strip("*").split("**")[0].strip().rstrip(".")
+                    title = line.strip("*").split("**")[0].strip().rstrip(".")
+                    return _POINTS_NOTE.sub("", title)
             break
     return ""
 
