@@ -94,7 +94,8 @@ def _baseline(builder: str) -> float:
     """The plain torch loop(s) of the same sizes as ``builder`` at its defaults."""
     if builder == "keep_prob_explorer":
         kp = W.KEEP_PROB_DEFAULTS
-        return _plain_loop(kp["n_train"], list(kp["hidden"]), kp["steps"], kp["batch_size"],
+        return _plain_loop(kp["n_train"], [kp["width"]] * kp["depth"], kp["steps"],
+                           kp["batch_size"],
                            in_dim=64, runs=len(kp["seeds"]), optimizer="adam")
     return _plain_loop(2000, [128] * 3, 150, 64, runs=2 if builder == "lr_explorer" else 1)
 

@@ -218,7 +218,8 @@ def test_lr_explorer_at_both_ends(mnist_ok):
 
 @pytest.mark.slow
 def test_keep_prob_explorer_random_combinations(mnist_ok):
-    ex = W.keep_prob_explorer(hidden=(1, 32), train_sizes=(16, 32), steps=4, n_train=32)
+    ex = W.keep_prob_explorer(width=1, widths=(1, 32), step_counts=(4, 8), depth=2,
+                              train_sizes=(16, 32), steps=4, n_train=32)
     _sweep_random(ex, n=4, seed=3)
 
 
@@ -231,10 +232,11 @@ def test_lr_and_dead_relu_explorers_random_combinations(mnist_ok):
 
 @pytest.mark.slow
 def test_keep_prob_explorer_at_both_ends(mnist_ok):
-    ex = W.keep_prob_explorer(hidden=[32], train_sizes=(16, 32), steps=4, n_train=32)
+    ex = W.keep_prob_explorer(width=32, depth=1, widths=(8, 32), step_counts=(4, 8),
+                              train_sizes=(16, 32), steps=4, n_train=32)
     statuses = _sweep_ends(ex)
-    assert {("keep_prob", 0.3), ("keep_prob", 1.0), ("n_train", 16),
-            ("label_noise", 0.5)} <= set(statuses)
+    assert {("keep_prob", 0.3), ("keep_prob", 1.0), ("n_train", 16), ("label_noise", 0.5),
+            ("width", 8), ("steps", 8)} <= set(statuses)
     assert 0 <= ex.last_result["acc_mean"] <= 1
 
 

@@ -260,9 +260,21 @@ def test_keep_prob_explorer_reports_accuracy_over_seeds():
     assert ex.last_result["acc_mean"] == res["acc_mean"]
     ex.controls["label_noise"].value = 0.0
     ex.wait()
-    assert set(ex.last_result["seen"]) == {0.5}
+    assert set(ex.last_result["seen"]) == {0.5, 1.0}, "a new setting trains its reference"
+    assert ex.last_result["reference"]["keep_prob"] == 1.0 and "no dropout" in _text(ex)
+    ex.controls["width"].value = 32
+    ex.controls["steps"].value = 100
+    ex.wait()
+    from trainlab.dropout import keep_prob_seeds
+
+    direct = keep_prob_seeds(0.5, n_train=100, label_noise=0.0, hidden=(32, 32), steps=100,
+                             lr=2e-3, record_every=10)
+    np.testing.assert_array_equal(ex.last_result["val_acc"], direct["val_acc"])
+    assert list(ex.last_result["reference"]["step"]) == list(direct["step"])
     with pytest.raises(ValueError, match="at least 3 seeds"):
         W.keep_prob_explorer(seeds=(0, 1))
+    with pytest.raises(ValueError, match="width"):
+        W.keep_prob_explorer(width=0)
 
 
 def test_keep_prob_seeds_matches_lesson_runs():

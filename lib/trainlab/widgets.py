@@ -1015,7 +1015,7 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
 
 
 KEEP_PROB_DEFAULTS: dict[str, Any] = {
-    "n_train": 300, "label_noise": 0.3, "seeds": (0, 1, 2), "hidden": (128, 128),
+    "n_train": 300, "label_noise": 0.3, "seeds": (0, 1, 2), "width": 128, "depth": 2,
     "steps": 250, "batch_size": 50, "lr": 2e-3, "record_every": 25}
 """The keep_prob explorer's opening setting: the data of lesson 06's regime where dropout
 helps (300 scikit-learn digits, 30 % wrong labels, a 64-128-128-10 ReLU MLP, three seeds),
@@ -1024,37 +1024,44 @@ trained in half the steps (Adam 2e-3 for 250 steps of 50 instead of 1e-3 for 500
 
 def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
                        label_noise: float = 0.3, seeds: Sequence[int] = (0, 1, 2),
-                       hidden: Sequence[int] = (128, 128), steps: int = 250,
+                       width: int = 128, depth: int = 2, steps: int = 250,
                        lr: float = 2e-3, batch_size: int = 50, record_every: int = 25,
                        train_sizes: Sequence[int] = (100, 300, 1000),
-                       noise_levels: Sequence[float] = (0.0, 0.1, 0.3, 0.5)) -> Explorer:
+                       noise_levels: Sequence[float] = (0.0, 0.1, 0.3, 0.5),
+                       widths: Sequence[int] = (32, 128, 512),
+                       step_counts: Sequence[int] = (100, 250, 500)) -> Explorer:
     """Dropout where it helps: validation accuracy against ``keep_prob``, mean ± sd over seeds.
 
     Controls (``continuous_update=False``): ``keep_prob`` (FloatSlider 0.3..1.0, step 0.05), the
     probability of KEEPING a hidden unit (torch's ``nn.Dropout(p=1 - keep_prob)``);
-    ``n_train`` (training images, from ``train_sizes``) and ``label_noise`` (the fraction of
-    training labels replaced by random classes, from ``noise_levels``; the opening values are
-    added). Each setting runs :func:`trainlab.dropout.keep_prob_seeds` in float32: by default
-    the data of lesson 06's regime (:data:`KEEP_PROB_DEFAULTS`): ``mlp(64, [128, 128], 10)``
-    trained with Adam (``lr`` 2e-3) for ``steps`` (250) steps of ``batch_size`` (50) on 300
-    scikit-learn digits with 30 % wrong labels, validated on 797 clean ones, once per seed in
-    ``seeds``; drawn live as it trains. There, dropout raises the validation accuracy by about
-    ten points (Srivastava et al. 2014: dropout pays off where a network can memorise what it
-    should not).
+    ``n_train`` (training images, from ``train_sizes``), ``label_noise`` (the fraction of
+    training labels replaced by random classes, from ``noise_levels``), ``width`` (units in each
+    of the ``depth`` hidden layers, from ``widths``) and ``steps`` (training steps, from
+    ``step_counts``); the opening values are added to the options. Each setting runs
+    :func:`trainlab.dropout.keep_prob_seeds` in float32: by default the data of lesson 06's
+    regime (:data:`KEEP_PROB_DEFAULTS`): ``mlp(64, [128, 128], 10)`` trained with Adam (``lr``
+    2e-3) for ``steps`` (250) steps of ``batch_size`` (50) on 300 scikit-learn digits with 30 %
+    wrong labels, validated on 797 clean ones, once per seed in ``seeds``; drawn live as it
+    trains. There, dropout raises the validation accuracy by about ten points (Srivastava et
+    al. 2014: dropout pays off where a network can memorise what it should not).
 
     The figure: validation accuracy against the step (mean ± sd over the seeds) of the current
-    ``keep_prob`` and of ``keep_prob = 1`` (no dropout, computed with the explorer), and the
-    final validation accuracy (mean, error bar ± sd) of every ``keep_prob`` visited at the
-    current setting (kept, so going back is instant). ``last_result``: what
-    :func:`~trainlab.dropout.keep_prob_seeds` returns, ``seen`` (keep_prob -> (mean, sd)) and
-    ``status``. Raises ValueError for ``keep_prob`` outside [0.3, 1] or fewer than 3 seeds.
+    ``keep_prob`` and of ``keep_prob = 1`` (no dropout; trained after the current value the
+    first time a setting is visited), and the final validation accuracy (mean, error bar ± sd)
+    of every ``keep_prob`` visited at the current setting (kept, so going back is instant).
+    ``last_result``: what :func:`~trainlab.dropout.keep_prob_seeds` returns, ``reference`` (the
+    same for ``keep_prob = 1``), ``seen`` (keep_prob -> (mean, sd)) and ``status``. Raises
+    ValueError for ``keep_prob`` outside [0.3, 1], fewer than 3 seeds, or a ``width``,
+    ``depth`` or ``steps`` below 1.
     """
     if not 0.3 <= keep_prob <= 1.0:
         raise ValueError(f"keep_prob must be in [0.3, 1], got {keep_prob!r}")
     if len(seeds) < 3:
         raise ValueError(f"seeds must hold at least 3 seeds (a mean over seeds), got {seeds!r}")
-    fixed = {"seeds": tuple(seeds), "hidden": tuple(hidden), "steps": steps,
-             "batch_size": batch_size, "lr": lr, "record_every": record_every}
+    for name, value in (("width", width), ("depth", depth), ("steps", steps)):
+        _check_int(name, value, 1, 1 << 16)
+    fixed = {"seeds": tuple(seeds), "batch_size": batch_size, "lr": lr,
+             "record_every": record_every}
     seen: dict[tuple, dict[str, Any]] = {}
     controls = {
         "keep_prob": widgets.FloatSlider(value=keep_prob, min=0.3, max=1.0, step=0.05,
@@ -1065,45 +1072,58 @@ def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
         "label_noise": widgets.Dropdown(
             options=[(f"{100 * v:.0f} %", v) for v in sorted({*noise_levels, label_noise})],
             value=label_noise, description="wrong labels"),
+        "width": widgets.Dropdown(options=sorted({*widths, width}), value=width,
+                                  description="width"),
+        "steps": widgets.Dropdown(options=sorted({*step_counts, steps}), value=steps,
+                                  description="steps"),
     }
 
     def measure(kp: float, setting: tuple, on_record: Any = None) -> dict[str, Any]:
         key = (kp, *setting)
         if key not in seen:
-            seen[key] = keep_prob_seeds(kp, n_train=setting[0], label_noise=setting[1],
-                                        on_record=on_record, **fixed)
+            n, noise, w, n_steps = setting
+            seen[key] = keep_prob_seeds(kp, n_train=n, label_noise=noise, hidden=(w,) * depth,
+                                        steps=n_steps, on_record=on_record, **fixed)
         return seen[key]
 
     def compute(keep_prob: float, n_train: int = n_train, label_noise: float = label_noise,
-                report: Any = None, cancelled: Any = None) -> dict[str, Any]:
-        kp, setting = round(float(keep_prob), 4), (n_train, label_noise)
-        latest: dict[int, np.ndarray] = {}
+                width: int = width, steps: int = steps, report: Any = None,
+                cancelled: Any = None) -> dict[str, Any]:
+        kp, setting = round(float(keep_prob), 4), (n_train, label_noise, width, steps)
 
-        def on_record(i: int, hist: Any) -> None:
-            if cancelled is not None and cancelled():
-                raise Cancelled
-            steps_i, latest[i] = hist.series("val_acc")
-            if report is not None and len(steps_i) >= 2:
-                report({"partial": True, "keep_prob": kp, "runs": list(latest.values()),
-                        "step": steps_i, "reference": seen.get((1.0, *setting)),
-                        "seen": _accuracy_seen(seen, setting),
-                        "progress": f"seed {i + 1} of {len(seeds)}, step "
-                                    f"{hist.steps_run} of {steps}",
-                        "summary": f"keep_prob {kp:.2f}: training seed {i + 1} of "
-                                   f"{len(seeds)}…"})
+        def live(what: str, kp_now: float, shown: dict[str, Any] | None) -> Any:
+            latest: dict[int, np.ndarray] = {}
 
-        res = dict(measure(kp, setting, on_record))
+            def on_record(i: int, hist: Any) -> None:
+                if cancelled is not None and cancelled():
+                    raise Cancelled
+                steps_i, latest[i] = hist.series("val_acc")
+                if report is None or len(steps_i) < 2:
+                    return
+                progress = f"{what}: seed {i + 1} of {len(seeds)}, step {hist.steps_run} of {steps}"
+                part = dict(shown) if shown is not None else {
+                    "partial": True, "keep_prob": kp_now, "runs": list(latest.values()),
+                    "step": steps_i, "reference": seen.get((1.0, *setting))}
+                part.update(seen=_accuracy_seen(seen, setting), progress=progress,
+                            summary=f"keep_prob {kp:.2f}: {progress}…")
+                report(part)
+            return on_record
+
+        res = dict(measure(kp, setting, live(f"keep_prob {kp:.2f}", kp, None)))
+        if (1.0, *setting) not in seen:
+            shown = {**res, "reference": None}
+            measure(1.0, setting, live("no-dropout reference", 1.0, shown))
         res["reference"] = seen.get((1.0, *setting))
         res["seen"] = _accuracy_seen(seen, setting)
         res["summary"] = (f"keep_prob {kp:.2f} (torch p = {1 - kp:.2f}): validation accuracy "
                           f"{res['acc_mean']:.2f} ± {res['acc_sd']:.2f} over {len(seeds)} seeds")
-        if kp != 1.0 and res["reference"] is not None:
+        if kp != 1.0:
             ref = res["reference"]
             res["summary"] += f"; no dropout {ref['acc_mean']:.2f} ± {ref['acc_sd']:.2f}"
         return res
 
     if keep_prob != 1.0:
-        measure(1.0, (n_train, label_noise))
+        measure(1.0, (n_train, label_noise, width, steps))
     figures = _Figures()
     return Explorer(controls, compute, lambda res: _keep_prob_figure(figures, res),
                     title="Dropout on few, noisy labels: validation accuracy", live=True)
