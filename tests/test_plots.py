@@ -100,6 +100,17 @@ def test_std_per_layer_marks_inf_nan_and_zero():
     assert sorted(marked.tolist()) == [3, 3, 4, 4]
 
 
+def test_an_early_divergence_is_labelled_to_the_right_of_its_cross():
+    """Diverging at step 2 of 150, "diverged at step 2" written leftwards would run over the
+    y-axis label; it goes to the right of the cross, a late one to the left."""
+    early, late = _history(diverged_at=5), _history(diverged_at=40)
+    early.config["steps"] = late.config["steps"] = 50
+    fig = plots.training_curves({"early": early, "late": late}, metrics=("loss",))
+    notes = {t.get_text(): t for t in fig.axes[0].texts}
+    assert notes["diverged at step 5"].get_ha() == "left"
+    assert notes["diverged at step 40"].get_ha() == "right"
+
+
 def test_std_per_layer_single_run_and_all_nonfinite():
     fig = plots.std_per_layer([np.inf, np.nan], log=True)
     assert np.isfinite(fig.axes[0].get_ylim()).all()

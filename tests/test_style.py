@@ -111,6 +111,26 @@ def test_log_axes_print_plain_decimals(lo, hi):
         float(text.replace("−", "-"))
 
 
+@pytest.mark.parametrize(("lo", "hi"), [(2.295, 2.312), (2.29, 2.49)])
+def test_narrow_log_axes_label_every_tick_with_its_own_value(lo, hi):
+    """A loss stuck near ln 10 spans a few percent: its minor ticks (2.2975, 2.3, 2.3025)
+    must not all read 2.3, nor 2.325 read 2.32."""
+    style.use("screen")
+    fig, ax = plt.subplots()
+    ax.semilogy([0, 1], [lo, hi])
+    ax.set_ylim(lo, hi)
+    fig.canvas.draw()
+    shown = [(t.get_text(), t.get_position()[1]) for t in
+             ax.yaxis.get_majorticklabels() + ax.yaxis.get_minorticklabels()
+             if t.get_text() and lo <= t.get_position()[1] <= hi]
+    plt.close(fig)
+    assert len(shown) >= 3, shown
+    texts = [text for text, _ in shown]
+    assert len(set(texts)) == len(texts), texts
+    for text, value in shown:
+        assert float(text) == pytest.approx(value, rel=1e-9), shown
+
+
 def test_plain_ticks_on_an_axis_made_before_the_style():
     fig, ax = plt.subplots()
     ax.set_xscale("log", base=2)

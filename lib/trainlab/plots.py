@@ -413,15 +413,22 @@ def _curve(ax: Axes, hist: Any, key: str, col: str, ls: str, label: str,
     ax.plot(steps[ok], vals[ok], ls=ls, color=col, label=label, marker=marker, ms=4,
             markevery=_every(int(ok.sum()), run), mfc="white" if ls != "-" else col)
     if diverged and ls == "-":
-        _divergence_marker(ax, steps[ok], vals[ok], at, col)
+        planned = getattr(hist, "config", {}).get("steps")
+        _divergence_marker(ax, steps[ok], vals[ok], at, col, planned)
 
 
-def _divergence_marker(ax: Axes, steps: np.ndarray, vals: np.ndarray, at: Any, col: str) -> None:
+def _divergence_marker(ax: Axes, steps: np.ndarray, vals: np.ndarray, at: Any, col: str,
+                       planned: Any = None) -> None:
+    """A cross at the last finite value and "diverged at step k" beside it: to its right when
+    the run stopped in the first half of its ``planned`` steps (written to the left, an early
+    divergence's text would run over the axis labels), else to its left."""
     k = at if at is not None else (steps[-1] if steps.size else 0)
     y = vals[-1] if vals.size else 0.0
     ax.plot([k], [y], marker="X", ms=10, color=col, mec=_OVERFLOW_COLOR, mew=1.5, ls="none")
-    ax.annotate(f"diverged at step {int(k)}", (k, y), xytext=(-6, 8), textcoords="offset points",
-                ha="right", fontsize=text_size(), color=_OVERFLOW_COLOR)
+    early = isinstance(planned, int | np.integer) and planned > 0 and k < 0.5 * planned
+    ax.annotate(f"diverged at step {int(k)}", (k, y), xytext=(8 if early else -6, 8),
+                textcoords="offset points", ha="left" if early else "right",
+                fontsize=text_size(), color=_OVERFLOW_COLOR)
 
 
 def update_ratio_chart(history: Any, *, ax: Axes | None = None, reference: float = 1e-3) -> Figure:

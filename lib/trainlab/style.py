@@ -123,6 +123,27 @@ class PlainLogFormatter(ticker.LogFormatter):
         label = super().__call__(x, pos)
         return format_value(x) if label else ""
 
+    def format_ticks(self, values: Any) -> list[str]:
+        """The labels of ``values`` with the fewest significant digits (3 to 6) that write
+        every labelled tick exactly, else that tell them apart: on an axis spanning a few
+        percent, minor ticks at 2.2975, 2.3 and 2.3025 must not all read ``2.3``."""
+        labels = super().format_ticks(values)
+        shown = [i for i, text in enumerate(labels) if text]
+        if len(shown) < 2:
+            return labels
+        unique = None
+        for digits in range(3, 7):
+            texts = [format_value(values[i], digits) for i in shown]
+            if all(math.isclose(float(t), values[i], rel_tol=1e-9)
+                   for t, i in zip(texts, shown, strict=True)):
+                unique = texts
+                break
+            if unique is None and len(set(texts)) == len(texts):
+                unique = texts
+        for i, text in zip(shown, unique or [], strict=False):
+            labels[i] = text
+        return labels
+
 
 class PlainLogScale(mscale.LogScale):
     """matplotlib's ``"log"`` scale with :class:`PlainLogFormatter` tick labels; registered by
