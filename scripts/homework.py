@@ -328,8 +328,12 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"  {q['qid']:<8} {got:g}/{q['points']:g}")
         failed = [f"{p['status']}: {p['message']}" for p in q["parts"]
                   if p["status"] != "passed"]
+        note = q.get("note")
+        if note and not any(note in text for text in failed):
+            lines.append(f"    ! {note}")
         for text, n in Counter(failed).items():
-            lines.append(f"    - {text}" + (f" ({n} checks)" if n > 1 else ""))
+            many = f"all {n}" if n == len(q["parts"]) else f"{n} of {len(q['parts'])}"
+            lines.append(f"    - {text}" + (f" ({many} checks)" if n > 1 else ""))
     return "\n".join(lines)
 
 

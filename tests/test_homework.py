@@ -381,7 +381,7 @@ def test_grade_a_class_folder_end_to_end(tmp_path):
     assert dave.count("not attempted") == 5 and "the same" in dave
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     dave_report = homework.report(next(r for r in results if r["student"] == "dave"))
-    assert dave_report.count("not attempted") == 5 and "(3 checks)" in dave_report
+    assert dave_report.count("not attempted") == 5 and "(all 3 checks)" in dave_report
     eve = next(r for r in results if r["student"] == "eve")
     assert any("time limit" in p["message"] for q in eve["questions"] for p in q["parts"])
     (out / "marks.csv").unlink()
