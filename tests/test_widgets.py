@@ -484,6 +484,18 @@ def test_lr_explorer_draws_while_training(mnist_ok):
     assert set(ex.last_result["final_train_loss"]) == {"no BN"}
 
 
+def test_lr_explorer_shows_both_panels_while_the_first_net_trains(mnist_ok):
+    """With BN on, the two nets train one after the other: the figure has its two panels from
+    the first partial draw on (it used to be one wide panel, then two)."""
+    ex = W.lr_explorer(lr=0.05, steps=20, n_train=200, n_val=100, width=16)
+    hist = ex.last_result["histories"]["no BN"]
+    fig = ex.render({"histories": {"no BN": hist}, "runs": ["no BN", "BN"],
+                     "summary": "lr 0.05, relu: training no BN…"})
+    plain, bn = fig.axes
+    assert (plain.get_title(), bn.get_title()) == ("no BN", "BN")
+    assert plain.lines and not bn.lines
+
+
 def test_dead_relu_explorer_leaky_units_never_die(mnist_ok):
     ex = W.dead_relu_explorer(lr=2.0, steps=25, n_train=300, n_probe=200, width=32)
     ex.controls["activation"].value = "leaky_relu"

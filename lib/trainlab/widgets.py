@@ -853,15 +853,22 @@ def _curves_axes(n: int) -> tuple[Figure, list[Any]]:
 
 
 def _curves_figure(figures: _Figures, histories: dict[str, Any], *, metrics: Sequence[str],
-                   side_by_side: bool, title: str, steps: int | None = None) -> Figure:
-    """Training curves on an explorer's kept figure (outside pyplot: drawn from a thread)."""
+                   side_by_side: bool, title: str, steps: int | None = None,
+                   panels: Sequence[str] = ()) -> Figure:
+    """Training curves on an explorer's kept figure (outside pyplot: drawn from a thread).
+    ``side_by_side``: one panel per run named in ``panels`` (default: the runs in
+    ``histories``), so a run not started yet keeps its empty panel and the layout does not
+    jump while the runs train one after the other."""
     from trainlab.plots import training_curves
 
-    n = len(histories) if side_by_side else len(metrics)
+    names = list(panels) or list(histories)
+    n = len(names) if side_by_side else len(metrics)
     fig, axs = figures.get(("curves", n), lambda: _curves_axes(n))
     if side_by_side:
-        for ax, (name, hist) in zip(axs, histories.items(), strict=True):
-            training_curves({name: hist}, metrics=metrics[:1], axes=[ax], log_loss=True)
+        for ax, name in zip(axs, names, strict=True):
+            if name in histories:
+                training_curves({name: histories[name]}, metrics=metrics[:1], axes=[ax],
+                                log_loss=True)
             ax.set_title(name, fontsize=text_size("title"))
     else:
         training_curves(histories, metrics=metrics, axes=axs, log_loss=True)
@@ -988,7 +995,7 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
         hists: dict[str, Any] = {}
         for name, norm in runs.items():
             def partial(hist: Any, name: str = name) -> dict[str, Any]:
-                return {"histories": {**hists, name: hist},
+                return {"histories": {**hists, name: hist}, "runs": list(runs),
                         "summary": f"lr {fmt(lr)}, {activation}: training {name}…"}
 
             hists[name] = _train_mlp(spec, hidden=[width] * depth, lr=lr, activation=activation,
@@ -1008,7 +1015,8 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
 
     def render(res: dict[str, Any]) -> Figure:
         return _curves_figure(figures, res["histories"], metrics=("loss",), side_by_side=True,
-                              title=res["summary"], steps=spec.steps)
+                              title=res["summary"], steps=spec.steps,
+                              panels=res.get("runs", ()))
 
     return Explorer(controls, compute, render, title="Learning rate with and without BN",
                     live=True)
