@@ -135,3 +135,27 @@ def test_stub_is_not_attempted(check) -> None:
 def test_bad_check_arguments(call, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_a_passing_check_warns_when_the_grader_would_refuse_the_code(capsys):
+    """An answer that is right but uses what the grader refuses (here np.testing) passes the
+    notebook's check with a warning naming the line, since the grader scores it 0."""
+    from trainlab.checks import passed
+
+    def inverted_dropout_forward(x, keep_prob, mask):
+        out = np.where(mask, x / keep_prob, 0.0)
+        np.testing.assert_equal(out.shape, x.shape)
+        return out
+
+    def plain(x, keep_prob, mask):
+        return np.where(mask, x / keep_prob, 0.0)
+
+    chk.check_dropout_forward(inverted_dropout_forward, seed=0, keep_prob=0.8)
+    passed("Exercise 1")
+    out = capsys.readouterr().out
+    assert "✓ Exercise 1: all checks passed" in out
+    assert "⚠ but the grader will score it 0: inverted_dropout_forward uses `.testing` (line 3 " \
+           "counting from its def)" in out
+    chk.check_dropout_forward(plain, seed=0, keep_prob=0.8)
+    passed("Exercise 1")
+    assert capsys.readouterr().out == "✓ Exercise 1: all checks passed\n"

@@ -9,6 +9,7 @@ the difference, which slip it looks like.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -25,10 +26,20 @@ class NotAttemptedError(ExerciseError):
     """The exercise still holds the stub (it raised NotImplementedError)."""
 
 
+_REFUSALS: dict[str, str] = {}
+"""What the grader's audit would refuse in the functions checked since the last
+:func:`passed`, by function name."""
+
+
 def call_student(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call the learner's function, turning a stub's NotImplementedError into a clear message."""
+    """Call the learner's function, turning a stub's NotImplementedError into a clear message.
+
+    The function's source also goes through the grader's audit
+    (:func:`trainlab.checks.grading.audit`); what it would refuse is reported by
+    :func:`passed`, so a correct answer the grader scores 0 does not look finished."""
     if not callable(fn):
         raise ExerciseError(f"expected a function, got {type(fn).__name__}")
+    _note_refusal(fn)
     try:
         return fn(*args, **kwargs)
     except NotImplementedError as exc:
@@ -62,9 +73,34 @@ def expect_close(got: Any, expected: Any, what: str, *, tol: float = 1e-6,
     raise ExerciseError(message)
 
 
+def _note_refusal(fn: Callable[..., Any]) -> None:
+    import inspect
+    import textwrap
+
+    from trainlab.checks.grading import audit
+
+    name = getattr(fn, "__name__", "the function")
+    module = str(getattr(fn, "__module__", None) or "")
+    if name in _REFUSALS or module.split(".")[0] in ("trainlab", "torch", "numpy"):
+        return
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return
+    found = audit(source)
+    if found is not None and found[0] != "syntax":
+        _REFUSALS[name] = re.sub(r"\(line (\d+)\)", r"(line \1 counting from its def)",
+                                 found[1])
+
+
 def passed(name: str) -> None:
-    """Print the one line a passing check shows."""
+    """Print the one line a passing check shows, and a warning for each checked function whose
+    code the grader would refuse (it scores such an exercise 0, however right the answer)."""
     print(f"✓ {name}: all checks passed")
+    for fn_name, why in _REFUSALS.items():
+        print(f"⚠ but the grader will score it 0: {fn_name} {why}. Rewrite that line with NumPy "
+              "and math only (see the rules above the exercises).")
+    _REFUSALS.clear()
 
 
 def seeded_rng(seed: Any) -> np.random.Generator:
