@@ -672,3 +672,19 @@ def test_training_explorers_redraw_their_kept_figure_as_a_new_one(mnist_ok, buil
     ex.wait()
     assert ex.last_png != png and not ex.last_result["status"].startswith("error")
     assert ex._draw(opening) == png
+
+
+def test_a_newer_run_waits_for_the_stale_one_so_its_numbers_do_not_depend_on_timing():
+    """torch's random state is global: a stale run still training beside the new one would
+    change the new run's dropout masks. Moves made without waiting give the numbers of the
+    last value alone."""
+    from trainlab.dropout import keep_prob_seeds
+
+    ex = W.keep_prob_explorer(steps=60, record_every=20, n_train=100, train_sizes=(100,),
+                              width=32, widths=(32,), keep_prob=1.0)
+    for value in (0.3, 0.4, 0.6):
+        ex.controls["keep_prob"].value = value
+    ex.wait()
+    direct = keep_prob_seeds(0.6, n_train=100, label_noise=0.3, hidden=(32, 32), steps=60,
+                             lr=2e-3, record_every=20)
+    np.testing.assert_array_equal(ex.last_result["val_acc"], direct["val_acc"])

@@ -112,7 +112,9 @@ class Explorer(widgets.VBox):
     drawn: the first at once, then at most every 0.25 s and never more than a third of the
     time) and ``cancelled`` (a callable that is True once a newer value
     has been set; raise :class:`Cancelled` then). A control change runs it in a background
-    thread; :meth:`wait` joins it.
+    thread; :meth:`wait` joins it. One run computes at a time: a newer one waits until the
+    stale one has stopped, so two runs never share torch's global random state (a run's
+    numbers do not depend on how fast the controls moved).
     """
 
     def __init__(self, controls: Mapping[str, widgets.Widget],
@@ -131,6 +133,7 @@ class Explorer(widgets.VBox):
         self._threads: list[threading.Thread] = []
         self._lock = threading.RLock()
         self._render_lock = threading.Lock()
+        self._compute_lock = threading.Lock()
         header = [widgets.HTML(f"<b>{html.escape(title)}</b>")] if title else []
         boxes = widgets.Box(list(self.controls.values()),
                             layout=widgets.Layout(flex_flow="row wrap"))
@@ -194,7 +197,10 @@ class Explorer(widgets.VBox):
 
         extra = {"report": report, "cancelled": cancelled} if self.live else {}
         try:
-            result = self.compute(**params, **extra)
+            with self._compute_lock:  # a stale run stops at its next record step first
+                if cancelled():
+                    raise Cancelled
+                result = self.compute(**params, **extra)
             png = result.pop("png", None)
             if png is None:
                 png = self._draw(result)
