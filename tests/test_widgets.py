@@ -226,6 +226,26 @@ def test_lr_explorer_shows_divergence_without_bn(mnist_ok):
     assert res["diverged"]["no BN"] and res["diverged_at"]["no BN"] <= 30
     assert res["status"].startswith("diverged: no BN at step")
     assert _png_count(ex) == 1 and res["status"] in _text(ex)
+    assert f"no BN diverged at step {res['diverged_at']['no BN']}" in res["summary"]
+
+
+def test_overlaid_runs_share_one_legend_beside_the_panels(mnist_ok):
+    ex = W.init_training_explorer(steps=20, n_train=400, n_val=100, width=32)
+    png = ex.last_png
+    ex.controls["overlay"].value = True
+    ex.wait()
+    ex.controls["lr"].value = 0.5
+    ex.wait()
+    fig = ex.render(dict(ex.last_result))
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert len(ex.last_result["histories"]) == 2 and labels[-2:] == ["training", "validation"]
+    assert labels[:2] == list(ex.last_result["histories"])
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    ex.controls["overlay"].value = False
+    ex.wait()
+    ex.controls["lr"].value = 0.1
+    ex.wait()
+    assert not ex.render(dict(ex.last_result)).legends and ex.last_png == png
 
 
 def test_init_training_explorer_reacts(mnist_ok):

@@ -835,6 +835,8 @@ class _Figures:
             self._made[full] = build()
         fig, axes = self._made[full]
         _clear_axes(axes)
+        for legend in list(fig.legends):
+            legend.remove()
         return fig, axes
 
 
@@ -852,10 +854,30 @@ def _clear_axes(axes: Sequence[Any]) -> None:
         ax.set_autoscale_on(True)
 
 
-def _curves_axes(n: int) -> tuple[Figure, list[Any]]:
+def _curves_axes(n: int, right: float = 0.98) -> tuple[Figure, list[Any]]:
     fig = _explorer_figure(0.417)
-    grid = fig.add_gridspec(1, n, wspace=0.25, left=0.08, right=0.98, top=0.8, bottom=0.16)
+    grid = fig.add_gridspec(1, n, wspace=0.25 if right > 0.9 else 0.4, left=0.08, right=right,
+                            top=0.8, bottom=0.16)
     return fig, [fig.add_subplot(grid[0, i]) for i in range(n)]
+
+
+def _runs_legend(fig: Figure, axs: Sequence[Any], names: Sequence[str], left: float) -> None:
+    """One legend for overlaid runs, right of the panels: a colour and marker per run, then
+    the line styles (the panels' own legends, two long entries per run, would cover the
+    curves)."""
+    from matplotlib.lines import Line2D
+
+    from trainlab.plots import _MARKERS
+
+    for ax in axs:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    handles = [Line2D([], [], color=color(i), marker=_MARKERS[i % len(_MARKERS)], label=name)
+               for i, name in enumerate(names)]
+    handles += [Line2D([], [], color="0.3", ls="-", label="training"),
+                Line2D([], [], color="0.3", ls="--", label="validation")]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(left, 0.48),
+               fontsize=text_size(), frameon=False)
 
 
 def _curves_figure(figures: _Figures, histories: dict[str, Any], *, metrics: Sequence[str],
@@ -869,7 +891,9 @@ def _curves_figure(figures: _Figures, histories: dict[str, Any], *, metrics: Seq
 
     names = list(panels) or list(histories)
     n = len(names) if side_by_side else len(metrics)
-    fig, axs = figures.get(("curves", n), lambda: _curves_axes(n))
+    overlay = not side_by_side and len(histories) > 1
+    right = 0.6 if overlay else 0.98
+    fig, axs = figures.get(("curves", n, overlay), lambda: _curves_axes(n, right))
     if side_by_side:
         for ax, name in zip(axs, names, strict=True):
             if name in histories:
@@ -888,6 +912,8 @@ def _curves_figure(figures: _Figures, histories: dict[str, Any], *, metrics: Seq
         if legend is not None:
             for text in legend.get_texts():
                 text.set_fontsize(text_size())
+    if overlay:
+        _runs_legend(fig, axs, list(histories), right + 0.01)
     fig.suptitle(title, fontsize=text_size("title"))
     return fig
 
@@ -1014,7 +1040,8 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
         bad = [f"{name} at step {h.diverged_at}" for name, h in hists.items() if h.diverged]
         res["status"] = "diverged: " + ", ".join(bad) if bad else "ok"
         res["summary"] = f"lr {fmt(lr)}, {activation}: " + ", ".join(
-            f"{n} loss {fmt(v)}" for n, v in res["final_train_loss"].items())
+            f"{n} diverged at step {h.diverged_at}" if h.diverged
+            else f"{n} loss {fmt(h.final('train_loss'))}" for n, h in hists.items())
         return res
 
     figures = _Figures()
