@@ -69,6 +69,38 @@ def test_weight_cache_evicts_beyond_max_bytes():
     assert small.nbytes <= 3 * 64 * 64 * 4
 
 
+def test_weight_cache_draws_outside_its_lock_and_keeps_one_matrix():
+    """A thread drawing a new matrix does not block one reading a cached matrix, and two
+    threads drawing the same new matrix end with one cached copy of equal values."""
+    c = W.WeightCache(seed=3)
+    cached = c.weight(1, 64, 64)
+    started, release = threading.Event(), threading.Event()
+    real = c._draw
+
+    def slow(*args):
+        started.set()
+        release.wait(10)
+        return real(*args)
+
+    c._draw = slow
+    drawn: list = []
+    threads = [threading.Thread(target=lambda: drawn.append(c.weight(2, 512, 512)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    assert started.wait(10)
+    got: list = []
+    reader = threading.Thread(target=lambda: got.append(c.weight(1, 64, 64)))
+    reader.start()
+    reader.join(2)
+    release.set()
+    assert got and got[0] is cached, "reading a cached matrix waited for a draw"
+    for t in threads:
+        t.join(10)
+    np.testing.assert_array_equal(drawn[0], drawn[1])
+    assert len(c._mats) == 2 and c.weight(2, 512, 512) is c._mats[(2, 512, 512, "normal")]
+
+
 @pytest.mark.parametrize("scale", [0.01, 0.1])
 def test_normal_linear_first_layer_std(cache, scale):
     width = 512
