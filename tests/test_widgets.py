@@ -712,10 +712,12 @@ def _tanh_mlp() -> Any:
                                   train_sizes=(100,)), "keep_prob", 0.8),
     (lambda: W.training_dashboard(_tanh_mlp, W.mnist_subset(200, 50, 0), steps=30,
                                   record_every=10, n_probe=32), "lr", 10.0),
+    (lambda: W.landscape_explorer(steps=6, probe_every=3, n_etas=2, depth=2, width=16),
+     "noise", 0.5),
+    (lambda: W.batch_groups_explorer(seeds=1, steps=5), "groups", 2),
 ])
-def test_training_explorers_redraw_their_kept_figure_as_a_new_one(mnist_ok, build, control,
-                                                                   value):
-    """A training explorer keeps its figure between draws and only swaps the data in it: the
+def test_explorers_redraw_their_kept_figure_as_a_new_one(mnist_ok, build, control, value):
+    """An explorer keeps its figure between draws and only swaps the data in it: the
     opening result drawn again after other runs (partial curves, another layout, a divergence)
     is the same image as on the opening's new figure."""
     ex = build()

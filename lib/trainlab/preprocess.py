@@ -480,7 +480,9 @@ def line_fit_descent(x: Any, y: Any, *, step_fraction: float = 0.5, steps: int =
     ``step_fraction < 1`` and its slowest factor is ``rate = max |1 - eta lambda|``
     (LeCun et al. 1998, "Efficient BackProp").
 
-    Returns ``hessian`` (2, 2), ``eigenvalues`` (2,) descending, ``condition_number``
+    Returns ``hessian`` (2, 2), ``eigenvalues`` (2,) descending, ``eigenvectors`` (2, 2)
+    (column k belongs to eigenvalue k; the last is the valley floor's direction),
+    ``condition_number``
     ``lambda_max / lambda_min``, ``lr`` (= eta), ``factors`` (2,) = ``1 - eta lambda``,
     ``rate``, ``mode_excess`` (2,): the start's excess loss along each eigenvector,
     ``lambda c^2 / 2`` with ``c`` the start's error along it (after t steps that term is
@@ -521,7 +523,8 @@ def line_fit_descent(x: Any, y: Any, *, step_fraction: float = 0.5, steps: int =
     factors = 1.0 - lr * lam
     rate = float(np.max(np.abs(factors)))
     error0 = vecs.T @ (np.asarray(start, dtype=np.float64) - minimum)
-    return {"hessian": hess, "eigenvalues": lam, "condition_number": float(lam[0] / lam[1]),
+    return {"hessian": hess, "eigenvalues": lam, "eigenvectors": vecs,
+            "condition_number": float(lam[0] / lam[1]),
             "lr": lr, "factors": factors, "rate": rate, "mode_excess": 0.5 * lam * error0 ** 2,
             "path": path, "losses": losses,
             "minimum": (float(minimum[0]), float(minimum[1])), "min_loss": min_loss,

@@ -1578,16 +1578,15 @@ def _equal_aspect_box(wlim: tuple[float, float], blim: tuple[float, float], ax: 
     return (mid - half, mid + half), blim
 
 
-def _valley_floor(ax: Any, x: np.ndarray, minimum: Any, wlim: tuple[float, float],
+def _valley_floor(ax: Any, run: dict[str, Any], wlim: tuple[float, float],
                   blim: tuple[float, float]) -> None:
     """A dotted white line through the minimum along the Hessian's eigenvector of the smallest
     eigenvalue, the direction gradient descent crawls along (the legend's "best" place then
     avoids the valley too)."""
-    hessian = np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
-    direction = np.linalg.eigh(hessian)[1][:, 0]
+    direction = run["eigenvectors"][:, -1]
     reach = np.hypot(wlim[1] - wlim[0], blim[1] - blim[0])
     t = np.linspace(-reach, reach, 200)[:, None]
-    line = np.asarray(minimum, dtype=np.float64) + t * direction
+    line = np.asarray(run["minimum"], dtype=np.float64) + t * direction
     ax.plot(line[:, 0], line[:, 1], ":", color="white", lw=1.5, alpha=0.8,
             label="_valley floor")
     ax.set_xlim(*wlim)
@@ -1633,7 +1632,7 @@ def _preprocessing_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
     ax_c.set_ylim(*blim)
     ax_c.set_title(f"(b) log10 L(w, b): κ = {_kappa(run['condition_number'])}",
                    fontsize=text_size("title"))
-    _valley_floor(ax_c, x, run["minimum"], wlim, blim)
+    _valley_floor(ax_c, run, wlim, blim)
     ax_c.legend(fontsize=text_size(), loc="best", framealpha=0.85, handlelength=1.2,
                 borderpad=0.3, labelspacing=0.25)
     ax_c.xaxis.label.set_fontsize(text_size("label"))
