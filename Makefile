@@ -16,7 +16,7 @@ NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
          --nbval-sanitize-with nbval-sanitize.cfg --timeout 300
 
 .PHONY: install lab test lint unit robustness nbval execute data bench sync reproduce homework \
-        slides slides-check colab-check clean grade portability
+        slides slides-check colab-check clean grade portability claims
 
 install: $(STAMP)
 
@@ -49,6 +49,7 @@ test: install
 	$(MAKE) --no-print-directory data
 	$(MAKE) --no-print-directory lint
 	$(PY) scripts/nbtools.py check
+	$(PY) scripts/claims.py check
 	$(PY) scripts/homework.py check
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
@@ -62,6 +63,10 @@ portability: install
 execute: install
 	$(PY) scripts/nbtools.py sync
 	$(PY) scripts/execute_notebooks.py $(NOTEBOOKS)
+
+# every claim holds, every summary line points at one, every number in prose is printed
+claims: install
+	$(PY) scripts/claims.py check
 
 sync: install
 	$(PY) scripts/nbtools.py sync
