@@ -115,7 +115,8 @@ def relu_backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray]:
     """dx = dout * [x > 0] (the derivative at 0 is taken as 0, as in torch)."""
     _check_cache(cache, "relu", ("x",))
     x = cache["x"]
-    return (np.where(x > 0, _upstream(dout, x.shape), 0).astype(np.result_type(dout, x)),)
+    dout = _upstream(dout, x.shape)
+    return (np.where(x > 0, dout, 0).astype(np.result_type(dout, x)),)
 
 
 def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, dict]:

@@ -152,14 +152,23 @@ class GradCheckReport:
     errors: dict[str, float] = field(default_factory=dict)
     tol: float = 1e-7
     details: dict[str, GradCheck] = field(default_factory=dict)
+    verdicts: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def max_error(self) -> float:
         return max(self.errors.values(), default=0.0)
 
+    def verdict(self, name: str) -> str:
+        """``"ok"``, ``"kink"`` (right, with entries at a kink checked against the one-sided
+        slopes), ``"float32"`` (cannot tell: the forward computes in float32) or ``"WRONG"``."""
+        if name in self.verdicts:
+            return self.verdicts[name]
+        return "ok" if self.errors[name] < self.tol else "WRONG"
+
     @property
     def passed(self) -> bool:
-        return self.max_error < self.tol
+        return all(self.verdict(k) in ("ok", "kink") for k in self.errors)
 
     def _note(self, name: str) -> str:
         d = self.details.get(name)
@@ -177,8 +186,8 @@ class GradCheckReport:
         lines = [f"{'input':<{width}}  rel. error  verdict", "-" * (width + 21)]
         notes = []
         for name, err in self.errors.items():
-            verdict = "ok" if err < self.tol else "WRONG"
-            note = self._note(name)
+            verdict = self.verdict(name)
+            note = self.reasons.get(name) or self._note(name)
             mark = " *" if note else ""
             shown = f"< {self.tol / 10:.0e}" if err < self.tol / 10 else f"{err:.1e}"
             lines.append(f"{name:<{width}}  {shown:>10}  {verdict}{mark}")
@@ -238,6 +247,13 @@ def check_layer(forward: Callable[..., tuple[np.ndarray, Any]],
     """Check a ``forward(**inputs, **kwargs) -> (out, cache)`` /
     ``backward(dout, cache) -> grads`` pair against centred differences.
 
+    A verdict comes with its reason: ``"ok"``; ``"kink"`` — right, though some entries lie
+    within ``h`` of a point where the layer is not differentiable (ReLU at 0: the centred
+    difference averages the two one-sided slopes, so it cannot match any backward there); the
+    analytic value at those entries is checked to lie between the one-sided slopes and the
+    others to agree to ``tol``; ``"float32"`` — cannot tell, the forward computes in float32;
+    ``"WRONG"`` otherwise.
+
     ``grads`` is a tuple in the order of ``inputs`` (CS231n style), a dict keyed by the input
     names, or a single array when there is one input. ``dout`` defaults to
     :func:`default_dout` (standard normal, from a stream independent of
@@ -277,14 +293,16 @@ def check_layer(forward: Callable[..., tuple[np.ndarray, Any]],
                              f"{names}")
         analytic = dict(zip(names, grads, strict=False))
     numeric: dict[str, np.ndarray] = {}
+    slopes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in analytic:
-        def f(z: np.ndarray, name: str = name) -> np.ndarray:
+        def f(z: np.ndarray, name: str = name) -> float:
             args = {**inputs, name: z}
-            return forward(**args, **kwargs)[0]
+            return float(np.sum(forward(**args, **kwargs)[0] * dout))
 
-        numeric[name] = numeric_gradient_array(f, inputs[name], dout, h)
+        numeric[name], slopes[name] = _centred_and_one_sided(f, inputs[name], h)
     conditioning = float(np.sqrt(sum(np.sum((numeric[k] * inputs[k]) ** 2) for k in numeric)))
     report = GradCheckReport(tol=tol)
+    low_precision = _float32_forward(out, inputs)
     for name, grad in analytic.items():
         grad = as_real_array(grad, f"the gradient of {name}")
         num = numeric[name]
@@ -295,4 +313,102 @@ def check_layer(forward: Callable[..., tuple[np.ndarray, Any]],
         report.errors[name] = rel_error(grad, num, eps=precision / tol, per_entry=False)
         report.details[name] = GradCheck(float(np.linalg.norm(grad)), float(np.linalg.norm(num)),
                                          float(np.linalg.norm(grad - num)), precision)
+        if report.errors[name] < tol:
+            continue
+        if low_precision:
+            report.verdicts[name] = "float32"
+            report.reasons[name] = (
+                f"cannot tell: the forward computes in {low_precision}, whose round-off "
+                f"(~1e-7 relative) swamps centred differences with h = {h:g}; check the layer "
+                f"in float64 (or use h ~ 1e-3 and tol ~ 1e-2 for a rough check)")
+            continue
+        _judge_kinks(report, name, grad, num, *slopes[name], precision, tol, h)
     return report
+
+
+KINK_GAP = 0.1
+"""An entry is at a kink when its two one-sided slopes differ by more than this fraction of
+their size: a smooth function's differ by about h |f''| (1e-6 relative), a kink's by O(1)."""
+
+
+def _centred_and_one_sided(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
+                           ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """The centred-difference gradient of scalar ``f`` at ``x`` and, from the same
+    evaluations plus ``f(x)``, each entry's forward and backward one-sided slopes."""
+    f0 = float(f(x))
+    grad, fwd, bwd = np.zeros_like(x), np.zeros_like(x), np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        z_plus, f_plus = x[i], float(f(x))
+        x[i] = old - h
+        z_minus, f_minus = x[i], float(f(x))
+        x[i] = old
+        grad[i] = (f_plus - f_minus) / (z_plus - z_minus)
+        fwd[i] = (f_plus - f0) / (z_plus - old)
+        bwd[i] = (f0 - f_minus) / (old - z_minus)
+    return grad, (fwd, bwd)
+
+
+def _float32_forward(out: Any, inputs: Mapping[str, np.ndarray]) -> str:
+    """``"float32"`` (or the dtype's name) when the forward computes in less than float64:
+    its output has a lower dtype, or every output entry is exactly a float32 value although
+    the float64 inputs are not (the layer cast them down inside). ``""`` otherwise."""
+    arr = np.asarray(out)
+    if arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
+        return str(arr.dtype)
+    if arr.dtype != np.float64 or arr.size == 0:
+        return ""
+    def exact32(a: np.ndarray) -> bool:
+        finite = a[np.isfinite(a)]
+        return bool(np.all(finite.astype(np.float32).astype(np.float64) == finite))
+    nontrivial = arr[(arr != 0) & np.isfinite(arr)]
+    if nontrivial.size == 0 or not exact32(nontrivial):
+        return ""
+    if all(exact32(np.asarray(v, dtype=np.float64)) for v in inputs.values()):
+        return ""
+    return "float32"
+
+
+def _judge_kinks(report: GradCheckReport, name: str, grad: np.ndarray, num: np.ndarray,
+                 fwd: np.ndarray, bwd: np.ndarray, precision: float, tol: float,
+                 h: float) -> None:
+    """The whole-gradient error failed: tell entries within ``h`` of a kink (one-sided
+    slopes disagree) from a wrong backward. Right = the other entries agree to ``tol`` and the
+    analytic value at each kink lies between its two one-sided slopes (a valid one-sided
+    derivative or subgradient, as ReLU's 0 at 0)."""
+    gap = np.abs(fwd - bwd)
+    floor = precision / np.sqrt(max(num.size, 1))
+    kink = (gap > KINK_GAP * (np.abs(fwd) + np.abs(bwd))) & (gap > floor)
+    n_kink = int(kink.sum())
+    if n_kink == 0:
+        report.verdicts[name] = "WRONG"
+        return
+    smooth = ~kink
+    err = rel_error(grad[smooth], num[smooth], eps=precision / tol, per_entry=False) \
+        if smooth.any() else 0.0
+    lo, hi = np.minimum(fwd, bwd)[kink], np.maximum(fwd, bwd)[kink]
+    slack = 1e-6 * (np.abs(lo) + np.abs(hi)) + floor
+    between = (grad[kink] >= lo - slack) & (grad[kink] <= hi + slack)
+    where = f"{n_kink} of {num.size} entries lie within h = {h:g} of a kink"
+    if err < tol and between.all():
+        shown = f"< {tol / 10:.0e}" if err < tol / 10 else f"{err:.1e}"
+        report.errors[name] = err
+        report.verdicts[name] = "kink"
+        report.reasons[name] = (
+            f"{where} (their one-sided slopes differ, so the centred difference averages "
+            f"them); there the analytic value lies between the two slopes, and the other "
+            f"entries agree (error {shown}). "
+            f"Move the input away from the kink for a strict check")
+        return
+    report.verdicts[name] = "WRONG"
+    if err >= tol:
+        report.reasons[name] = (f"{where}, but the other entries disagree too (error "
+                                f"{err:.1e}): the backward is wrong")
+    else:
+        report.reasons[name] = (f"{where}; elsewhere the gradient agrees, but at "
+                                f"{int((~between).sum())} kink entries the analytic value is "
+                                f"outside both one-sided slopes: the backward is wrong there")
+

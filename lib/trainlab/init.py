@@ -184,16 +184,33 @@ def _check_scale(scheme: str, scale: float) -> None:
 
 def _gain_for(nonlinearity: str | None, scheme: str, a: float) -> float:
     """The activation gain of ``scheme``: He et al.'s for kaiming, 1 for every other scheme
-    (their gain, if wanted, is an explicit ``scale``)."""
+    (their gain, if wanted, is an explicit ``scale``).
+
+    ``a`` means what it means in torch's ``kaiming_*_(a=..., nonlinearity="leaky_relu")``: the
+    negative slope of the leaky ReLU whose gain ``sqrt(2 / (1 + a**2))`` is used; with
+    ``nonlinearity=None`` (torch's default, ``"leaky_relu"``) ``a = 0`` is ReLU's sqrt(2) and
+    ``a = sqrt(5)`` is torch's ``nn.Linear`` default init. Where torch silently ignores ``a``
+    (any other nonlinearity, any non-kaiming scheme) this refuses it."""
+    if isinstance(a, bool) or not isinstance(a, Real) or not math.isfinite(a):
+        raise ValueError(f"a (the leaky ReLU's negative slope) must be a finite number, "
+                         f"got {a!r}")
     if scheme not in _KAIMING:
         if nonlinearity is not None:
             raise ValueError(f"nonlinearity applies to the kaiming schemes only (He et al.'s "
                              f"gain is part of their rule); {scheme!r} has no activation gain. "
                              f"For a gain pass it explicitly: scale=init.gain({nonlinearity!r})")
+        if a != 0:
+            raise ValueError(f"a={a!r} (a leaky ReLU's negative slope) applies to the kaiming "
+                             f"schemes only; {scheme!r} has no activation gain. For a gain "
+                             f"pass scale=init.gain('leaky_relu', {a!r})")
         return 1.0
     if nonlinearity is None:
-        nonlinearity = "relu"
-    return gain(nonlinearity, a if nonlinearity == "leaky_relu" else None)
+        nonlinearity = "leaky_relu"          # torch's default; with a = 0 the gain is sqrt(2)
+    if nonlinearity != "leaky_relu" and a != 0:
+        raise ValueError(f"a={a!r} is a leaky ReLU's negative slope but nonlinearity="
+                         f"{nonlinearity!r} has none (torch would ignore a silently): pass "
+                         f"nonlinearity='leaky_relu' (torch's default) or leave a = 0")
+    return gain(nonlinearity, float(a) if nonlinearity == "leaky_relu" else None)
 
 
 def init_std(scheme: str, fan_in: int, fan_out: int, *, scale: float = 1.0,
@@ -206,20 +223,24 @@ def init_std(scheme: str, fan_in: int, fan_out: int, *, scale: float = 1.0,
         scale: multiplies the std of every random scheme (must be > 0 there); for
             ``"constant"`` it is the constant value and the std is 0.
         nonlinearity: the gain (:func:`gain`) of the kaiming schemes; ``None`` means
-            ``"relu"`` (torch's kaiming default, leaky_relu with a=0, has the same gain
-            sqrt(2)). Every other scheme has no activation gain and raises a ValueError when
+            torch's default ``"leaky_relu"`` with slope ``a`` (a = 0: ReLU's gain sqrt(2)).
+            Every other scheme has no activation gain and raises a ValueError when
             given one: Xavier means Xavier; for Xavier times tanh's 5/3 pass
             ``scale=gain("tanh")``.
         mode: ``"fan_in"`` keeps forward activations' variance, ``"fan_out"`` keeps the
             backward gradients' variance; only kaiming uses it.
-        a: negative slope for ``nonlinearity="leaky_relu"`` (torch's kaiming argument ``a``).
+        a: negative slope for ``nonlinearity="leaky_relu"`` (torch's kaiming argument ``a``,
+            same meaning: ``a=math.sqrt(5)`` is torch's ``nn.Linear`` default). Refused where
+            torch ignores it silently (another nonlinearity, a non-kaiming scheme).
 
     ``xavier_fan_in`` is the lecture's simple variant ``std = 1 / sqrt(fan_in)``: Glorot &
     Bengio's paper averages the two fans, ``Var(w) = 2 / (fan_in + fan_out)``, and so does
     torch's ``xavier_*`` (its ``gain`` argument is ``scale`` here). For a 2-D weight
     ``orthogonal``'s std is ``scale / sqrt(max(fan_in, fan_out))``; for a conv kernel torch
     flattens to
-    ``(out, in * r)``, so use :func:`init_tensor_` for the exact draw.
+    ``(out, in * r)``, so use :func:`init_tensor_` for the exact draw. A maxout weight
+    ``(D_in, D_out, k)`` is drawn as k independent orthogonal ``(D_in, D_out)`` pieces, so
+    this std holds for it too.
     """
     _check_scheme(scheme)
     _check_scale(scheme, scale)
@@ -294,8 +315,9 @@ def init_weights(shape: tuple[int, ...], scheme: str, *, scale: float = 1.0,
     ``"maxout"`` (D_in, D_out, k), ``"torch"`` for conv kernels (F, C, HH, WW)). Normal
     schemes draw ``N(0, std**2)``, uniform ones ``U(-sqrt(3) std, sqrt(3) std)`` with
     ``std = init_std(scheme, *fans(shape, layout), ...)``; ``orthogonal`` draws a matrix with
-    orthonormal rows or columns (of the weight reshaped to ``(shape[0], -1)``) times
-    ``scale``. ``rng`` is a seed or a ``numpy.random.Generator``.
+    orthonormal rows or columns (of the weight reshaped to ``(shape[0], -1)``; for
+    ``layout="maxout"`` each of the k pieces ``w[:, :, j]`` on its own) times ``scale``.
+    ``rng`` is a seed or a ``numpy.random.Generator``.
     """
     fan_in, fan_out = fans(shape, layout)
     shape = tuple(int(s) for s in shape)
@@ -310,6 +332,10 @@ def init_weights(shape: tuple[int, ...], scheme: str, *, scale: float = 1.0,
     elif scheme in _UNIFORM:
         bound = math.sqrt(3.0) * std
         w = gen.uniform(-bound, bound, size=shape)
+    elif scheme == "orthogonal" and layout == "maxout":
+        # each of the k pieces is its own (D_in, D_out) map: orthogonal piece by piece
+        w = scale * np.stack([_orthogonal_numpy(shape[0], shape[1], gen)
+                              for _ in range(shape[2])], axis=-1)
     elif scheme == "orthogonal":
         rows = shape[0]
         cols = math.prod(shape[1:])

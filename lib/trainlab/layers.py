@@ -37,7 +37,11 @@ __all__ = [
 def _as_float_array(x: Any, name: str) -> np.ndarray:
     """``x`` as a float32/float64 NumPy array: those pass unchanged, ints/bools/lists become
     float64; float16 (its squares overflow above 256, so batch statistics silently break),
-    complex, object and string arrays are a TypeError naming ``name``."""
+    complex, object and string arrays are a TypeError naming ``name``. An ``np.matrix``
+    becomes a plain array (its ``*`` is a matrix product, which would silently turn every
+    elementwise backward into a wrong one)."""
+    if isinstance(x, np.matrix):
+        x = np.asarray(x)
     if isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.dtype != np.float16:
         return x
     try:

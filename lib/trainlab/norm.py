@@ -214,9 +214,14 @@ def _standardize_backward(dxhat: np.ndarray, x_hat: np.ndarray,
 _BN_FIX = "use mode='eval' with running statistics or a batch of at least 2"
 
 
+def _batch_label(layer: str, m: int) -> str:
+    """``layer`` with what its batch is: "(a batch of one)" or "(an empty batch)"."""
+    return layer + (" (an empty batch)" if m == 0 else " (a batch of one)" if m == 1 else "")
+
+
 def _check_batch_size(m: int, what: str, shape: tuple[int, ...],
-                      layer: str = "training-mode batch norm (a batch of one)") -> None:
-    _check_group_size(m, shape, layer, what, _BN_FIX)
+                      layer: str = "training-mode batch norm") -> None:
+    _check_group_size(m, shape, _batch_label(layer, m), what, _BN_FIX)
 
 
 def _bn_forward_2d(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mode: str, eps: float,
@@ -580,7 +585,7 @@ def lp_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, p: 
     gamma, beta = _affine_params(gamma, beta, (x.shape[1],), "(D,) with D = x.shape[1]")
     p = _check_p(p)
     eps = _check_positive(eps, "eps", "it keeps 1/s finite")
-    _check_group_size(x.shape[0], x.shape, "lp batch norm (a batch of one)", "N")
+    _check_group_size(x.shape[0], x.shape, _batch_label("lp batch norm", x.shape[0]), "N")
     with np.errstate(over="ignore", invalid="ignore"):
         c = x - x.mean(axis=0)
     a = np.abs(c)

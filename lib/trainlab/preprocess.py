@@ -112,17 +112,31 @@ def covariance(x: Any) -> np.ndarray:
     return xc.T @ xc / arr.shape[0]
 
 
+def constant_features(mean: np.ndarray, std: np.ndarray, n: int, eps: float) -> np.ndarray:
+    """Which features are constant up to the round-off of computing their std from ``n``
+    values: scikit-learn's ``var <= n eps var + (n mean eps)**2`` (its
+    ``_is_constant_feature``, scikit-learn#17794), with ``eps`` the data's machine epsilon."""
+    var = np.square(std.astype(np.float64))
+    m = mean.astype(np.float64)
+    with np.errstate(over="ignore"):
+        bound = n * eps * var + np.square(n * m * eps)
+    return var <= bound
+
+
 class Standardizer:
     """Per-feature mean subtraction and (optionally) division by the standard deviation.
 
     ``fit(x_train)`` stores ``mean_ = mean(x_train, axis=0)`` and
     ``std_ = std(x_train, axis=0)`` (population std, shape (D,)); ``transform(x)`` returns
     ``(x - mean_) / (std_ + eps)`` (or ``x - mean_`` with ``scale=False``). A feature that is
-    constant on the training set (``std_ = 0``) is only centred (divisor 1, as scikit-learn's
+    constant on the training set is only centred (divisor 1, as scikit-learn's
     ``StandardScaler`` does): dividing by ``eps`` would blow up any test value that differs
-    from the training constant. Features that are *nearly* constant on the training set still
-    get divided by their tiny std; for images prefer per-channel statistics
-    (:func:`channel_mean_std`).
+    from the training constant. "Constant" is scikit-learn's test (scikit-learn#17794), so
+    that a column of one repeated value whose float std is round-off (3.6e-15 for 1000 copies
+    of 14.62) counts as constant: ``var <= n eps var + (n mean eps)**2`` with ``eps`` the
+    machine epsilon of x's dtype; ``constant_`` holds the mask. Features that are *nearly*
+    constant (a real, tiny spread) still get divided by their std; for images prefer
+    per-channel statistics (:func:`channel_mean_std`).
 
     Parameters
     ----------
@@ -137,18 +151,23 @@ class Standardizer:
         self.eps = _check_eps(eps)
         self.mean_: np.ndarray | None = None
         self.std_: np.ndarray | None = None
+        self.constant_: np.ndarray | None = None
 
     def fit(self, x: Any) -> Standardizer:
-        """Compute ``mean_`` and ``std_`` (each shape (D,)) from ``x`` of shape (N, D)."""
+        """Compute ``mean_`` and ``std_`` (each shape (D,)) from ``x`` of shape (N, D), and
+        ``constant_``, the features constant up to round-off."""
         arr = _as_matrix(x, "x")
         with np.errstate(over="ignore", invalid="ignore"):
             mean, std = arr.mean(axis=0), arr.std(axis=0)
         self.mean_ = _finite_stat(mean, "the mean of x", _OVERFLOW)
         self.std_ = _finite_stat(std, "the std of x", _OVERFLOW)
+        self.constant_ = constant_features(self.mean_, self.std_, arr.shape[0],
+                                           np.finfo(arr.dtype).eps)
         return self
 
     def _divisor(self) -> np.ndarray:
-        return np.where(self.std_ > 0, self.std_ + self.eps, 1.0)
+        constant = self.std_ == 0 if self.constant_ is None else self.constant_
+        return np.where(constant, 1.0, self.std_ + self.eps)
 
     def transform(self, x: Any) -> np.ndarray:
         """Apply the stored statistics: ``(x - mean_) / (std_ + eps)``, shape (N, D)
@@ -172,14 +191,17 @@ class Standardizer:
         return out + self.mean_
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """The fitted statistics ``{"mean": (D,), "std": (D,)}``, to save with the model."""
+        """The fitted statistics ``{"mean": (D,), "std": (D,), "constant": (D,) bool}``, to
+        save with the model."""
         _check_fitted(self, "mean_")
-        return {"mean": self.mean_.copy(), "std": self.std_.copy()}
+        constant = self.std_ == 0 if self.constant_ is None else self.constant_
+        return {"mean": self.mean_.copy(), "std": self.std_.copy(), "constant": constant.copy()}
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], scale: bool = True,
                         eps: float = 1e-8) -> Standardizer:
-        """Rebuild a fitted standardiser from :meth:`state_dict`'s ``mean`` and ``std``."""
+        """Rebuild a fitted standardiser from :meth:`state_dict`'s ``mean`` and ``std`` (and
+        ``constant``; without it a feature counts as constant when its std is exactly 0)."""
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a dict with 'mean' and 'std', got "
                             f"{type(state).__name__}")
@@ -195,6 +217,12 @@ class Standardizer:
         if np.any(std < 0):
             raise ValueError("std must be >= 0 everywhere")
         obj.mean_, obj.std_ = mean, std
+        if "constant" in state:
+            constant = np.asarray(state["constant"])
+            if constant.shape != mean.shape or constant.dtype != bool:
+                raise ValueError(f"state['constant'] must be a bool array of shape {mean.shape}, "
+                                 f"got {constant.dtype} of shape {constant.shape}")
+            obj.constant_ = constant.copy()
         return obj
 
     def to_torch(self) -> InputNormalization:
