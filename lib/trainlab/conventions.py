@@ -47,8 +47,10 @@ Normalisation parameters and argument order (as torch)
 
 Initialisation
     A scheme means its paper: ``xavier_*`` is Glorot & Bengio's ``2 / (fan_in + fan_out)``
-    with no activation gain; ``kaiming_*`` takes ``nonlinearity`` (He et al.'s gain, default
-    ReLU). Any other factor, e.g. tanh's gain 5/3, is explicit: ``scale=init.gain("tanh")``.
+    with no activation gain; ``kaiming_*`` takes ``nonlinearity`` and ``a`` with torch's
+    meaning (default ``"leaky_relu"`` with slope ``a = 0``, i.e. ReLU's gain sqrt(2);
+    ``a=math.sqrt(5)`` is torch's ``nn.Linear`` default). Any other factor, e.g. tanh's gain
+    5/3, is explicit: ``scale=init.gain("tanh")``.
     Weight layouts are explicit in :func:`trainlab.init.fans`: ``"numpy"`` (D_in, D_out),
     ``"maxout"`` (D_in, D_out, k), ``"torch"`` (out, in, *kernel) (also CS231n's conv kernels).
 
@@ -64,7 +66,40 @@ Gradient checks
     :func:`trainlab.gradcheck.check_layer` reports ``||analytic - numeric|| / (||analytic|| +
     ||numeric||)`` per input (:func:`trainlab.gradcheck.rel_error` with ``per_entry=False``),
     judged against the numeric gradient's round-off, with ``dout`` from a stream independent
-    of ``default_rng(seed)``.
+    of ``default_rng(seed)``. Its verdict names its reason: ``ok``, ``kink`` (entries within
+    ``h`` of a non-differentiable point, checked against the one-sided slopes), ``float32``
+    (cannot tell) or ``WRONG``.
+
+Where trainlab differs from torch and scikit-learn, on purpose
+    Every public function that mirrors torch or scikit-learn takes their arguments with their
+    meaning (``tests/test_oracles.py`` and the torch comparisons in ``tests/`` check it), except:
+
+    - ``keep_prob`` (probability of keeping) instead of torch's drop probability ``p``;
+      ``keep_prob=0`` is refused (torch's ``p=1`` zeroes everything). ``models.mlp`` puts
+      ``nn.AlphaDropout(p=1 - keep_prob)`` after SELU, ``nn.Dropout`` after anything else.
+    - NumPy layers take ``mode="train"/"eval"`` where torch has ``module.train()/eval()``;
+      weights are ``(D_in, D_out)`` (torch stores ``(out, in)``).
+    - Xavier has no ``gain`` argument: a gain is ``scale=init.gain(...)`` (torch's ``gain``);
+      ``orthogonal``'s ``gain`` is ``scale`` too. A maxout weight ``(D_in, D_out, k)`` is drawn
+      orthogonal piece by piece (torch has no maxout).
+    - ``a`` of a kaiming scheme is refused where torch ignores it silently (a nonlinearity
+      other than ``leaky_relu``, a non-kaiming scheme); ``init.gain("leaky_relu")`` without a
+      slope uses torch's 0.01, kaiming's default slope is torch's 0.
+    - Every normalisation refuses a group of one value; torch refuses it in batch and
+      instance norm too, but returns beta (plus round-off) in layer and group norm.
+    - ``preprocess.Standardizer`` adds ``eps = 1e-8`` to the std (scikit-learn's
+      ``StandardScaler`` adds nothing); constant features (scikit-learn's round-off test) are
+      only centred, as there. ``scale=False`` is scikit-learn's ``with_std=False``.
+    - ``preprocess.MinMaxScaler`` maps to ``[-1, 1]`` by default (scikit-learn: ``[0, 1]``) and
+      a constant feature to the interval's middle (scikit-learn: to its lower end), so a
+      constant input stays 0 in the zero-centred default.
+    - ``preprocess.PCAWhitener`` uses the covariance with ``1 / N`` (the lesson's formula) and
+      adds ``eps`` to the eigenvalues: whitened training data has variance exactly 1 with
+      ``eps = 0``; scikit-learn's ``PCA(whiten=True)`` divides by the ``1 / (N - 1)``
+      eigenvalues, so its variance is ``(N - 1) / N``.
+    - ``layers.mse_loss`` is torch's ``mse_loss`` (mean over every entry, no 1/2 factor);
+      ``layers.softmax_cross_entropy`` is ``F.cross_entropy`` with ``reduction="mean"`` and
+      integer labels only (no label smoothing, weights or probabilities as targets).
 """
 
 from __future__ import annotations
