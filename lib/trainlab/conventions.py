@@ -97,6 +97,10 @@ Where trainlab differs from torch and scikit-learn, on purpose
       adds ``eps`` to the eigenvalues: whitened training data has variance exactly 1 with
       ``eps = 0``; scikit-learn's ``PCA(whiten=True)`` divides by the ``1 / (N - 1)``
       eigenvalues, so its variance is ``(N - 1) / N``.
+    - ``leaky_relu_forward(x, alpha)``: ``alpha`` is torch's ``negative_slope`` and must be
+      >= 0 (torch accepts a negative slope, which is no longer a leaky ReLU).
+      ``softplus_forward`` is torch's ``softplus`` with ``beta=1`` computed exactly, without
+      torch's switch to the identity above ``threshold=20`` (they differ by < 3e-9 there).
     - ``layers.mse_loss`` is torch's ``mse_loss`` (mean over every entry, no 1/2 factor);
       ``layers.softmax_cross_entropy`` is ``F.cross_entropy`` with ``reduction="mean"`` and
       integer labels only (no label smoothing, weights or probabilities as targets).
