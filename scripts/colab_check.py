@@ -11,8 +11,10 @@
    this checkout), timed; it may use at most :data:`SETUP_LIMIT_S` seconds of CPU (the wall
    time is printed too, but on a shared 2-core machine it measures the load, not the cell).
 3. Every lesson is executed with nbclient in a kernel of that venv (outputs are not compared:
-   versions differ from the lock, so printed digits may too) and must raise no error; then
-   the widget tests run there under pytest.
+   versions differ from the lock, so printed digits may too) and must raise no error, with
+   ``TRAINLAB_STRICT_CLAIMS=1`` so that a claim whose verdict is false there raises
+   (:mod:`trainlab.claims`: digits may differ, conclusions may not), and no explorer may show
+   an ``error:`` status; then the widget tests run there under pytest.
 4. No package installed in step 1 may have changed version, and every pin must still hold.
 
 Exit status 0 when all of that holds; prints the measured times.
@@ -119,6 +121,8 @@ def colab_env() -> dict[str, str]:
     """Environment of the simulated Colab: data cached inside the venv, fetched from the mirror
     (``TRAINLAB_DATA_MIRROR``, default ``../shared/data`` as in CI) or the official URLs."""
     env = {**os.environ, "TRAINLAB_SIMULATE_COLAB": "1", "TRAINLAB_NO_PROGRESS": "1",
+           # a lesson's claim that fails on Colab's stack raises: digits may differ, verdicts not
+           "TRAINLAB_STRICT_CLAIMS": "1",
            "TRAINLAB_DATA_DIR": str(VENV / "data"), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     mirror = ROOT.parent / "shared" / "data"
     if "TRAINLAB_DATA_MIRROR" not in env and mirror.is_dir():
@@ -153,6 +157,11 @@ NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False,
 errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
           if o.get("output_type") == "error"]
 assert not errors, errors
+texts = [o.get("text", "") if o.get("output_type") == "stream" else
+         "".join(o.get("data", {}).get("text/plain", "")) for c in nb.cells
+         if c.cell_type == "code" for o in c.get("outputs", [])]
+broken = [t for t in map(str, texts) if "|  error: " in t or t.startswith("error: ")]
+assert not broken, f"an explorer's status is an error: {broken}"
 print(f"{path.rsplit('/', 1)[-1]:<36} {time.perf_counter() - start:6.1f} s", flush=True)
 """
 
