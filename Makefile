@@ -42,8 +42,12 @@ unit: install
 robustness: install
 	$(PY) -m pytest -p no:cacheprovider -m twice tests/
 
+# nbval also logs every figure's legibility problems (trainlab.figcheck); any fails the target
+FIGLOG := test-artifacts/figcheck.jsonl
 nbval: install
-	$(NBVAL) $(NOTEBOOKS)
+	@mkdir -p test-artifacts && rm -f $(FIGLOG)
+	TRAINLAB_FIGCHECK_LOG=$(abspath $(FIGLOG)) $(NBVAL) $(NOTEBOOKS)
+	$(PY) scripts/figcheck.py $(FIGLOG)
 
 test: install
 	$(MAKE) --no-print-directory data

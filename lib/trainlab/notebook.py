@@ -172,6 +172,21 @@ def setup_notebook(seed: int = 0, threads: int = 1, dtype: str = "float64") -> N
     np.set_printoptions(precision=4, suppress=True)
     apply_style()
     _inline_figures()
+    _figure_check_hook()
+
+
+def _figure_check_hook() -> None:
+    """With ``TRAINLAB_FIGCHECK_LOG`` set (``make nbval``), every pyplot figure logs what a
+    reader could not read (:mod:`trainlab.figcheck`); prints nothing into the notebook."""
+    from trainlab.figcheck import LOG_ENV
+
+    if not os.environ.get(LOG_ENV):
+        return
+    import matplotlib as mpl
+
+    hooks = list(mpl.rcParams.get("figure.hooks", []))
+    if "trainlab.figcheck:install" not in hooks:
+        mpl.rcParams["figure.hooks"] = [*hooks, "trainlab.figcheck:install"]
 
 
 def _inline_figures() -> None:
