@@ -845,7 +845,12 @@ def _clear_axes(axes: Sequence[Any]) -> None:
     texts, legend) and turn autoscaling back on."""
     for ax in axes:
         for container in list(ax.containers):
-            container.remove()
+            try:
+                container.remove()
+            except ValueError:  # matplotlib 3.10.0 (Colab's): a child was already removed
+                pass
+            if container in ax.containers:
+                ax.containers.remove(container)
         for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts]:
             artist.remove()
         if ax.get_legend() is not None:
