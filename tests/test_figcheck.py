@@ -84,3 +84,18 @@ def test_the_hook_logs_problems_and_the_script_fails(tmp_path, monkeypatch):
     clean = subprocess.run([sys.executable, str(ROOT / "scripts" / "figcheck.py"),
                             str(tmp_path / "absent.log")], capture_output=True, text=True)
     assert clean.returncode == 0
+
+
+def test_a_shared_axis_labelled_once_is_fine_an_unlabelled_one_is_not():
+    fig, axes = plt.subplots(2, 2, sharex=True, sharey=True)
+    for ax in axes.flat:
+        ax.plot([0, 1], [0, 1])
+    for ax in axes[1]:
+        ax.set_xlabel("x")
+    assert drawn(fig) == []
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    ax.set_xticks([])
+    assert drawn(fig) == ["panel 0 has no x label and no x tick labels"]
+    plt.close(fig)

@@ -111,13 +111,19 @@ def figure_problems(fig: Any) -> list[str]:
                 problems.append(f"panel {i}'s legend covers {int(inside.sum())} data points")
         has_data = bool(ax.get_lines() or ax.collections or ax.patches)
         if has_data and not ax.images:
-            for axis, name in ((ax.xaxis, "x"), (ax.yaxis, "y")):
-                labelled = bool(axis.label.get_text().strip())
-                ticks = any(t.get_visible() and t.get_text().strip()
-                            for t in axis.get_ticklabels())
-                if not labelled and not ticks:
+            for name in ("x", "y"):
+                # a shared axis may be labelled once, on the panel at the edge of the grid
+                shared = getattr(ax, f"get_shared_{name}_axes")().get_siblings(ax)
+                if not any(_labelled(getattr(a, f"{name}axis")) for a in shared):
                     problems.append(f"panel {i} has no {name} label and no {name} tick labels")
     return problems
+
+
+def _labelled(axis: Any) -> bool:
+    """An axis names its values: a label, or tick labels with text."""
+    if axis.label.get_visible() and axis.label.get_text().strip():
+        return True
+    return any(t.get_visible() and t.get_text().strip() for t in axis.get_ticklabels())
 
 
 def _title_of(fig: Any) -> str:
