@@ -90,6 +90,45 @@ def test_dropout_uses_drop_probability() -> None:
     assert "drop1" not in _names(mlp(4, [8], 2, keep_prob=1.0))
 
 
+def _dropout_output_variances(model: nn.Sequential, x: torch.Tensor) -> list[float]:
+    """Variance of every dropout module's output (one per hidden layer) in training mode."""
+    seen: list[float] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: seen.append(float(out.var())))
+             for name, m in model.named_children() if name.startswith("drop")]
+    torch.manual_seed(0)
+    with torch.no_grad():
+        model.train()(x)
+    for h in hooks:
+        h.remove()
+    return seen
+
+
+def test_selu_uses_alpha_dropout_and_keeps_the_variance_near_one() -> None:
+    model = mlp(256, [256] * 8, 10, activation="selu", init="lecun_normal", keep_prob=0.9,
+                seed=0).double()
+    drops = [m for name, m in model.named_children() if name.startswith("drop")]
+    assert len(drops) == 8
+    assert all(type(m) is nn.AlphaDropout and m.p == pytest.approx(0.1) for m in drops)
+    assert type(mlp(4, [8], 2, activation="relu", keep_prob=0.9).drop1) is nn.Dropout
+    x = torch.randn(4096, 256, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    variances = _dropout_output_variances(model, x)
+    assert all(0.9 < v < 1.1 for v in variances), variances
+    # the same network with ordinary dropout (what mlp built before) drifts away from 1
+    for name, _m in list(model.named_children()):
+        if name.startswith("drop"):
+            setattr(model, name, nn.Dropout(p=0.1))
+    assert _dropout_output_variances(model, x)[-1] > 1.3
+    # and mlp's module does what torch's nn.AlphaDropout does on SELU activations
+    a = nn.SELU()(torch.randn(1_000_000, generator=torch.Generator().manual_seed(2),
+                              dtype=torch.float64))
+    torch.manual_seed(3)
+    ours = drops[0].train()(a)
+    torch.manual_seed(3)
+    theirs = nn.AlphaDropout(p=0.1).train()(a)
+    assert torch.allclose(ours, theirs, rtol=0, atol=1e-12)
+    assert abs(float(ours.var()) - 1.0) < 0.01
+
+
 def test_empty_hidden_is_a_linear_model() -> None:
     model = mlp(4, [], 3)
     assert _names(model) == ["out"]

@@ -202,7 +202,10 @@ def mlp(in_dim: int, hidden: list[int], out_dim: int, *,
     ``z_i = norm(W_i a_{i-1} + b_i)``, ``a_i = f(z_i)`` (``norm="bn"``: BN before ``f``, as in
     Ioffe & Szegedy 2015) or ``a_i = norm(f(W_i a_{i-1} + b_i))`` (``"bn_after"``), then dropout
     keeping each unit with probability ``keep_prob`` (torch's ``nn.Dropout(p=1 - keep_prob)``;
-    ``keep_prob=1`` adds no dropout module; the input is never dropped). The head ``out`` is a
+    with ``activation="selu"`` torch's ``nn.AlphaDropout(p=1 - keep_prob)`` (Klambauer et al.
+    2017: dropped units are set to SELU's saturation value and an affine correction keeps mean
+    and variance, so a self-normalising network stays at (0, 1)); ``keep_prob=1`` adds no
+    dropout module; the input is never dropped). The head ``out`` is a
     plain affine map (logits for cross-entropy).
 
     Norms: ``"bn"``/``"bn_after"`` torch ``BatchNorm1d``; ``"ln"`` LayerNorm (Ba et al. 2016);
@@ -244,7 +247,8 @@ def mlp(in_dim: int, hidden: list[int], out_dim: int, *,
             if norm == "bn_after":
                 layers[f"norm{i}"] = _mlp_norm(norm, width, groups, kwargs)
             if keep_prob < 1.0:
-                layers[f"drop{i}"] = nn.Dropout(p=1.0 - keep_prob)
+                drop = nn.AlphaDropout if activation == "selu" else nn.Dropout
+                layers[f"drop{i}"] = drop(p=1.0 - keep_prob)
             n_in = width
         layers["out"] = _affine(norm, n_in, out_dim, bias=True)
         plan.append((layers["out"], "linear"))
