@@ -280,8 +280,9 @@ def std_per_layer(stds: Mapping[str, Sequence[float]] | Sequence[float], *, log:
     handles, _ = ax.get_legend_handles_labels()
     handles += [Line2D([], [], ls="none", marker=m, mec=e, mfc="white", mew=1.5, label=t)
                 for k, (m, e, t) in _EDGE_LEGEND.items() if k in seen]
-    if handles:
-        ax.legend(handles=handles, loc="best")
+    if handles:                 # beside the panel: the curves fill the whole plotting area
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0.0)
     return fig
 
 
@@ -506,7 +507,11 @@ def activation_curves(names: Sequence[str] | str, x: np.ndarray | None = None, *
         ax.set_title(title)
         ax.set_xlabel("x")
         ax.set_ylabel("f(x), f'(x)")
-    axs[0].legend(loc="best")
+    if axes is None:            # our own grid: one legend above the panels, off every curve
+        handles, labels = axs[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside upper center", ncols=2)
+    else:
+        axs[0].legend(loc="best")
     return fig
 
 
