@@ -13,7 +13,8 @@ turned into errors.
 After every change: no exception escapes, ``last_result["status"]`` is a non-empty string that
 is not an ``error: ...`` (an exception caught inside the callback), the output holds a status
 line and never a traceback, and a problem is named in :mod:`trainlab.health`'s words
-("diverged", "vanished", "exploded", "saturated", "dead units", "chance accuracy"). The training explorers need MNIST-10k and are skipped without it.
+("diverged", "vanished", "exploded", "saturated", "dead units", "chance accuracy"). The
+training explorers need MNIST-10k and are skipped without it.
 """
 
 from __future__ import annotations

@@ -258,8 +258,8 @@ def test_lr_explorer_shows_divergence_without_bn(mnist_ok):
     ex.wait()
     res = ex.last_result
     assert res["diverged"]["no BN"] and res["diverged_at"]["no BN"] <= 30
-    assert res["status"].startswith(f"no BN: diverged: loss not finite at step "
-                                    f"{res['diverged_at']['no BN']}")
+    assert res["status"].startswith("no BN: diverged: loss ")
+    assert f"at step {res['diverged_at']['no BN']}" in res["status"]
     assert _png_count(ex) == 1 and res["status"] in _text(ex)
     assert f"no BN diverged at step {res['diverged_at']['no BN']}" in res["summary"]
 
