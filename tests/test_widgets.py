@@ -437,9 +437,9 @@ def test_backward_gradients_match_torch_autograd(cache):
 def test_exploding_and_vanishing_are_not_ok(cache):
     big = W.init_forward_stats(cache, "normal", 10.0, 3, 256, "linear")
     assert all(math.isfinite(s) for s in big["std"]) and big["std"][-1] > 1e4
-    assert big["status"].startswith("exploding: std ") and "layer" in big["status"]
+    assert big["status"].startswith("exploded: activation std ") and "layer" in big["status"]
     small = W.init_forward_stats(cache, "normal", 1e-3, 3, 256, "linear")
-    assert small["status"].startswith("vanishing: std ")
+    assert small["status"].startswith("vanished: activation std ")
     ex = W.init_explorer(depth=3, width=256, widths=(256,), scheme="normal", scale=10.0,
                          activations=("linear",))
     assert ex.last_result["status"].startswith("exploded") and "exploded" in _text(ex)
