@@ -41,7 +41,7 @@ def _with(stem: str, replacements: dict[str, str], base: str = "lesson") -> nbfo
     return nb
 
 
-def _grade(nb: nbformat.NotebookNode, timeout: float = 30.0) -> grading.Submission:
+def _grade(nb: nbformat.NotebookNode, timeout: float = 60.0) -> grading.Submission:
     data = json.loads(nbformat.writes(nb))
     lessons = homework.lesson_index()
     lesson = grading.load_lesson(lessons[grading.lesson_of(data, lessons)])
