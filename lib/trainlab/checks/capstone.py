@@ -9,10 +9,10 @@ the check, which scores the returned predictions.
 The training is graded over seeds: ``train_and_predict`` runs once per seed of
 :data:`SEEDS`, and a tier counts when the **median** validation accuracy reaches it, so one
 unlucky seed does not fail a good network and one lucky seed does not pass a weak one. The
-tiers (:data:`TIERS`) lie 2, 3 and 4 points above what a linear softmax classifier reaches on
-the same split (0.916 at its best regularisation; lesson 08 measures it in its claim cells and
-``tests/test_checks_new_exercises.py`` checks that a linear model and the old one-hidden-layer
-network earn none of the top tier).
+tiers (:data:`TIERS`) lie at least 2, 3 and 4 points above what a linear softmax classifier
+reaches on the same split (0.9155 at its best regularisation; lesson 08 measures it in a claim
+cell, and ``tests/test_checks_capstone.py`` checks that a linear model earns no tier and that the
+capstone's old one-hidden-layer network misses the bar).
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ __all__ = [
 
 TARGET_ACCURACY = 0.96
 """Median validation accuracy on MNIST-10k (over :data:`SEEDS`) the capstone's MLP must reach:
-4 points above a linear softmax classifier's 0.916."""
+at least 4 points above a linear softmax classifier's 0.9155."""
 TIERS = (0.94, 0.95, TARGET_ACCURACY)
-"""Partial credit: one part of the training exercise per tier (2, 3 and 4 points above linear)."""
+"""Partial credit: one part of the training exercise per tier (at least 2, 3 and 4 points above
+the linear classifier)."""
 SEEDS = (0, 1, 2)
 """The seeds the training is graded on (one training run each)."""
 
