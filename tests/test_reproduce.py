@@ -163,6 +163,7 @@ def test_noisy_bn_and_landscape_over_seeds(tiny_data):
     assert "2 seeds" in fig.axes[0].get_title()
     assert len(fig.axes[0].containers) == 3           # one errorbar per network
     assert f"lr {cfg.lr:g}" in fig.axes[0].get_title() and fig.axes[0].get_yscale() == "linear"
+    assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None
     fig = reproduce.plot_noisy_bn(runs, layer=1, metric="train_loss")
     assert "training loss" in fig.axes[0].get_ylabel() and fig.axes[0].get_yscale() == "log"
     drawn = fig.axes[0].containers[0].lines[0].get_ydata()   # the standard network's curve

@@ -161,9 +161,9 @@ def plot_noisy_bn(results: dict[str, Any] | Sequence[dict[str, Any]],
     mode; ``"train_loss"``: the mean mini-batch loss since the previous checkpoint, each network
     measured as it trains, log scale); (b) the input-distribution shift between consecutive
     checkpoints of layer ``layer`` (default: the middle layer), in units of each unit's spread
-    (``shift_rel``), log scale. Both titles give the learning rate. ``results``: one result of
-    :func:`run_noisy_bn` or several (one per seed, same settings): then each curve is the mean
-    over seeds with error bars of ± 1 standard deviation."""
+    (``shift_rel``), log scale. Both titles give the learning rate; the legend is in (a).
+    ``results``: one result of :func:`run_noisy_bn` or several (one per seed, same settings):
+    then each curve is the mean over seeds with error bars of ± 1 standard deviation."""
     seeds = _over_seeds(results)
     depth = seeds[0]["config"]["depth"]
     layer = layer or (depth + 1) // 2
@@ -188,8 +188,7 @@ def plot_noisy_bn(results: dict[str, Any] | Sequence[dict[str, Any]],
     axes[1].set(xlabel="training step", yscale="log",
                 ylabel="W1 shift / sd of layer input\n(per unit, mean over units)",
                 title=f"(b) input shift of layer {layer}, lr {lr:g}")
-    for ax in axes:
-        ax.legend(loc="best")
+    axes[0].legend(loc="best")     # one legend: the same networks in the same colours in (b)
     return fig
 
 
