@@ -165,6 +165,14 @@ def test_noisy_bn_and_landscape_over_seeds(tiny_data):
     fig = reproduce.plot_noisy_bn(runs, layer=1)
     assert "2 seeds" in fig.axes[0].get_title()
     assert len(fig.axes[0].containers) == 3           # one errorbar per network
+    assert f"lr {cfg.lr:g}" in fig.axes[0].get_title() and fig.axes[0].get_yscale() == "linear"
+    assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None
+    fig = reproduce.plot_noisy_bn(runs, layer=1, metric="train_loss")
+    assert "training loss" in fig.axes[0].get_ylabel() and fig.axes[0].get_yscale() == "log"
+    drawn = fig.axes[0].containers[0].lines[0].get_ydata()   # the standard network's curve
+    np.testing.assert_allclose(drawn, reproduce.seed_mean_sd(runs, "standard", "train_loss")[0])
+    with pytest.raises(ValueError, match="metric"):
+        reproduce.plot_noisy_bn(runs, metric="val_loss")
     with pytest.raises(ValueError, match="non-empty"):
         reproduce.plot_noisy_bn([])
     land_cfg = reproduce.LandscapeConfig(steps=6, probe_every=3, depth=2, width=8,

@@ -1784,7 +1784,7 @@ _LANDSCAPE_BATCHES = (8, 16, 32, 64, 128, 256)
 
 
 def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float = 0.4,
-                       steps: int = 40, probe_every: int = 8, n_etas: int = 5,
+                       steps: int = 80, probe_every: int = 16, n_etas: int = 5,
                        depth: int = 6, width: int = 100, lr: float = 0.1,
                        seed: int = 0) -> Explorer:
     """Santurkar et al.'s (2018, figure 4) probe of the loss landscape, live, with and without
