@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
@@ -364,7 +365,8 @@ def training_curves(histories: Mapping[str, Any] | Any, *, metrics: Sequence[str
 
     ``histories``: dict run name -> History (or one History) whose ``.curves`` is a list of
     dicts with ``step`` and ``{split}_{metric}`` keys. Colour and marker = run, line style =
-    split (train solid, val dashed); the markers keep runs that coincide visible. A diverged
+    split (train solid, val dashed); the markers, and earlier runs drawn wider underneath later
+    ones, keep runs that coincide visible. A diverged
     run (``.diverged``, ``.diverged_at``) is drawn up to its last
     finite value and marked with a cross and the text "diverged at step k".
     """
@@ -385,7 +387,8 @@ def training_curves(histories: Mapping[str, Any] | Any, *, metrics: Sequence[str
         for i, (name, hist) in enumerate(runs.items()):
             for s in split:
                 _curve(ax, hist, f"{s}_{metric}", color(i), "-" if s == "train" else "--",
-                       f"{name} {s}".strip(), marker=_MARKERS[i % len(_MARKERS)], run=i)
+                       f"{name} {s}".strip(), marker=_MARKERS[i % len(_MARKERS)], run=i,
+                       under=len(runs) - 1 - i)
         ax.set_xlabel("training step")
         ax.set_ylabel(f"{_METRIC_LABELS.get(metric, metric)}")
         if log_loss and metric == "loss":
@@ -395,7 +398,9 @@ def training_curves(histories: Mapping[str, Any] | Any, *, metrics: Sequence[str
 
 
 def _curve(ax: Axes, hist: Any, key: str, col: str, ls: str, label: str,
-           marker: str | None = None, run: int = 0) -> None:
+           marker: str | None = None, run: int = 0, under: int = 0) -> None:
+    """One run's curve; ``under`` = how many later runs may lie on top of it: each widens its
+    line and marker so that a run hidden under an identical later one still shows as a rim."""
     curves = getattr(hist, "curves", None)
     if curves is None:
         raise TypeError(f"histories must map names to History objects with .curves, "
@@ -411,8 +416,10 @@ def _curve(ax: Axes, hist: Any, key: str, col: str, ls: str, label: str,
     diverged = bool(getattr(hist, "diverged", False))
     at = getattr(hist, "diverged_at", None) if diverged else None
     ok = np.isfinite(vals) & ((steps <= at) if at is not None else True)
-    ax.plot(steps[ok], vals[ok], ls=ls, color=col, label=label, marker=marker, ms=4,
-            markevery=_every(int(ok.sum()), run), mfc="white" if ls != "-" else col)
+    lw = mpl.rcParams["lines.linewidth"] * (1.0 + 0.6 * under)
+    ax.plot(steps[ok], vals[ok], ls=ls, color=col, label=label, marker=marker, ms=4 + 2 * under,
+            lw=lw, markevery=_every(int(ok.sum()), run), mfc="white" if ls != "-" else col,
+            zorder=2 + 0.01 * run)
     if diverged and ls == "-":
         planned = getattr(hist, "config", {}).get("steps")
         _divergence_marker(ax, steps[ok], vals[ok], at, col, planned)
