@@ -90,7 +90,7 @@ def plot_mnist_sigmoid(result: dict[str, Any]) -> Figure:
     axes[0].set_xlabel("training step")
     axes[0].set_ylabel("held-out accuracy")
     axes[0].set_title("(a) accuracy")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=2)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
     plots.percentile_bands(result["runs"], axes=axes[1:],
                            ylabel=f"input to sigmoid unit {result['config']['unit']}")
     axes[2].sharey(axes[1])

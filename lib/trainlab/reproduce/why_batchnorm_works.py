@@ -285,6 +285,6 @@ def plot_landscape(results: dict[str, Any] | Sequence[dict[str, Any]]) -> Figure
     axes[2].set(ylabel="max_η ‖Δ∇L‖ / ‖η g‖")
     for ax in axes:
         ax.set(xlabel="training step")
-    # one legend above the panels (the same runs in the same colours everywhere), off the data
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=2)
+    # one legend below the panels (the same runs in the same colours everywhere), off the data
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
     return fig
