@@ -192,7 +192,8 @@ def mnist_ok() -> None:
 def test_init_training_explorer_every_control_at_its_ends(mnist_ok):
     ex = W.init_training_explorer(depth=1, width=32, **SMALL_TRAINING)
     statuses = _sweep_ends(ex)
-    assert _at(statuses, "lr", 1e-3) == "ok"
+    # 4 steps at lr 1e-3 learn nothing: the status may honestly say "chance accuracy"
+    assert "diverged" not in _at(statuses, "lr", 1e-3)
     assert 0 <= ex.last_result["final_val_acc"] <= 1
 
 
@@ -206,16 +207,17 @@ def test_init_training_explorer_random_combinations(mnist_ok):
 def test_lr_explorer_at_both_ends(mnist_ok):
     ex = W.lr_explorer(depth=2, width=32, **SMALL_TRAINING)
     statuses = _sweep_ends(ex)
-    assert _at(statuses, "lr", 1e-3) == "ok"
+    assert "diverged" not in _at(statuses, "lr", 1e-3)
     high = _at(statuses, "lr", 10.0)
-    assert high == "ok" or high.startswith("diverged: ")
+    assert high == "ok" or "diverged: " in high
     ex.controls["lr"].value = 10.0
     ex.wait()
     for name, diverged in ex.last_result["diverged"].items():
         at = ex.last_result["diverged_at"][name]
         assert (at is not None) == diverged
         if diverged:
-            assert f"{name} at step {at}" in ex.last_result["status"]
+            status = ex.last_result["status"]
+            assert f"{name}: diverged: " in status and f"at step {at} " in status, status
 
 
 @pytest.mark.slow
