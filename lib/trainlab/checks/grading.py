@@ -9,7 +9,9 @@ How one submission is graded (:func:`grade_notebook`):
    that was not run is graded like one that was.
 3. Each solution cell is audited (:func:`audit`): a cell that imports or names trainlab or
    torch scores 0 for its question, with the reason; so does one using ``sys``, ``os``,
-   ``eval``, frame or dunder introspection or NumPy file I/O. Such a cell is not run.
+   ``eval``, frame or dunder introspection or NumPy file I/O. Such a cell is not run. The
+   notebook's check cell runs the same audit on the same whole cell
+   (:func:`trainlab.checks.cell_verdict`) and says so, so a refusal is never silent.
 4. The remaining cells run in a fresh interpreter (``python -I sandbox.py``) in an empty
    temporary folder, under a memory limit and a deadline, with trainlab and torch blocked and
    its prints discarded (:class:`Sandbox`).
@@ -49,19 +51,24 @@ from trainlab.checks.sandbox import MAX_MESSAGE, Unsendable, decode, encode, fra
 
 SANDBOX = Path(__file__).with_name("sandbox.py")
 LIBRARIES = ("trainlab", "torch")
-ALLOWED_IMPORTS = ("numpy", "math", "itertools", "functools", "collections", "__future__")
-"""typing and dataclasses are not allowed: ``typing.get_type_hints`` evaluates strings, a way
-around the audit (found by a cheating-student test)."""
+ALLOWED_IMPORTS = ("numpy", "math", "itertools", "functools", "collections", "typing",
+                   "dataclasses", "copy", "time", "abc", "enum", "numbers", "random", "heapq",
+                   "bisect", "statistics", "__future__")
+"""typing is allowed, but not ``get_type_hints`` nor a string annotation: typing evaluates such
+strings, a way around the audit (found by a cheating-student test)."""
 FORBIDDEN_NAMES = ("eval", "exec", "compile", "__import__", "open", "globals", "locals", "vars",
                    "getattr", "setattr", "delattr", "breakpoint", "input", "memoryview", "exit",
-                   "quit", "help", "__builtins__", "__loader__", "__spec__")
+                   "quit", "__builtins__", "__loader__", "__spec__", "get_type_hints")
 FORBIDDEN_ATTRS = ("f_back", "f_globals", "f_locals", "f_builtins", "f_code", "tb_frame",
                    "gi_frame", "cr_frame", "ag_frame", "load", "loadtxt", "genfromtxt", "fromfile",
                    "memmap", "DataSource", "ctypeslib", "tofile", "save", "savez", "savetxt",
                    "f2py", "distutils", "dump", "open_memmap", "fromregex", "npyio", "testing",
                    "os", "sys", "subprocess", "shutil", "builtins", "importlib", "ctypes",
-                   "rmtree")
+                   "rmtree", "get_type_hints", "ForwardRef", "types", "inspect")
 ALLOWED_DUNDERS = ("__init__", "__call__", "__name__", "__len__", "__getitem__", "__repr__")
+ALLOWED_STRINGS = ("__main__",)
+"""Strings that may name a dunder: the ``if __name__ == \"__main__\":`` self-test."""
+OWN_OBJECTS = ("self", "cls")
 
 
 class GradingError(ExerciseError):
@@ -268,17 +275,60 @@ def lesson_of(nb: Any, lessons: dict[str, Path]) -> str | None:
 # --------------------------------------------------------------------------------------------
 # Audit of a solution cell
 # --------------------------------------------------------------------------------------------
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the string constants that stand alone as a statement (docstrings, comments
+    written as strings): never evaluated, so a dunder they mention (``__init__``) is harmless."""
+    return {id(stmt.value) for stmt in ast.walk(tree)
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str)}
+
+
+def _annotations(tree: ast.AST) -> list[ast.expr]:
+    found: list[ast.expr | None] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+        elif isinstance(node, ast.arg):
+            found.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.append(node.returns)
+    return [a for a in found if a is not None]
+
+
+def _private_attribute_allowed(node: ast.Attribute, own_names: bool) -> bool:
+    """``self._cache`` / ``cls._registry``: a learner's own private attribute, allowed when the
+    cell never rebinds ``self`` or ``cls`` (so they cannot stand for ``np``)."""
+    return (own_names and isinstance(node.value, ast.Name) and node.value.id in OWN_OBJECTS
+            and not node.attr.startswith("__"))
+
+
 def audit(source: str) -> tuple[str, str] | None:
     """``(kind, message)`` for the first rule the cell breaks, or None.
 
     kind "library": it uses trainlab or torch (the exercise asks for the learner's own code);
     kind "forbidden": it uses something that could reach the grader or the disk (sys, os,
     eval, frames, private or dunder attributes such as ``np._core`` or ``__globals__``, NumPy
-    file I/O); kind "syntax": it does not parse."""
+    file I/O, a string naming a dunder or a string annotation that ``typing`` would evaluate);
+    kind "syntax": it does not parse.
+
+    Harmless idioms pass: a class keeping ``self._cache``, ``from typing import Tuple``, a
+    ``@dataclass``, an ``if __name__ == "__main__":`` self-test, ``import time`` / ``copy``,
+    ``help(np.divide)`` and a docstring that mentions ``__init__``. The audit is a course rule
+    (write the code yourself, NumPy and the standard helpers only); the isolation of the
+    learner's code is the sandbox's job."""
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return "syntax", f"the cell does not parse: {exc.msg} (line {exc.lineno})"
+    docstrings = _docstrings(tree)
+    own_names = not any(isinstance(n, ast.Name) and n.id in OWN_OBJECTS
+                        and isinstance(n.ctx, ast.Store | ast.Del) for n in ast.walk(tree))
+    for ann in _annotations(tree):
+        for node in ast.walk(ann):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                return "forbidden", (f"a type annotation is a string (line {node.lineno}): "
+                                     f"typing evaluates such strings as code; write the type "
+                                     f"itself (`x: np.ndarray`, not `x: 'np.ndarray'`)")
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
         modules: list[str] = []
@@ -286,6 +336,11 @@ def audit(source: str) -> tuple[str, str] | None:
             modules = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             modules = [node.module or ""]
+            for alias in node.names:
+                if alias.name in FORBIDDEN_NAMES or alias.name in FORBIDDEN_ATTRS or \
+                        alias.name.startswith("_"):
+                    return "forbidden", (f"imports `{alias.name}` (line {line}), which "
+                                         f"solutions may not use")
         for mod in modules:
             root = mod.split(".")[0]
             if root in LIBRARIES:
@@ -293,7 +348,7 @@ def audit(source: str) -> tuple[str, str] | None:
                                    f"the code yourself, so a solution calling {root} scores 0")
             if root not in ALLOWED_IMPORTS:
                 return "forbidden", (f"imports {mod} (line {line}): solutions may import only "
-                                     f"{', '.join(ALLOWED_IMPORTS[:-1])}")
+                                     f"{', '.join(m for m in ALLOWED_IMPORTS if m[0] != '_')}")
         if isinstance(node, ast.Name):
             if node.id in LIBRARIES:
                 return "library", (f"uses {node.id} (line {line}): this exercise asks you to "
@@ -302,13 +357,14 @@ def audit(source: str) -> tuple[str, str] | None:
                 return "forbidden", f"uses `{node.id}` (line {line}), which solutions may not use"
         if isinstance(node, ast.Attribute):
             attr = node.attr
-            if attr in FORBIDDEN_ATTRS or (attr.startswith("_") and attr not in ALLOWED_DUNDERS):
+            if attr in FORBIDDEN_ATTRS or (attr.startswith("_") and attr not in ALLOWED_DUNDERS
+                                           and not _private_attribute_allowed(node, own_names)):
                 return "forbidden", f"uses `.{attr}` (line {line}), which solutions may not use"
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "__" in node.value:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                "__" in node.value and id(node) not in docstrings and \
+                node.value not in ALLOWED_STRINGS:
             return "forbidden", (f"a string names a dunder (line {line}), a way to reach the "
                                  f"grader through code held in a string")
-        if isinstance(node, ast.Global | ast.Nonlocal):
-            continue
     return None
 
 
