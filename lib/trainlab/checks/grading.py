@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import io
 import json
 import os
@@ -250,26 +251,58 @@ def uses_lesson_library(source: str, library_names: Sequence[str]) -> tuple[str,
     return None
 
 
-def lesson_of(nb: Any, lessons: dict[str, Path]) -> str | None:
-    """The stem of the lesson a submission belongs to: from its metadata, else from its cells'
-    grade ids, else the lesson most of whose exercise functions its code cells define (a
-    notebook pasted into a new file); None if nothing matches."""
+@functools.lru_cache(maxsize=64)
+def _lesson_keys(path: str, mtime: float) -> tuple[frozenset[str], frozenset[str]]:
+    """The grade ids (solution and check cells) and exercise functions of a committed lesson."""
+    lesson = load_lesson(Path(path))
+    ids = {q.solution_cell for q in lesson.questions} | {f"{q.qid}-check"
+                                                           for q in lesson.questions}
+    return frozenset(ids), frozenset(f for q in lesson.questions for f in q.functions)
+
+
+def _keys(path: Path) -> tuple[frozenset[str], frozenset[str]]:
+    return _lesson_keys(str(path), path.stat().st_mtime)
+
+
+def recognise(nb: Any, lessons: dict[str, Path]) -> tuple[str | None, str]:
+    """``(stem, how)`` of the lesson a submission belongs to, or ``(None, why not)``.
+
+    A lesson is recognised only by strong evidence, never by one cell: the notebook metadata
+    ``trainlab_homework.lesson`` written by ``release``; else at least half (and at least
+    two) of the lesson's nbgrader grade ids; else code cells that define *every* exercise
+    function of the lesson (the whole lesson pasted into a new notebook). A notebook of
+    another course that shares a function name (``affine_forward``) or a grade id is not
+    one of ours."""
     stem = (nb.get("metadata", {}).get("trainlab_homework") or {}).get("lesson")
     if stem in lessons:
-        return stem
-    for cell in nb.get("cells", []):
-        gid = str(_grade_meta(cell).get("grade_id", ""))
-        for name in lessons:
-            if gid.startswith(name[:2] + "-ex"):
-                return name
+        return stem, "metadata"
+    gids = {str(_grade_meta(c).get("grade_id", "")) for c in nb.get("cells", [])} - {""}
     defined = {f for c in nb.get("cells", []) if c.get("cell_type") == "code"
                for f in _defined_functions(_source(c))}
-    best, best_n = None, 0
+    best: tuple[int, str, str] = (0, "", "")
     for name, path in lessons.items():
-        wanted = {f for q in load_lesson(path).questions for f in q.functions}
-        if len(wanted & defined) > best_n:
-            best, best_n = name, len(wanted & defined)
-    return best
+        ids, functions = _keys(path)
+        n_ids = len(gids & ids)
+        if n_ids >= max(2, (len(ids) + 1) // 2):
+            return name, f"{n_ids} of its {len(ids)} grade ids"
+        if functions and functions <= defined:
+            return name, f"all {len(functions)} of its exercise functions"
+        n_fn = len(defined & functions)
+        if max(n_ids, n_fn) > best[0]:
+            best = (max(n_ids, n_fn), name,
+                    f"closest: {name} ({n_ids} of {len(ids)} grade ids, {n_fn} of "
+                    f"{len(functions)} exercise functions)")
+    why = ("not a notebook of this course: no trainlab_homework lesson in its metadata, "
+           "too few of a lesson's grade ids and not all of a lesson's exercise functions"
+           + (f"; {best[2]}" if best[1] else "; nothing in common with any lesson"))
+    if stem:
+        why += f"; its metadata names the unknown lesson {stem!r}"
+    return None, why
+
+
+def lesson_of(nb: Any, lessons: dict[str, Path]) -> str | None:
+    """The stem of the lesson a submission belongs to (see :func:`recognise`), or None."""
+    return recognise(nb, lessons)[0]
 
 
 # --------------------------------------------------------------------------------------------
