@@ -15,7 +15,9 @@ How one submission is graded (:func:`grade_notebook`):
 4. The remaining cells run in a fresh interpreter (``python -I sandbox.py``) in an empty
    temporary folder, under a memory limit and a deadline, with trainlab and torch blocked and
    its prints discarded (:class:`Sandbox`).
-5. Every check statement of the lesson's check cells is one *part*, run here, in the grading
+5. A written answer (an nbgrader "manually graded answer" markdown cell) is not graded here:
+   its text goes into the result (``manual``, ``answer``) for the feedback and the lecturer.
+6. Every check statement of the lesson's check cells is one *part*, run here, in the grading
    process: the learner's functions are proxies that send the inputs to the child and bring
    the return values back (as plain arrays). References and comparisons never run where the
    learner's code runs, so rebinding checks, patching NumPy or reading frames in the child
@@ -96,6 +98,10 @@ class Question:
     parts: list[Part] = field(default_factory=list)
     solution_cell: str = ""
     note: str = ""
+    manual: bool = False
+    """A written answer (an nbgrader "manually graded answer" markdown cell): the grader
+    collects the learner's text into the feedback and leaves its mark to the lecturer."""
+    answer: str = ""
 
     @property
     def score(self) -> float:
@@ -117,6 +123,30 @@ class Lesson:
 # --------------------------------------------------------------------------------------------
 def _grade_meta(cell: Any) -> dict[str, Any]:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+WRITTEN_STUB = "YOUR ANSWER HERE"
+"""What a written-answer cell holds in the student notebook (nbgrader's own text)."""
+MAX_ANSWER = 5000
+"""Characters of a written answer kept for the feedback and the lecturer."""
+
+
+def is_written(cell: Any) -> bool:
+    """A written answer: a markdown cell marked both graded and solution (nbgrader's "manually
+    graded answer"); the learner replaces ``YOUR ANSWER HERE`` with prose."""
+    meta = _grade_meta(cell)
+    return cell.get("cell_type") == "markdown" and bool(meta.get("grade")) and \
+        bool(meta.get("solution")) and "grade_id" in meta
+
+
+def written_answers(nb: Any) -> dict[str, str]:
+    """``grade_id -> text`` of the written answers in a learner's notebook (stub removed)."""
+    found = {}
+    for cell in nb.get("cells", []):
+        if is_written(cell):
+            text = _source(cell).replace(WRITTEN_STUB, "").strip()
+            found[str(_grade_meta(cell)["grade_id"])] = text[:MAX_ANSWER]
+    return found
 
 
 def _strip_hidden(source: str) -> list[tuple[str, bool]]:
@@ -192,6 +222,12 @@ def load_lesson(path: Path) -> Lesson:
         meta = _grade_meta(cell)
         if not meta.get("grade"):
             continue
+        if is_written(cell):
+            gid = str(meta["grade_id"])
+            questions.append(Question(qid=gid, points=float(meta.get("points", 1)),
+                                      title=_title(nb.cells, i), functions=[], manual=True,
+                                      solution_cell=gid))
+            continue
         qid = meta["grade_id"].removesuffix("-check")
         imports, parts = _check_parts(cell.source)
         setup.extend(imports)
@@ -256,7 +292,8 @@ def _lesson_keys(path: str, mtime: float) -> tuple[frozenset[str], frozenset[str
     """The grade ids (solution and check cells) and exercise functions of a committed lesson."""
     lesson = load_lesson(Path(path))
     ids = {q.solution_cell for q in lesson.questions} | {f"{q.qid}-check"
-                                                           for q in lesson.questions}
+                                                           for q in lesson.questions
+                                                           if not q.manual}
     return frozenset(ids), frozenset(f for q in lesson.questions for f in q.functions)
 
 
@@ -564,7 +601,8 @@ class Submission:
 
     @property
     def max_score(self) -> float:
-        return sum(q.points for q in self.questions)
+        """Points the grader awards (written answers are the lecturer's)."""
+        return sum(q.points for q in self.questions if not q.manual)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -611,12 +649,18 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
     sub = Submission(student=student, path=path, lesson=lesson.stem,
                      questions=[Question(q.qid, q.points, q.title, list(q.functions),
                                          [Part(p.label, p.code, p.hidden, p.points)
-                                          for p in q.parts], q.solution_cell)
+                                          for p in q.parts], q.solution_cell, manual=q.manual)
                                 for q in lesson.questions])
+    answers = written_answers(nb)
+    for q in sub.questions:
+        if q.manual:
+            q.answer = answers.get(q.qid, "")
+            q.note = "" if q.answer else "no written answer: the cell still says YOUR ANSWER HERE" \
+                if q.qid in answers else f"no written-answer cell '{q.qid}' in the notebook"
     cells, refused = [], {}
     solutions = _solution_cells(nb, sub.questions)
     for q in sub.questions:
-        if q.solution_cell not in solutions:
+        if q.solution_cell not in solutions and not q.manual:
             refused[q.qid] = ("missing", _missing_message(q))
     for gid, source in solutions.items():
         verdict = audit(source) or uses_lesson_library(source, lesson.library_names)
@@ -649,6 +693,8 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
 
 def _grade_question(q: Question, namespace: dict[str, Any], sandbox: Sandbox,
                     refused: dict[str, tuple[str, str]]) -> None:
+    if q.manual:
+        return
     if q.qid in refused:
         status, message = refused[q.qid]
         for p in q.parts:
