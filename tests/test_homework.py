@@ -362,8 +362,9 @@ def test_grade_a_class_folder_end_to_end(tmp_path):
     assert homework.main(["grade", str(tmp_path / "class"), "--out", str(out), "--workers", "2",
                           "--timeout", "15"]) == 0
     assert keep.read_text(encoding="utf-8") == "untouched"
-    with (out / "marks.csv").open(encoding="utf-8") as fh:
+    with (out / "marks.csv").open(encoding="utf-8-sig") as fh:
         rows = {r["student"]: r for r in csv.DictReader(fh)}
+    assert float(rows.pop(homework.MAX_ROW)["06_dropout total"]) == 7
     assert set(rows) == {"alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi"}
     full = sum(q.points for q in grading.load_lesson(ROOT / "notebooks" / "06_dropout.ipynb")
                .questions)
