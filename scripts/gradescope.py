@@ -93,7 +93,7 @@ def build(out: Path, lesson: str | None = None) -> Path:
             files[str(Path("lib") / path.relative_to(ROOT / "lib"))] = path
     for name in SCRIPTS:
         files[f"scripts/{name}"] = ROOT / "scripts" / name
-    for stem in stems:
+    for stem in _lesson_stems(None):  # every lesson, so that another lesson's notebook is named
         files[f"notebooks/{stem}.ipynb"] = ROOT / "notebooks" / f"{stem}.ipynb"
     for key in data.COURSE_FILES:
         files[f"data/{key}"] = data.ensure_file(key)
@@ -134,7 +134,7 @@ def _test(q: dict[str, Any]) -> dict[str, Any]:
 def results_json(result: dict[str, Any], seconds: float) -> dict[str, Any]:
     """Gradescope's results.json for one graded submission (or one that could not be)."""
     score, best = homework._score(result)
-    out: dict[str, Any] = {"score": score, "execution_time": round(seconds),
+    out: dict[str, Any] = {"score": float(score), "execution_time": round(seconds),
                            "visibility": "visible", "stdout_visibility": "hidden",
                            "tests": [_test(q) for q in result["questions"]]}
     head = f"{result['lesson'] or 'no lesson'}: {score:g} / {best:g} points graded automatically"

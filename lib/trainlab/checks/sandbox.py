@@ -25,6 +25,7 @@ import os
 import resource
 import struct
 import sys
+import types
 from typing import Any
 
 import numpy as np
@@ -178,8 +179,10 @@ def main() -> None:
     _leave_only_the_standard_library()
     sys.meta_path.insert(0, _Blocker())
 
-    namespace: dict[str, Any] = {"__name__": "__student__", "__builtins__": builtins,
-                                 "np": np, "math": math}
+    # a registered module: dataclasses (and typing) look a class's module up in sys.modules
+    student = sys.modules["__student__"] = types.ModuleType("__student__")
+    namespace: dict[str, Any] = student.__dict__
+    namespace.update({"__builtins__": builtins, "np": np, "math": math})
     errors = {}
     for cell in setup["cells"]:
         try:
