@@ -3,12 +3,20 @@
     python scripts/homework.py release            # student notebooks -> notebooks/student/
     python scripts/homework.py check              # exit 1 if they are out of date (CI)
     python scripts/homework.py giveaways          # exit 1 if an answer stands in an earlier cell
-    python scripts/homework.py collect SRC... --into DIR
+    python scripts/homework.py collect SRC... --into DIR [--lms moodle|canvas]
                                                   # copy submissions into DIR, one id each
     python scripts/homework.py grade DIR_OR_FILES... [--out DIR] [--workers N] [--timeout S]
-                                                  # marks.csv, results.json, feedback/*.html
-    python scripts/homework.py export --out DIR   # marks.csv again from results.json
+                                   [--ids CSV] [--lms moodle|canvas]
+                                                  # marks.csv, duplicates.csv, canvas.csv,
+                                                  # moodle_<lesson>.csv, results.json,
+                                                  # feedback/*.html
+    python scripts/homework.py export --out DIR   # marks.csv and the LMS files again
     python scripts/homework.py feedback --out DIR # feedback/*.html again from results.json
+
+Student ids come from an ids table, Moodle's or Canvas's export names (:mod:`lms`), the
+sub-folder or the file name; of two hand-ins of one lesson by one student only the latest is
+graded (the others go to duplicates.csv); a notebook that is not recognisably one of the
+lessons gets an error row, not a grade (:func:`trainlab.checks.grading.recognise`).
 
 The committed lessons are the single source, with solutions. Their exercises keep nbgrader's
 markup: solution cells between ``### BEGIN SOLUTION`` / ``### END SOLUTION``, check cells

@@ -3,7 +3,8 @@
 How one submission is graded (:func:`grade_notebook`):
 
 1. The lesson is recognised from the notebook's ``metadata.trainlab_homework.lesson`` (written
-   by ``scripts/homework.py release``) or, failing that, from the ``grade_id`` of its cells.
+   by ``scripts/homework.py release``) or, failing that, from a strong match: most of the
+   lesson's ``grade_id``s, or every one of its exercise functions (:func:`recognise`).
 2. Only the learner's *solution cells* are taken from the submission; every check comes from
    the committed lesson (hidden cases included). Stored outputs are never read: a notebook
    that was not run is graded like one that was.
