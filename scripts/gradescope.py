@@ -46,7 +46,8 @@ TIMEOUT = 300.0
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
 set -euo pipefail
-apt-get install -y python3 python3-venv python3-pip
+# bubblewrap: the grader runs each learner's code in its own sandbox where the kernel allows it
+apt-get install -y python3 python3-venv python3-pip bubblewrap
 python3 - <<'EOF'
 import sys
 if sys.version_info < (3, 11):
