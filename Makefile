@@ -82,7 +82,7 @@ homework: install
 	$(PY) scripts/homework.py release
 
 # make grade SUBMISSIONS=path/to/folder [OUT=homework/graded] [WORKERS=2] [TIMEOUT=60]
-#            [LMS=moodle|canvas]
+#            [LMS=moodle|canvas|any]
 SUBMISSIONS ?= submissions
 OUT ?= homework/graded
 WORKERS ?= 2

@@ -369,8 +369,9 @@ def discover(sources: list[Path], ids: dict[str, dict[str, str]] | None = None,
                 raw = f.stem
             found.append((raw, hand))
     if unmatched:
-        raise ValueError(f"{len(unmatched)} file name(s) are not {system} export names "
-                         f"(expected e.g. {lms.example(system or '')!r}): "
+        what = "Moodle or Canvas" if system == "any" else str(system).capitalize()
+        raise ValueError(f"{len(unmatched)} file name(s) are not {what} export names "
+                         f"(expected e.g. {lms.example(str(system))}): "
                          + ", ".join(unmatched[:10]) + (" ..." if len(unmatched) > 10 else ""))
     for (sid, _), (_, hand) in zip(_unique_ids([(raw, h.path) for raw, h in found]), found,
                                    strict=True):
@@ -703,8 +704,9 @@ def main(argv: list[str]) -> int:
     sub.add_parser("build", help="same as release")
     sub.add_parser("check", help="exit 1 when notebooks/student/ is out of date")
     sub.add_parser("giveaways", help="exit 1 when an exercise's answer stands in an earlier cell")
-    lms_help = ("read student ids from this LMS's export names (Moodle's are always read; "
-                "with this option a file name that is not one is an error)")
+    lms_help = ("read student ids from this LMS's export names, 'any' for Moodle's or "
+                "Canvas's (Moodle's are always read; with this option a file name that is not "
+                "one is an error)")
     c = sub.add_parser("collect", help="copy submissions into one folder, one id each")
     c.add_argument("sources", nargs="+", type=Path)
     c.add_argument("--into", type=Path, required=True)

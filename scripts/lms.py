@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SYSTEMS = ("moodle", "canvas")
+SYSTEMS = ("moodle", "canvas", "any")
+"""``--lms`` values: one LMS's names, or "any" for Moodle's or Canvas's."""
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_[a-z]+_(?P<rest>.*)$", re.S)
 CANVAS = re.compile(r"^(?P<late>late_)?(?P<name>[^_].*?)_(?P<late2>late_)?(?P<id>\d+)_"
                     r"(?P<upload>\d+)_(?P<rest>.+)$", re.I | re.S)
@@ -52,17 +53,18 @@ class LmsName:
 def parse(relative: Path, system: str | None = None) -> LmsName | None:
     """The LMS id in a submission's path (relative to the folder given to the grader), or None.
 
-    ``system`` "moodle" or "canvas" tries only that one; None tries Moodle's name only, which
+    ``system`` "moodle" or "canvas" tries only that one, "any" both; None tries Moodle's
+    name only, which
     is unmistakable (``_assignsubmission_``), while ``name_1_2_x.ipynb`` may be anyone's file
     name: Canvas names are read when the lecturer asks for them."""
     if system is not None and system not in SYSTEMS:
         raise ValueError(f"unknown LMS {system!r}: expected one of {', '.join(SYSTEMS)}")
     for part in relative.parts:
-        if system in (None, "moodle"):
+        if system in (None, "moodle", "any"):
             m = MOODLE.match(part)
             if m:
                 return LmsName("moodle", m["id"], m["name"].strip())
-        if system == "canvas" and part == relative.name:
+        if system in ("canvas", "any") and part == relative.name:
             m = CANVAS.match(part)
             if m:
                 late = bool(m["late"] or m["late2"]) or "late" in (p.lower() for p in
@@ -72,8 +74,10 @@ def parse(relative: Path, system: str | None = None) -> LmsName | None:
 
 
 def example(system: str) -> str:
-    return {"moodle": "Full Name_12345_assignsubmission_file_/notebook.ipynb",
-            "canvas": "lastname_firstname_12345_67890_notebook.ipynb"}[system]
+    """An export name of ``system`` for an error message."""
+    moodle = "'Full Name_12345_assignsubmission_file_/notebook.ipynb'"
+    canvas = "'lastname_firstname_12345_67890_notebook.ipynb'"
+    return {"moodle": moodle, "canvas": canvas, "any": f"{moodle} or {canvas}"}[system]
 
 
 # --------------------------------------------------------------------------------------------

@@ -172,8 +172,20 @@ def test_canvas_names_late_uploads_and_a_clear_error_for_other_names(tmp_path, c
         homework.main(["grade", str(inbox), "--out", str(out), "--lms", "canvas"])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert "1 file name(s) are not canvas export names" in err
+    assert "1 file name(s) are not Canvas export names" in err
     assert "Copy of 06_dropout.ipynb" in err and "lastname_firstname_12345_67890" in err
+    (inbox / "Dee Roe_301_assignsubmission_file_").mkdir()
+    _write(_student("06_dropout"), inbox / "Dee Roe_301_assignsubmission_file_" / "a.ipynb")
+    with pytest.raises(SystemExit):
+        homework.main(["collect", str(inbox), "--into", str(tmp_path / "c"), "--lms", "any"])
+    err = capsys.readouterr().err
+    assert "1 file name(s) are not Moodle or Canvas export names" in err
+    assert "'Full Name_12345_assignsubmission_file_/notebook.ipynb' or" in err
+    (inbox / "Copy of 06_dropout.ipynb").unlink()
+    assert homework.main(["collect", str(inbox), "--into", str(tmp_path / "c"),
+                          "--lms", "any"]) == 0
+    assert sorted(p.parent.name for p in (tmp_path / "c").rglob("*.ipynb")) == [
+        "201", "201", "Dee Roe_301_assignsubmission_file_"]
     with pytest.raises(SystemExit):
         homework.main(["grade", str(inbox), "--lms", "blackboard"])
 
@@ -184,6 +196,9 @@ def test_canvas_names_late_uploads_and_a_clear_error_for_other_names(tmp_path, c
     ("doe_jane_12345_67890_06_dropout.ipynb", "canvas", ("canvas", "12345", "doe_jane")),
     ("doe_jane_12345_67890_06_dropout.ipynb", None, None),
     ("hw_2024_1_x.ipynb", "moodle", None),
+    ("LATE_doe_jane_12345_67891_06.ipynb", "any", ("canvas", "12345", "doe_jane")),
+    ("Jane Doe_12345_assignsubmission_onlinetext_/06.ipynb", "any",
+     ("moodle", "12345", "Jane Doe")),
 ])
 def test_lms_export_names(name, system, expected):
     got = lms.parse(Path(name), system)
