@@ -386,3 +386,29 @@ def test_the_check_cell_audits_the_whole_cell_like_the_grader(tmp_path):
     result = json.loads((out / "results.json").read_text(encoding="utf-8"))[0]
     q = next(q for q in result["questions"] if q["qid"] == "06-ex1")
     assert [p["status"] for p in q["parts"]] == ["passed"] * len(q["parts"])
+
+
+def test_an_ids_table_names_students_and_its_submitted_time_picks_the_latest(tmp_path, capsys):
+    inbox = tmp_path / "inbox"
+    newer_file = _write(_student("06_dropout"), inbox / "a.ipynb", 2_000_000_000)
+    older_file = _write(_student("06_dropout"), inbox / "b.ipynb", 1_900_000_000)
+    ids = tmp_path / "ids.csv"
+    ids.write_text("\ufefffile,student,name,submitted\n"
+                   "a.ipynb,s7,Zoë Ā,2026-11-01T10:00:00+00:00\n"
+                   "b.ipynb,s7,Zoë Ā,2026-11-02T09:00:00Z\n", encoding="utf-8")
+    out = tmp_path / "graded"
+    assert homework.main(["grade", str(inbox), "--out", str(out), "--ids", str(ids)]) == 0
+    dups = _csv(out / "duplicates.csv")
+    assert [(Path(d["kept"]).name, Path(d["ignored"]).name, d["kept_submitted"]) for d in dups] \
+        == [(older_file.name, newer_file.name, "2026-11-02 09:00:00 UTC")]
+    rows = _csv(out / "marks.csv")
+    assert [(r["student"], r["name"]) for r in rows[1:]] == [("s7", "Zoë Ā")]
+    ids.write_text("file,student,submitted\na.ipynb,s7,yesterday\n", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        homework.main(["grade", str(inbox), "--out", str(out), "--ids", str(ids)])
+    assert "a.ipynb: submitted time 'yesterday' is not an ISO date and time" in \
+        capsys.readouterr().err
+    ids.write_text("name,student\na.ipynb,s7\n", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        homework.main(["grade", str(inbox), "--out", str(out), "--ids", str(ids)])
+    assert "needs the columns file and student (it lacks file)" in capsys.readouterr().err
