@@ -3,10 +3,10 @@
     python scripts/homework.py release            # student notebooks -> notebooks/student/
     python scripts/homework.py check              # exit 1 if they are out of date (CI)
     python scripts/homework.py giveaways          # exit 1 if an answer stands in an earlier cell
-    python scripts/homework.py collect SRC... --into DIR [--lms moodle|canvas]
+    python scripts/homework.py collect SRC... --into DIR [--lms moodle|canvas|any]
                                                   # copy submissions into DIR, one id each
     python scripts/homework.py grade DIR_OR_FILES... [--out DIR] [--workers N] [--timeout S]
-                                   [--ids CSV] [--lms moodle|canvas]
+                                   [--ids CSV] [--lms moodle|canvas|any]
                                                   # marks.csv, duplicates.csv, canvas.csv,
                                                   # moodle_<lesson>.csv, results.json,
                                                   # feedback/*.html
@@ -339,7 +339,8 @@ def discover(sources: list[Path], ids: dict[str, dict[str, str]] | None = None,
 
     The id is, in this order: the ``ids`` table's entry for the file name; the LMS export name
     (Moodle's ``Full Name_12345_assignsubmission_file_`` folder or file name, always
-    recognised; Canvas's ``name_12345_67890_file.ipynb`` when ``system`` is "canvas"); the
+    recognised; Canvas's ``name_12345_67890_file.ipynb`` when ``system`` is "canvas" or
+    "any"); the
     name of the sub-folder holding the file; the file name without ``.ipynb``. With
     ``system`` given, a name that is not that LMS's is an error naming the files."""
     found: list[tuple[str, HandIn]] = []
