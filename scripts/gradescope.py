@@ -164,7 +164,7 @@ def run(root: Path) -> dict[str, Any]:
         ours = [(p, s) for p, s, _ in found if s in config["lessons"]]
         if ours:
             path, stem = max(ours, key=lambda ps: ps[0].stat().st_mtime)
-            result = homework.grade_file("student", path, float(config["timeout"]), stem)
+            result = homework.grade_file("student", path, float(config["timeout"]), stem=stem)
             if len(notebooks) > 1:
                 result["error"] = "; ".join(filter(None, [result.get("error"), (
                     f"graded {path.name}, the latest of {len(notebooks)} notebooks")]))

@@ -451,9 +451,10 @@ def identify(hand: HandIn, lessons: dict[str, Path]) -> tuple[str | None, str]:
     return (stem, "") if stem else (None, why)
 
 
-def grade_file(student: str, path: Path, timeout: float = 60.0,
+def grade_file(student: str, path: Path, timeout: float = 60.0, *,
                stem: str | None = None) -> dict[str, Any]:
-    """Grade one submission file; never raises for a broken file."""
+    """Grade one submission file; never raises for a broken file. ``stem``: its lesson when
+    already recognised (:func:`identify`)."""
     lessons = lesson_index()
     hand = HandIn(student, path)
     if stem is None:
@@ -510,7 +511,8 @@ def grade(sources: list[Path], out: Path, workers: int = 2, timeout: float = 60.
             known.append((hand, stem))
     todo, dropped = pick_latest(known)
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(grade_file, h.student, h.path, timeout, stem) for h, stem in todo]
+        futures = [pool.submit(grade_file, h.student, h.path, timeout, stem=stem)
+                   for h, stem in todo]
         for (hand, _), fut in zip(todo, futures, strict=True):
             try:
                 result = fut.result()
