@@ -72,7 +72,8 @@ def test_student_version_is_clean_and_opens_itself(lesson):
     source, student = _lesson(lesson.stem), _student(lesson.stem)
     text = "\n".join(c.source for c in student.cells)
     assert "### BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text
-    n_solutions = sum(1 for c in source.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    n_solutions = sum(1 for c in source.cells if c.cell_type == "code"   # written: markdown
+                      and c.metadata.get("nbgrader", {}).get("solution"))
     assert n_solutions >= 3
     assert text.count("raise NotImplementedError(") >= n_solutions
     assert all(not c.get("outputs") and c.get("execution_count") is None
@@ -432,6 +433,7 @@ def test_every_exercise_heading_states_the_points_of_its_grade_cell():
         stated = {int(m.group(1)): float(m.group(2))
                   for cell in nbformat.read(path, as_version=4).cells
                   if cell.cell_type == "markdown" for m in heading.finditer(cell.source)}
-        graded = {int(q.qid.split("-ex")[1]): q.points for q in lesson.questions}
+        graded = {int(q.qid.split("-ex")[1].removesuffix("-written")): q.points
+                  for q in lesson.questions}
         assert stated == graded, path.name
         assert all("point" not in q.title for q in lesson.questions)
