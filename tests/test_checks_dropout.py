@@ -288,6 +288,10 @@ def _train_cheat(kind):
                                      batch_size, record_every)
         if kind == "steps":
             run["step"] = list(range(len(run["step"])))
+        if kind == "trains_on_val":
+            both = (np.concatenate([X, Xv]), np.concatenate([y, yv]), Xv, yv)
+            return train_dropout_net(both, keep_prob, steps, lr, seed, hidden, batch_size,
+                                     record_every)
         return run
     return train
 
@@ -295,6 +299,7 @@ def _train_cheat(kind):
 @pytest.mark.parametrize(("kind", "hint"), [
     ("untrained", "only"), ("fake_acc", "your record says"), ("best_is_last", "COPY"),
     ("no_dropout", "apply your dropout"), ("unseeded", "same seed gave another run"),
+    ("trains_on_val", "only to measure"),
     ("steps", "record after every")])
 def test_training_shortcuts_fail(kind, hint) -> None:
     with pytest.raises(ExerciseError, match=hint):
