@@ -74,7 +74,8 @@ def test_grader_carries_the_text_to_feedback_and_leaves_the_mark_blank(tmp_path,
     path = _written_lesson(tmp_path)
     lesson = grading.load_lesson(path)
     nb = json.loads(nbformat.writes(homework.student_version(path, {STEM})))
-    cell = next(c for c in nb["cells"] if grading.is_written(c))
+    cell = next(c for c in nb["cells"] if grading.is_written(c)
+                and c["metadata"]["nbgrader"]["grade_id"] == "06-ex9-written")
     cell["source"] = answer
     sub = grading.grade_notebook(nb, lesson, "ada", "ada.ipynb", 30).to_dict()
     q = next(q for q in sub["questions"] if q["qid"] == "06-ex9-written")
