@@ -82,13 +82,14 @@ homework: install
 	$(PY) scripts/homework.py release
 
 # make grade SUBMISSIONS=path/to/folder [OUT=homework/graded] [WORKERS=2] [TIMEOUT=60]
+#            [SECRET=path/to/term-secret] [UNSAFE=1]   (TIMEOUT: seconds per exercise)
 SUBMISSIONS ?= submissions
 OUT ?= homework/graded
 WORKERS ?= 2
 TIMEOUT ?= 60
 grade: install
 	$(PY) scripts/homework.py grade $(SUBMISSIONS) --out $(OUT) --workers $(WORKERS) \
-	    --timeout $(TIMEOUT)
+	    --timeout $(TIMEOUT) $(if $(SECRET),--secret-file $(SECRET)) $(if $(UNSAFE),--unsafe)
 
 slides: install
 	$(PY) scripts/slides.py

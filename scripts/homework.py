@@ -5,6 +5,7 @@
     python scripts/homework.py collect SRC... --into DIR
                                                   # copy submissions into DIR, one id each
     python scripts/homework.py grade DIR_OR_FILES... [--out DIR] [--workers N] [--timeout S]
+                       [--secret-file F] [--show-hidden-inputs] [--unsafe]
                                                   # marks.csv, results.json, feedback/*.html
     python scripts/homework.py export --out DIR   # marks.csv again from results.json
     python scripts/homework.py feedback --out DIR # feedback/*.html again from results.json
@@ -27,6 +28,7 @@ import argparse
 import csv
 import html
 import json
+import os
 import re
 import shutil
 import sys
@@ -208,7 +210,8 @@ def collect(sources: list[Path], into: Path) -> list[Path]:
     return copied
 
 
-def grade_file(student: str, path: Path, timeout: float = 60.0) -> dict[str, Any]:
+def grade_file(student: str, path: Path, timeout: float = 60.0, secret: bytes | None = None,
+               show_hidden_inputs: bool = False, unsafe: bool = False) -> dict[str, Any]:
     """Grade one submission file; never raises for a broken file."""
     lessons = lesson_index()
     try:
@@ -224,7 +227,27 @@ def grade_file(student: str, path: Path, timeout: float = 60.0) -> dict[str, Any
                 "error": "not a notebook of this course (no lesson metadata or exercise cells)",
                 "seconds": 0.0}
     lesson = grading.load_lesson(lessons[stem])
-    return grading.grade_notebook(nb, lesson, student, str(path), timeout).to_dict()
+    return grading.grade_notebook(nb, lesson, student, str(path), timeout, secret=secret,
+                                  show_hidden_inputs=show_hidden_inputs,
+                                  unsafe=unsafe).to_dict()
+
+
+SECRET_ENV = "TRAINLAB_GRADING_SECRET"
+PUBLIC_CASES = ("warning: no grading secret (--secret-file or $TRAINLAB_GRADING_SECRET): the "
+                "hidden cases are the public ones, drawn from seeds committed in the lessons, so "
+                "an answer table computed from them scores full marks")
+
+
+def read_secret(path: Path | None) -> bytes | None:
+    """The lecturer's grading secret (one per term) from ``path`` or $TRAINLAB_GRADING_SECRET;
+    None when neither is given. A secret shorter than 16 bytes is refused."""
+    secret = path.read_bytes().strip() if path else os.environ.get(SECRET_ENV, "").encode()
+    if not secret:
+        return None
+    if len(secret) < 16:
+        raise ValueError(f"the grading secret is {len(secret)} bytes long; use at least 16 "
+                         f"(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+    return secret
 
 
 def _score(result: dict[str, Any]) -> tuple[float, float]:
@@ -234,11 +257,24 @@ def _score(result: dict[str, Any]) -> tuple[float, float]:
 
 
 def grade(sources: list[Path], out: Path, workers: int = 2, timeout: float = 60.0,
-          ids: dict[str, str] | None = None) -> list[dict[str, Any]]:
+          ids: dict[str, str] | None = None, secret: bytes | None = None,
+          show_hidden_inputs: bool = False, unsafe: bool = False) -> list[dict[str, Any]]:
+    """Grade every submission found in ``sources`` into ``out``. ``timeout``: seconds per
+    exercise. Raises :class:`grading.IsolationUnavailable` (before grading anything) when the
+    operating system's sandbox cannot run here, unless ``unsafe``."""
+    why = grading.isolation.problem()
+    if why and not unsafe:
+        raise grading.IsolationUnavailable(why)
+    if why:
+        print(f"warning: grading WITHOUT the operating system's sandbox (--unsafe): {why}",
+              file=sys.stderr)
+    if secret is None:
+        print(PUBLIC_CASES, file=sys.stderr)
     subs = find_submissions(sources, ids)
     out.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(grade_file, sid, f, timeout) for sid, f in subs]
+        futures = [pool.submit(grade_file, sid, f, timeout, secret, show_hidden_inputs,
+                               bool(why) and unsafe) for sid, f in subs]
         results = []
         for (sid, f), fut in zip(subs, futures, strict=True):
             try:
@@ -358,8 +394,16 @@ def main(argv: list[str]) -> int:
     g.add_argument("sources", nargs="+", type=Path)
     g.add_argument("--out", type=Path, default=ROOT / "homework" / "graded")
     g.add_argument("--workers", type=int, default=2)
-    g.add_argument("--timeout", type=float, default=60.0, help="seconds per submission")
+    g.add_argument("--timeout", type=float, default=60.0, help="seconds per exercise")
     g.add_argument("--ids", type=Path, help="CSV with columns file,student")
+    g.add_argument("--secret-file", type=Path,
+                   help=f"the term's grading secret (else ${SECRET_ENV}): hidden cases are "
+                        "drawn from it instead of the seeds committed in the lessons")
+    g.add_argument("--show-hidden-inputs", action="store_true",
+                   help="with a secret, show a failing hidden case's message (and inputs)")
+    g.add_argument("--unsafe", action="store_true",
+                   help="grade even where the operating system's sandbox (bubblewrap) cannot "
+                        "run: learners' code then runs as your user, guarded only by the audit")
     for name in ("export", "feedback"):
         e = sub.add_parser(name, help=f"{name} again from OUT/results.json")
         e.add_argument("--out", type=Path, default=ROOT / "homework" / "graded")
@@ -376,7 +420,19 @@ def main(argv: list[str]) -> int:
         missing = [s for s in args.sources if not s.exists()]
         if missing:
             parser.error(f"no such file or folder: {', '.join(map(str, missing))}")
-        results = grade(args.sources, args.out, args.workers, args.timeout, _read_ids(args.ids))
+        if args.timeout <= 0:
+            parser.error(f"--timeout must be > 0 seconds per exercise, not {args.timeout}")
+        try:
+            secret = read_secret(args.secret_file)
+            results = grade(args.sources, args.out, args.workers, args.timeout,
+                            _read_ids(args.ids), secret, args.show_hidden_inputs, args.unsafe)
+        except grading.IsolationUnavailable as exc:
+            print(f"refusing to grade: the sandbox that runs learners' code cannot start here: "
+                  f"{exc}.\nInstall bubblewrap (apt-get install -y bubblewrap), or pass "
+                  f"--unsafe (make grade UNSAFE=1) to grade without it.", file=sys.stderr)
+            return 2
+        except (OSError, ValueError) as exc:
+            parser.error(str(exc))
         for r in results:
             print(report(r))
         print(f"marks: {args.out / 'marks.csv'}; feedback: {args.out / 'feedback'}/")
