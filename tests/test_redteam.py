@@ -69,7 +69,7 @@ class _Exploit:
         self.code = code
 
     def __reduce__(self):
-        return exec, (self.code,)
+        return exec, (self.code, {})
 
 
 def _npy_with_pickle(code: str) -> bytes:
@@ -92,7 +92,8 @@ for target in TARGETS:
     except BaseException as exc:
         loot.append(repr(exc))
 loot.append(repr(dict(o.environ)))
-for pid in [o.getppid(), GRADER] + [int(p) for p in o.listdir("/proc") if p.isdigit()]:
+pids = [o.getppid(), GRADER] + [int(p) for p in o.listdir("/proc") if p.isdigit()]
+for pid in [p for p in pids if p != o.getpid()]:
     for sig in (19, 9):
         try:
             o.kill(pid, sig)
@@ -145,7 +146,7 @@ def _attacks(paths: dict[str, str]) -> dict[str, str]:
         "    return np.lib.format.read_array(F(PAYLOAD), allow_pickle=True)\n",
         "ctypes-via-numpy": head + "from numpy._core._internal import ctypes as c\n" + fn +
         "    libc = c.CDLL(None)\n    status = libc.system(b'touch ' + CANARY.encode())\n"
-        "    pids = [libc.kill(p, 9) for p in (GRADER, 1, 2)]\n"
+        "    pids = [libc.kill(p, 9) for p in (GRADER, 1)]\n"
         "    raise RuntimeError(f'system={status} kill={pids}')\n",
         "numpy-file-readers": head + "from numpy import fromfile\n"
         "from numpy.ma.mrecords import openfile\nfrom numpy.ma.core import inspect\n" + fn +
@@ -159,7 +160,7 @@ def _attacks(paths: dict[str, str]) -> dict[str, str]:
         "    def __array__(self, *a, **k):\n        return self\n" + fn + "    return Yes()\n",
         "patch-showtraceback": "try:\n    get_ipython().showtraceback = lambda *a, **k: None\n"
         "except NameError:\n    pass\n" + fn + "    return x\n",
-        "rebind-allclose": "np.allclose = lambda *a, **k: True\nnp.testing = None\n"
+        "rebind-allclose": "np.allclose = lambda *a, **k: True\nnp.array_equal = np.allclose\n"
         "np.isclose = lambda *a, **k: True\n" + fn + "    return x\n",
         "forge-results": head + "from collections import _sys\no = _sys.modules['os']\n"
         "for name in ('results.json', 'marks.csv', MARKS, RESULTS):\n    try:\n"
@@ -241,6 +242,11 @@ def test_a_class_with_every_attack_is_graded_and_nothing_escapes(tmp_path, monke
                              for p in out.rglob("*") if p.is_file())
         assert token not in everything
         results = {r["student"]: r for r in json.loads((out / "results.json").read_text())}
+        for kind in ("from-import", "match-case", "pickle-read_array"):
+            ran = results[f"mallory-{kind}"]["questions"][0]["parts"][0]["message"]
+            assert "BlockingIOError" in ran and "No such process" in ran, (kind, ran)
+        shell = results["mallory-ctypes-via-numpy"]["questions"][0]["parts"][0]["message"]
+        assert "system=" in shell and "kill=[-1" in shell, shell  # no shell; no grader to kill
         loop = results["mallory-endless-loop"]["questions"][0]
         assert "time limit" in loop["parts"][0]["message"]
         big = results["mallory-4x400MB"]["questions"][0]

@@ -419,7 +419,10 @@ class Sandbox:
                 continue
             chunk = os.read(self._from_child, min(size - got, 1 << 22))
             if not chunk:
-                code = self.proc.poll()
+                try:
+                    code = self.proc.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    code = None
                 self._fail(f"your code ended the grading process (exit status {code})")
             chunks.append(chunk)
             got += len(chunk)
