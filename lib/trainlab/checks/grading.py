@@ -7,18 +7,31 @@ How one submission is graded (:func:`grade_notebook`):
 2. Only the learner's *solution cells* are taken from the submission; every check comes from
    the committed lesson (hidden cases included). Stored outputs are never read: a notebook
    that was not run is graded like one that was.
-3. Each solution cell is audited (:func:`audit`): a cell that imports or names trainlab or
-   torch scores 0 for its question, with the reason; so does one using ``sys``, ``os``,
-   ``eval``, frame or dunder introspection or NumPy file I/O. Such a cell is not run.
-4. The remaining cells run in a fresh interpreter (``python -I sandbox.py``) in an empty
-   temporary folder, under a memory limit and a deadline, with trainlab and torch blocked and
-   its prints discarded (:class:`Sandbox`).
+3. Each solution cell is audited (:func:`audit`) against the course's rules: a cell that
+   imports or names trainlab or torch scores 0 for its question, with the reason; so does one
+   using ``sys``, ``os``, ``eval``, frame or dunder introspection or NumPy file I/O. Such a cell
+   is not run. The audit is a course rule ("write the code yourself"), *not* the security
+   boundary: code can get past any reading of it (the red-team suite, tests/test_redteam.py,
+   does so on purpose), so what keeps the grader safe is step 4.
+4. Each question runs in its own fresh interpreter (``python -I -S sandbox.py``) inside the
+   operating system's sandbox (:mod:`trainlab.checks.isolation`: bubblewrap, an unprivileged
+   user in its own user/PID/network namespaces, only Python and NumPy visible and read-only, an
+   empty private tmpfs, no process creation, rlimits), under a deadline *per question*, with
+   trainlab and torch blocked and its prints discarded (:class:`Sandbox`). The child runs the
+   learner's cell of that question after the committed *reference* cells of the questions it
+   depends on (:meth:`Lesson.dependencies`), so a refused or looping exercise costs only its
+   own points. Without bubblewrap, grading refuses unless told ``unsafe=True``.
 5. Every check statement of the lesson's check cells is one *part*, run here, in the grading
    process: the learner's functions are proxies that send the inputs to the child and bring
    the return values back (as plain arrays). References and comparisons never run where the
    learner's code runs, so rebinding checks, patching NumPy or reading frames in the child
    changes nothing but the learner's own answers. Each part earns its share of the question's
    points; a failing part keeps its message (with the slip's hint when one is recognised).
+   A call's reply is capped (:data:`~trainlab.checks.sandbox.MAX_REPLY`).
+6. With a lecturer's secret, the ``seed=`` of every hidden check is replaced by
+   :func:`secret_seed` (HMAC of the secret, the lesson, the question and the committed seed),
+   so hidden cases cannot be computed from the repository; their failure messages are then
+   withheld unless ``show_hidden_inputs``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """The child side of grading: runs a learner's solution cells and calls their functions.
 
-Started by :mod:`trainlab.checks.grading` as ``python -I sandbox.py READ_FD WRITE_FD`` in a
-fresh interpreter, with a private temporary working folder, resource limits and a timeout set
-by the parent. It imports only NumPy (never trainlab: run as a script, not as a module), blocks
+Started by :mod:`trainlab.checks.grading` for each question as ``sandbox.py READ_FD WRITE_FD``
+in a fresh ``python -I -S`` inside bubblewrap (:mod:`trainlab.checks.isolation`: only Python
+and NumPy visible, an empty private tmpfs as its folder, no network, no process creation,
+resource limits) and a deadline set by the parent; or, with ``--unsafe`` where bubblewrap
+cannot run, as a plain ``python -I sandbox.py`` in a temporary folder. ``sandbox.py --probe``
+prints "isolated" when it runs inside the sandbox it should. It imports only NumPy (never trainlab: run as a script, not as a module), blocks
 the import of trainlab, torch and other libraries that would answer the exercises, discards
 everything the learner's code prints, executes the solution cells, then answers the parent's
 requests ``call(name, args)`` with the learner's return values.
