@@ -670,6 +670,10 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
         if q.qid in refused:
             _refuse(q, *refused[q.qid])
             continue
+        if _is_stub(sources.get(q.qid, "")):
+            _refuse(q, "not attempted", NOT_ATTEMPTED)
+            q.note = ""
+            continue
         cells = [{"qid": f"{d}-reference", "source": lesson.references[d]}
                  for d in lesson.dependencies(q, sources.get(q.qid, ""))
                  if d in lesson.references]
@@ -695,6 +699,31 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
     return sub
 
 
+NOT_ATTEMPTED = "still the stub: replace `raise NotImplementedError` with your code"
+
+
+def _is_stub(source: str) -> bool:
+    """True for a cell made only of functions whose body is the released stub (a docstring,
+    then ``raise NotImplementedError(...)``): graded "not attempted" without starting a child."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    if not body:
+        return False
+    for node in body:
+        if not isinstance(node, ast.FunctionDef):
+            return False
+        stmts = node.body[1:] if ast.get_docstring(node) is not None else node.body
+        if len(stmts) != 1 or not isinstance(stmts[0], ast.Raise):
+            return False
+        exc = stmts[0].exc
+        name = exc.func if isinstance(exc, ast.Call) else exc
+        if not (isinstance(name, ast.Name) and name.id == "NotImplementedError"):
+            return False
+    return True
+
+
 def _refuse(q: Question, status: str, message: str) -> None:
     for p in q.parts:
         p.status, p.message = status, message
@@ -712,8 +741,7 @@ def _grade_question(q: Question, local: dict[str, Any], sandbox: Sandbox,
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(code, f"<check {q.qid}>", "exec"), local)  # noqa: S102
         except NotAttemptedError:
-            p.status, p.message = "not attempted", "still the stub: replace " \
-                "`raise NotImplementedError` with your code"
+            p.status, p.message = "not attempted", NOT_ATTEMPTED
         except ExerciseError as exc:
             p.status, p.message = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - a learner's odd return value, reported

@@ -5,7 +5,9 @@ in a fresh ``python -I -S`` inside bubblewrap (:mod:`trainlab.checks.isolation`:
 and NumPy visible, an empty private tmpfs as its folder, no network, no process creation,
 resource limits) and a deadline set by the parent; or, with ``--unsafe`` where bubblewrap
 cannot run, as a plain ``python -I sandbox.py`` in a temporary folder. ``sandbox.py --probe``
-prints "isolated" when it runs inside the sandbox it should. It imports only NumPy (never trainlab: run as a script, not as a module), blocks
+prints "isolated" when it runs inside the sandbox it should.
+
+It imports only NumPy (never trainlab: run as a script, not as a module), blocks
 the import of trainlab, torch and other libraries that would answer the exercises, discards
 everything the learner's code prints, executes the solution cells, then answers the parent's
 requests ``call(name, args)`` with the learner's return values.
