@@ -88,17 +88,16 @@ HARM = '''
 loot = []
 for target in TARGETS:
     try:
-        loot.append(o.read(o.open(target, 0), 4000))
+        loot.append(str(o.read(o.open(target, 0), 4000)))
     except BaseException as exc:
-        loot.append(repr(exc))
-loot.append(repr(dict(o.environ)))
+        loot.append(type(exc).__name__)
 pids = [o.getppid(), GRADER] + [int(p) for p in o.listdir("/proc") if p.isdigit()]
 for pid in [p for p in pids if p != o.getpid()]:
     for sig in (19, 9):
         try:
             o.kill(pid, sig)
         except BaseException as exc:
-            loot.append(repr(exc))
+            loot.append(type(exc).__name__)
 try:
     if o.fork() == 0:
         o.setsid()
@@ -108,12 +107,13 @@ try:
             except BaseException:
                 pass
 except BaseException as exc:
-    loot.append(repr(exc))
+    loot.append(type(exc).__name__)
 for victim in (CLASSMATE, CANARY):
     try:
         o.write(o.open(victim, 577), b"overwritten")
     except BaseException as exc:
-        loot.append(repr(exc))
+        loot.append(type(exc).__name__)
+loot.append(repr(dict(o.environ)))
 '''
 
 
@@ -244,7 +244,7 @@ def test_a_class_with_every_attack_is_graded_and_nothing_escapes(tmp_path, monke
         results = {r["student"]: r for r in json.loads((out / "results.json").read_text())}
         for kind in ("from-import", "match-case", "pickle-read_array"):
             ran = results[f"mallory-{kind}"]["questions"][0]["parts"][0]["message"]
-            assert "BlockingIOError" in ran and "No such process" in ran, (kind, ran)
+            assert "BlockingIOError" in ran and "ProcessLookupError" in ran, (kind, ran)
         shell = results["mallory-ctypes-via-numpy"]["questions"][0]["parts"][0]["message"]
         assert "system=" in shell and "kill=[-1" in shell, shell  # no shell; no grader to kill
         loop = results["mallory-endless-loop"]["questions"][0]
