@@ -303,7 +303,7 @@ def test_the_sandbox_alone_holds_with_no_audit(tmp_path, monkeypatch):
         sandbox.close()
     assert token not in json.dumps(seen)
     assert seen["uid"] == isolation.UID and seen["cwd"] == "/work"
-    assert set(seen["root"]) <= {"dev", "proc", "work", "sandbox", "usr", "lib", "lib64",
+    assert set(seen["root"]) <= {"dev", "proc", "work", "sandbox", "usr", "lib", "lib64", "etc",
                                  "root", "home", "opt"}
     assert set(seen["env"]) <= {"HOME", "PATH", "LC_ALL", "OMP_NUM_THREADS", "PWD",
                                 "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"}

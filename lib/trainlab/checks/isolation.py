@@ -14,7 +14,8 @@ runs ``python -I -S`` with
 - an empty environment (``--clearenv``): none of the grader's variables (a secret, a token);
 - a file system made of exactly: the interpreter and its shared library, its standard library
   (its ``site-packages`` hidden under an empty tmpfs), the system's shared libraries
-  (``/usr/lib/<arch>``, the dynamic loader), NumPy and its bundled libraries, and ``sandbox.py``,
+  (``/usr/lib/<arch>``, the dynamic loader, the links in ``/etc/alternatives``), NumPy and its
+  bundled libraries, and ``sandbox.py``,
   all read-only; ``/work``, an empty private tmpfs of :data:`WORK_BYTES` (the working folder);
   a minimal ``/dev`` and the namespace's own ``/proc``. No home, no repository, no submissions,
   no ``marks.csv``: nothing of the grader's to read, overwrite or exfiltrate;
@@ -144,6 +145,8 @@ def command(memory_bytes: int, cpu_seconds: int, seccomp_fd: int | None,
         argv += ["--ro-bind", str(p["libpython"]), str(p["libpython"])]
     for folder in _system_libraries():
         argv += ["--ro-bind", folder, folder]
+    if os.path.isdir("/etc/alternatives"):  # Debian's libblas.so.3 & co. point through it
+        argv += ["--ro-bind", "/etc/alternatives", "/etc/alternatives"]
     for link in ("/lib", "/lib64"):
         if os.path.islink(link):
             argv += ["--symlink", os.readlink(link), link]
