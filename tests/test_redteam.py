@@ -128,6 +128,16 @@ def _attacks(paths: dict[str, str]) -> dict[str, str]:
     fn = "def inverted_dropout_forward(x, keep_prob, mask):\n"
     pickled = _npy_with_pickle(
         "import os as o\n" + _prelude(paths) + HARM + "\nraise RuntimeError(repr(loot))\n")
+    reader = (
+        "class F:\n    def __init__(self, data):\n        self.data, self.at = data, 0\n"
+        "    def read(self, n=-1):\n        n = len(self.data) - self.at if n < 0 else n\n"
+        "        self.at += n\n        return self.data[self.at - n:self.at]\n"
+        "    def readline(self, n=-1):\n        end = self.data.index(b'\\n', self.at) + 1\n"
+        "        out, self.at = self.data[self.at:end], end\n        return out\n"
+        "    def seek(self, at, whence=0):\n"
+        "        self.at = at + (self.at if whence == 1 else 0)\n        return self.at\n"
+        "    def tell(self):\n        return self.at\n"
+        f"PAYLOAD = {pickled!r}\n")
     return {
         "from-import": head + "from collections import _sys\n" + fn +
         "    o = _sys.modules['os']\n" + "    " + harm + "\n    raise RuntimeError(loot)\n",
@@ -136,14 +146,10 @@ def _attacks(paths: dict[str, str]) -> dict[str, str]:
         "    b = [v for k, v in g.items() if k.endswith('builtins_' + '_')][0]\n"
         "    match b:\n        case object(__import__=imp):\n            pass\n"
         "    o = imp('os')\n    " + harm + "\n    raise RuntimeError(loot)\n",
-        "pickle-read_array": head +
-        "class F:\n    def __init__(self, data):\n        self.data, self.at = data, 0\n"
-        "    def read(self, n=-1):\n        n = len(self.data) - self.at if n < 0 else n\n"
-        "        self.at += n\n        return self.data[self.at - n:self.at]\n"
-        "    def readline(self, n=-1):\n        end = self.data.index(b'\\n', self.at) + 1\n"
-        "        out, self.at = self.data[self.at:end], end\n        return out\n"
-        f"PAYLOAD = {pickled!r}\n" + fn +
+        "pickle-read_array": head + reader + fn +
         "    return np.lib.format.read_array(F(PAYLOAD), allow_pickle=True)\n",
+        "pickle-private-npyio": head + "from numpy.lib._npyio_impl import load as ld\n" +
+        reader + fn + "    return ld(F(PAYLOAD), allow_pickle=True)\n",
         "ctypes-via-numpy": head + "from numpy._core._internal import ctypes as c\n" + fn +
         "    libc = c.CDLL(None)\n    status = libc.system(b'touch ' + CANARY.encode())\n"
         "    pids = [libc.kill(p, 9) for p in (GRADER, 1)]\n"
@@ -242,7 +248,7 @@ def test_a_class_with_every_attack_is_graded_and_nothing_escapes(tmp_path, monke
                              for p in out.rglob("*") if p.is_file())
         assert token not in everything
         results = {r["student"]: r for r in json.loads((out / "results.json").read_text())}
-        for kind in ("from-import", "match-case", "pickle-read_array"):
+        for kind in ("from-import", "match-case", "pickle-read_array", "pickle-private-npyio"):
             ran = results[f"mallory-{kind}"]["questions"][0]["parts"][0]["message"]
             assert "BlockingIOError" in ran and "ProcessLookupError" in ran, (kind, ran)
         shell = results["mallory-ctypes-via-numpy"]["questions"][0]["parts"][0]["message"]
