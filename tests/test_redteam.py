@@ -492,3 +492,15 @@ def test_the_references_pass_hidden_cases_drawn_from_any_secret(lesson):
             for part in hidden:
                 with contextlib.redirect_stdout(io.StringIO()):
                     exec(grading._with_secret_seeds(part.code), dict(space))  # noqa: S102
+
+
+def test_only_an_untouched_stub_is_graded_without_a_sandbox():
+    """Every released stub is recognised (no child started for it); anything else runs."""
+    for path in sorted((ROOT / "notebooks" / "student").glob("0*.ipynb")):
+        cells = [c for c in nbformat.read(path, as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("solution")]
+        assert cells and all(grading._is_stub(c.source) for c in cells), path.name
+    assert not grading._is_stub("def f(x):\n    raise NotImplementedError\nprint(1)\n")
+    assert not grading._is_stub("def f(x):\n    '''doc'''\n    return x\n")
+    assert not grading._is_stub("def f(x):\n    raise ValueError('x')\n")
+    assert not grading._is_stub("") and not grading._is_stub("def f(:\n")
