@@ -57,9 +57,31 @@ def _execute_lesson(name: str) -> float:
     return time.perf_counter() - start
 
 
+TIMEOUT = 240.0
+"""Seconds per exercise: generous, so that the capstone's trainings (about 15 s of one core)
+finish on a loaded machine and every submission is graded to the end."""
+
+
+def _startups(repeats: int = 15) -> tuple[float, float]:
+    """Median seconds to start a child, run a one-line cell and call it: (sandboxed, plain),
+    alternated so that both see the same load."""
+    from trainlab.checks import grading
+
+    cell = [{"qid": "x-solution", "source": "def f(x):\n    return 2 * x\n"}]
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(repeats):
+        for isolated in (True, False):
+            start = time.perf_counter()
+            box = grading.Sandbox(cell, deadline=time.monotonic() + 60, isolated=isolated)
+            box.call("f", (1.0,), {})
+            box.close()
+            times[isolated].append(time.perf_counter() - start)
+    return statistics.median(times[True]), statistics.median(times[False])
+
+
 def _serial(folder: Path, unsafe: bool) -> tuple[list[dict[str, Any]], float]:
     start = time.perf_counter()
-    results = [homework.grade_file(sid, f, 60.0, None, False, unsafe)
+    results = [homework.grade_file(sid, f, TIMEOUT, None, False, unsafe)
                for sid, f in homework.find_submissions([folder])]
     return results, time.perf_counter() - start
 
@@ -76,9 +98,10 @@ def run(students: int = 2, baseline: bool = True) -> dict[str, Any]:
         results, serial = _serial(folder, unsafe=False)
         plain, serial_plain = _serial(folder, unsafe=True)
         start = time.perf_counter()
-        homework.grade([folder], Path(tmp) / "out2", workers=2)
+        homework.grade([folder], Path(tmp) / "out2", workers=2, timeout=TIMEOUT)
         parallel = time.perf_counter() - start
     extra = [(r["seconds"] - p["seconds"]) for r, p in zip(results, plain, strict=True)]
+    boxed, bare = _startups()
     exercises = sum(len(r["questions"]) for r in results)
     per = sorted(r["seconds"] for r in results)
     by_lesson: dict[str, list[float]] = {}
@@ -92,7 +115,7 @@ def run(students: int = 2, baseline: bool = True) -> dict[str, Any]:
            "parallel2_per_min": 60 * n / parallel, "all_full_marks": full}
     class_min = 200 * 8 / out["parallel2_per_min"]
     out.update(isolation_extra_s=statistics.mean(extra), serial_plain_s=serial_plain,
-               projected_class_min=class_min)
+               projected_class_min=class_min, start_sandboxed_s=boxed, start_plain_s=bare)
     print(f"{n} submissions ({students} per lesson), every one scored full marks: {full}")
     print(f"one submission (sandboxed): median {out['median_s']:.2f} s, slowest "
           f"{out['max_s']:.2f} s")
@@ -104,6 +127,9 @@ def run(students: int = 2, baseline: bool = True) -> dict[str, Any]:
           f"(max {max(extra):+.2f} s; {exercises / n:.1f} sandboxes per submission; "
           f"{serial:.1f} s against {serial_plain:.1f} s for the folder, "
           f"{serial / serial_plain:.2f}x; target <= +1 s per submission)")
+    print(f"one child started, a cell run and called, median of 15: {boxed:.3f} s sandboxed, "
+          f"{bare:.3f} s plain: {boxed - bare:+.3f} s per exercise, "
+          f"{(boxed - bare) * exercises / n:+.2f} s per submission")
     print(f"class folder, 2 workers: {parallel:.1f} s ({out['parallel2_per_min']:.1f} "
           f"submissions per minute, {serial / parallel:.2f}x the 1-worker rate)")
     print(f"projected: 200 students x 8 lessons = 1600 submissions on 2 cores: "
