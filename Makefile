@@ -82,14 +82,16 @@ homework: install
 	$(PY) scripts/homework.py release
 
 # make grade SUBMISSIONS=path/to/folder [OUT=homework/graded] [WORKERS=2] [TIMEOUT=60]
-#            [LMS=moodle|canvas|any]
+#            [LMS=moodle|canvas|any] [SECRET=path/to/term-secret] [UNSAFE=1]
+#            (TIMEOUT: seconds per exercise)
 SUBMISSIONS ?= submissions
 OUT ?= homework/graded
 WORKERS ?= 2
 TIMEOUT ?= 60
 grade: install
 	$(PY) scripts/homework.py grade $(SUBMISSIONS) --out $(OUT) --workers $(WORKERS) \
-	    --timeout $(TIMEOUT) $(if $(LMS),--lms $(LMS),)
+	    --timeout $(TIMEOUT) $(if $(LMS),--lms $(LMS),) $(if $(SECRET),--secret-file $(SECRET)) \
+	    $(if $(UNSAFE),--unsafe)
 
 # make gradescope [LESSON=06_dropout]: the Gradescope autograder zip, homework/gradescope.zip
 gradescope: install

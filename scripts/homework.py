@@ -7,9 +7,10 @@
                                                   # copy submissions into DIR, one id each
     python scripts/homework.py grade DIR_OR_FILES... [--out DIR] [--workers N] [--timeout S]
                                    [--ids CSV] [--lms moodle|canvas|any]
+                                   [--secret-file F] [--show-hidden-inputs] [--unsafe]
                                                   # marks.csv, duplicates.csv, canvas.csv,
                                                   # moodle_<lesson>.csv, results.json,
-                                                  # feedback/*.html
+                                                  # feedback/*.html (--timeout: per exercise)
     python scripts/homework.py export --out DIR   # marks.csv and the LMS files again
     python scripts/homework.py feedback --out DIR # feedback/*.html again from results.json
 
@@ -38,6 +39,7 @@ import copy
 import csv
 import html
 import json
+import os
 import re
 import shutil
 import sys
@@ -452,9 +454,10 @@ def identify(hand: HandIn, lessons: dict[str, Path]) -> tuple[str | None, str]:
 
 
 def grade_file(student: str, path: Path, timeout: float = 60.0, *,
-               stem: str | None = None) -> dict[str, Any]:
+               stem: str | None = None, secret: bytes | None = None,
+               show_hidden_inputs: bool = False, unsafe: bool = False) -> dict[str, Any]:
     """Grade one submission file; never raises for a broken file. ``stem``: its lesson when
-    already recognised (:func:`identify`)."""
+    already recognised (:func:`identify`); ``timeout``: seconds per exercise."""
     lessons = lesson_index()
     hand = HandIn(student, path)
     if stem is None:
@@ -463,7 +466,27 @@ def grade_file(student: str, path: Path, timeout: float = 60.0, *,
             return _error(hand, why)
     nb = json.loads(path.read_text(encoding="utf-8"))
     lesson = grading.load_lesson(lessons[stem])
-    return grading.grade_notebook(nb, lesson, student, str(path), timeout).to_dict()
+    return grading.grade_notebook(nb, lesson, student, str(path), timeout, secret=secret,
+                                  show_hidden_inputs=show_hidden_inputs,
+                                  unsafe=unsafe).to_dict()
+
+
+SECRET_ENV = "TRAINLAB_GRADING_SECRET"
+PUBLIC_CASES = ("warning: no grading secret (--secret-file or $TRAINLAB_GRADING_SECRET): the "
+                "hidden cases are the public ones, drawn from seeds committed in the lessons, so "
+                "an answer table computed from them scores full marks")
+
+
+def read_secret(path: Path | None) -> bytes | None:
+    """The lecturer's grading secret (one per term) from ``path`` or $TRAINLAB_GRADING_SECRET;
+    None when neither is given. A secret shorter than 16 bytes is refused."""
+    secret = path.read_bytes().strip() if path else os.environ.get(SECRET_ENV, "").encode()
+    if not secret:
+        return None
+    if len(secret) < 16:
+        raise ValueError(f"the grading secret is {len(secret)} bytes long; use at least 16 "
+                         f"(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+    return secret
 
 
 def _when(stamp: float) -> str:
@@ -492,10 +515,21 @@ def pick_latest(hands: list[tuple[HandIn, str]]) -> tuple[list[tuple[HandIn, str
 
 
 def grade(sources: list[Path], out: Path, workers: int = 2, timeout: float = 60.0,
-          ids: dict[str, Any] | None = None, system: str | None = None
-          ) -> list[dict[str, Any]]:
+          ids: dict[str, Any] | None = None, system: str | None = None,
+          secret: bytes | None = None, show_hidden_inputs: bool = False,
+          unsafe: bool = False) -> list[dict[str, Any]]:
     """Grade every hand-in; write results.json, marks.csv, the LMS files, duplicates.csv and
-    one feedback page per graded notebook into ``out``."""
+    one feedback page per graded notebook into ``out``. ``timeout``: seconds per exercise.
+    Raises :class:`grading.IsolationUnavailable` (before grading anything) when the operating
+    system's sandbox cannot run here, unless ``unsafe``."""
+    why_unsafe = grading.isolation.problem()
+    if why_unsafe and not unsafe:
+        raise grading.IsolationUnavailable(why_unsafe)
+    if why_unsafe:
+        print(f"warning: grading WITHOUT the operating system's sandbox (--unsafe): {why_unsafe}",
+              file=sys.stderr)
+    if secret is None:
+        print(PUBLIC_CASES, file=sys.stderr)
     if ids and not isinstance(next(iter(ids.values())), dict):
         ids = {k: {"student": v} for k, v in ids.items()}
     hands = discover(sources, ids, system)
@@ -511,7 +545,9 @@ def grade(sources: list[Path], out: Path, workers: int = 2, timeout: float = 60.
             known.append((hand, stem))
     todo, dropped = pick_latest(known)
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(grade_file, h.student, h.path, timeout, stem=stem)
+        futures = [pool.submit(grade_file, h.student, h.path, timeout, stem=stem,
+                               secret=secret, show_hidden_inputs=show_hidden_inputs,
+                               unsafe=bool(why_unsafe) and unsafe)
                    for h, stem in todo]
         for (hand, _), fut in zip(todo, futures, strict=True):
             try:
@@ -718,10 +754,18 @@ def main(argv: list[str]) -> int:
     g.add_argument("sources", nargs="+", type=Path)
     g.add_argument("--out", type=Path, default=ROOT / "homework" / "graded")
     g.add_argument("--workers", type=int, default=2)
-    g.add_argument("--timeout", type=float, default=60.0, help="seconds per submission")
+    g.add_argument("--timeout", type=float, default=60.0, help="seconds per exercise")
     g.add_argument("--ids", type=Path,
                    help="CSV with columns file,student (optional: name, submitted)")
     g.add_argument("--lms", choices=lms.SYSTEMS, help=lms_help)
+    g.add_argument("--secret-file", type=Path,
+                   help=f"the term's grading secret (else ${SECRET_ENV}): hidden cases are "
+                        "drawn from it instead of the seeds committed in the lessons")
+    g.add_argument("--show-hidden-inputs", action="store_true",
+                   help="with a secret, show a failing hidden case's message (and inputs)")
+    g.add_argument("--unsafe", action="store_true",
+                   help="grade even where the operating system's sandbox (bubblewrap) cannot "
+                        "run: learners' code then runs as your user, guarded only by the audit")
     for name in ("export", "feedback"):
         e = sub.add_parser(name, help=f"{name} again from OUT/results.json")
         e.add_argument("--out", type=Path, default=ROOT / "homework" / "graded")
@@ -739,13 +783,22 @@ def main(argv: list[str]) -> int:
         missing = [s for s in args.sources if not s.exists()]
         if missing:
             parser.error(f"no such file or folder: {', '.join(map(str, missing))}")
+        if args.cmd == "grade" and args.timeout <= 0:
+            parser.error(f"--timeout must be > 0 seconds per exercise, not {args.timeout}")
         try:
             if args.cmd == "collect":
                 collect(args.sources, args.into, args.lms)
                 return 0
+            secret = read_secret(args.secret_file)
             results = grade(args.sources, args.out, args.workers, args.timeout,
-                            _read_ids(args.ids), args.lms)
-        except ValueError as exc:
+                            _read_ids(args.ids), args.lms, secret, args.show_hidden_inputs,
+                            args.unsafe)
+        except grading.IsolationUnavailable as exc:
+            print(f"refusing to grade: the sandbox that runs learners' code cannot start here: "
+                  f"{exc}.\nInstall bubblewrap (apt-get install -y bubblewrap), or pass "
+                  f"--unsafe (make grade UNSAFE=1) to grade without it.", file=sys.stderr)
+            return 2
+        except (OSError, ValueError) as exc:
             parser.error(str(exc))
         for r in results:
             print(report(r))
