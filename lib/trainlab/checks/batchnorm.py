@@ -13,7 +13,7 @@ Lesson 04: :func:`check_bn_forward`, :func:`check_bn_backward`, :func:`check_run
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -589,3 +589,55 @@ def check_weight_scale_sweep(fn: Callable[..., Any], seed: int = 0) -> None:
                  tol=1e-5, hints={"row 0 is without batch norm, row 1 with it":
                                   expected[::-1], "one row per setting (no BN, BN), one column "
                                   "per scale": expected.T})
+
+
+# --------------------------------------------------------------------------------------------
+# Lesson 05, the experiment: batch norm against no batch norm over learning rates
+# --------------------------------------------------------------------------------------------
+def reference_lr_sweep(x: np.ndarray, y: np.ndarray, hidden_dims: list[int],
+                       lrs: Sequence[float], weight_scale: float, steps: int,
+                       seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``lr_sweep``'s reference: for use_bn False (row 0) and True (row 1) and every learning
+    rate, the losses of :func:`reference_deep_net_losses`; returns (last loss (2, L), number of
+    steps whose loss is higher than the step before (2, L))."""
+    final = np.empty((2, len(lrs)))
+    ups = np.empty((2, len(lrs)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for row, use_bn in enumerate((False, True)):
+            for j, lr in enumerate(lrs):
+                losses = reference_deep_net_losses(x, y, hidden_dims, weight_scale, use_bn,
+                                                   steps, float(lr), seed)
+                final[row, j] = losses[-1]
+                ups[row, j] = np.sum(losses[1:] > losses[:-1])
+    return final, ups
+
+
+def check_lr_sweep(fn: Callable[..., Any], seed: int = 0) -> None:
+    """Check ``lr_sweep(x, y, hidden_dims, lrs, weight_scale, steps, seed) -> (final, ups)``,
+    both (2, L) (row 0 without batch norm, row 1 with it), against :func:`reference_lr_sweep`
+    on a tiny random problem at learning rates drawn by the check."""
+    rng = _rng(seed)
+    x, y, hidden = _experiment_case(rng)
+    lrs = np.sort(rng.uniform(0.05, 1.5, 3))
+    scale, steps, net_seed = float(rng.uniform(0.1, 0.5)), 6, int(rng.integers(0, 1000))
+    got = result_tuple(call_student(fn, x.copy(), y.copy(), list(hidden), lrs.copy(), scale,
+                                    steps, net_seed), 2, "lr_sweep")
+    final, ups = reference_lr_sweep(x, y, hidden, lrs, scale, steps, net_seed)
+    what = f"lr_sweep at learning rates {np.round(lrs, 3)}"
+    g_final = np.asarray(got[0], dtype=np.float64)
+    if g_final.shape != final.shape:
+        raise ExerciseError(f"{what}: the last losses must have shape {final.shape} (row 0 "
+                            f"without batch norm, row 1 with it), got {g_final.shape}")
+    finite = np.isfinite(final)
+    if not np.array_equal(np.isfinite(g_final), finite):
+        raise ExerciseError(f"{what}: the runs that diverge (a loss that is not finite) differ "
+                            f"from the reference's: expected finite entries {finite.tolist()}")
+    ref_final = np.where(finite, final, 0.0)
+    expect_close(np.where(finite, g_final, 0.0), ref_final, f"{what}: last losses", tol=1e-5,
+                 hints={"row 0 is without batch norm, row 1 with it": ref_final[::-1]})
+    g_ups = np.asarray(got[1], dtype=np.float64)
+    if g_ups.shape != ups.shape or not np.array_equal(g_ups, ups):
+        hint = " Hint: count the steps t >= 1 whose loss is HIGHER than step t - 1's" \
+            if g_ups.shape == ups.shape else ""
+        raise ExerciseError(f"{what}: loss increases per run: expected {ups.astype(int).tolist()}"
+                            f", got {g_ups.tolist()}.{hint}")
