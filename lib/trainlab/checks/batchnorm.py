@@ -370,6 +370,10 @@ def _check_bn_calls(fn: Callable[..., Any], rng: np.random.Generator, spatial: b
             "you normalised with the running statistics; in train mode batch norm uses the "
             "batch's own mean and variance":
                 _bn_with(x, gamma, beta, old_mean, old_var, ref_param, spatial),
+            "you normalised with the (updated) running statistics; in train mode batch norm "
+            "uses the batch's own mean and variance":
+                _bn_with(x, gamma, beta, stats["running_mean"], stats["running_var"], ref_param,
+                         spatial),
             "you divided by the unbiased variance; the forward pass uses the biased one (1/m)":
                 _bn_with(x, gamma, beta, mu, x.var(axis=axes, ddof=1), ref_param, spatial),
             "eps goes under the square root, sqrt(var + eps)":

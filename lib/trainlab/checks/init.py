@@ -381,13 +381,15 @@ def check_init_weights(init_weights: Callable[..., Any], seed: int = 0) -> None:
                                     f"{e.shape}, out = x @ W")
             std = float(e.flat[0] / z.flat[0]) if z.flat[0] else 1.0
             hints = {"you scaled by the variance; the weights need a standard deviation":
-                     z * std**2,
-                     "that uses the fan-out (d_out); the forward pass needs the fan-in": z * (
-                         np.sqrt(2 / d_out) if init == "kaiming" else std),
-                     "the ReLU factor 2 is missing: Kaiming's Var(W) = 2 / fan_in":
-                         z / np.sqrt(d_in),
-                     "Glorot & Bengio average the two fans: Var(W) = 2 / (fan_in + fan_out), "
-                     "not 1 / fan_in": z / np.sqrt(d_in) if init == "xavier" else z * np.nan}
+                     z * std**2}
+            if init == "kaiming":
+                hints["that uses the fan-out (d_out); the forward pass needs the fan-in"] = \
+                    z * np.sqrt(2 / d_out)
+                hints["the ReLU factor 2 is missing: Kaiming's Var(W) = 2 / fan_in"] = \
+                    z / np.sqrt(d_in)
+            elif init == "xavier":
+                hints["Glorot & Bengio average the two fans: Var(W) = 2 / (fan_in + fan_out), "
+                      "not 1 / fan_in"] = z / np.sqrt(d_in)
             expect_close(g, e, f"{what}, layer {layer}", hints=hints)
 
 
