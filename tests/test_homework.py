@@ -367,7 +367,7 @@ def test_grade_a_class_folder_end_to_end(tmp_path):
     assert set(rows) == {"alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi"}
     full = sum(q.points for q in grading.load_lesson(ROOT / "notebooks" / "06_dropout.ipynb")
                .questions)
-    assert float(rows["alice"]["06-ex1"]) == 1 and float(rows["alice"]["03-ex3"]) == 3
+    assert float(rows["alice"]["06-ex1"]) == 1 and float(rows["alice"]["03-ex2"]) == 3
     assert float(rows["bob"]["06-ex1"]) == 0 and float(rows["bob"]["total"]) == full - 1
     assert float(rows["carol"]["06-ex1"]) == 0
     assert float(rows["dave"]["total"]) == 0
