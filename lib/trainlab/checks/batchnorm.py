@@ -6,9 +6,17 @@ result with trainlab's reference (:mod:`trainlab.norm`, :mod:`trainlab.modules`,
 forward pass, the mean term missing from the backward pass, CS231n's momentum convention, a
 step taken uphill...) the error message names it.
 
-Lesson 04: :func:`check_bn_forward`, :func:`check_bn_backward`, :func:`check_running_update`,
-:func:`check_fold_linear`. Lesson 05: :func:`check_loss_variation`,
-:func:`check_lipschitz_estimate`, :func:`check_quadratic_beta`.
+Lesson 04 (the assignment track): :func:`check_batchnorm_forward` (bn_param with running
+statistics, torch's momentum convention), :func:`check_batchnorm_backward`,
+:func:`check_spatial_batchnorm_forward`, :func:`check_spatial_batchnorm_backward`, and the
+weight-scale experiment :func:`check_train_deep_net`, :func:`check_weight_scale_sweep`.
+Lesson 05: the learning-rate experiment :func:`check_lr_sweep`.
+
+The checks of the earlier one-function exercises (:func:`check_bn_forward`,
+:func:`check_bn_backward`, :func:`check_running_update`, :func:`check_fold_linear`,
+:func:`check_bn_eval`, :func:`check_spatial_bn`; lesson 05's :func:`check_loss_variation`,
+:func:`check_lipschitz_estimate`, :func:`check_quadratic_beta`) are no longer called by the
+lessons (those exercises became the track's steps or check-yourself questions).
 """
 
 from __future__ import annotations
