@@ -30,6 +30,15 @@ from trainlab.checks import ExerciseError, call_student, expect_close, reference
 from trainlab.checks.reference import lipschitz_1d, loss_along_gradient
 
 __all__ = [
+    "check_batchnorm_backward",
+    "check_batchnorm_forward",
+    "check_lr_sweep",
+    "check_spatial_batchnorm_backward",
+    "check_spatial_batchnorm_forward",
+    "check_train_deep_net",
+    "check_weight_scale_sweep",
+    "reference_deep_net_losses",
+    "reference_lr_sweep",
     "check_spatial_bn",
     "check_bn_eval",
     "check_bn_backward",
