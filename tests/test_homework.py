@@ -372,7 +372,7 @@ def test_grade_a_class_folder_end_to_end(tmp_path):
     assert set(rows) == {"alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi"}
     full = sum(q.points for q in grading.load_lesson(ROOT / "notebooks" / "06_dropout.ipynb")
                .questions if not q.manual)
-    assert float(rows["alice"]["06-ex3"]) == 2 and float(rows["alice"]["03-ex3"]) == 3
+    assert float(rows["alice"]["06-ex3"]) == 2 and float(rows["alice"]["03-ex2"]) == 3
     assert float(rows["bob"]["06-ex3"]) == 0 and float(rows["bob"]["total"]) == full - 2
     assert float(rows["carol"]["06-ex3"]) == 0
     assert float(rows["dave"]["total"]) == 0

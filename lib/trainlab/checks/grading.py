@@ -650,6 +650,8 @@ def _write_back(sent: Any, after: Any) -> None:
             sent.shape == after.shape and sent.flags.writeable:
         if not np.array_equal(sent, after, equal_nan=sent.dtype.kind == "f"):
             sent[...] = after
+    elif isinstance(sent, dict) and isinstance(after, dict):
+        sent.update(after)  # e.g. bn_param["running_mean"], set by the learner's layer
     elif isinstance(sent, list | tuple) and isinstance(after, list | tuple) and \
             len(sent) == len(after):
         for s, a in zip(sent, after, strict=True):

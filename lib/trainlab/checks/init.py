@@ -17,7 +17,14 @@ import numpy as np
 from trainlab.checks import ExerciseError, call_student, expect_close, reference
 
 __all__ = [
+    "INITS",
     "check_conv_kaiming_init",
+    "check_init_scale_sweep",
+    "check_init_weights",
+    "check_train_mlp",
+    "reference_init_scale_sweep",
+    "reference_init_weights",
+    "reference_train_mlp",
     "LAYER_ACTIVATIONS",
     "check_init_stds",
     "check_layer_stds",
@@ -313,3 +320,152 @@ def check_conv_kaiming_init(conv_kaiming_init: Callable[..., Any], seed: int = 0
     if not np.array_equal(again, w):
         raise ExerciseError("conv_kaiming_init: the same seed must give the same weights; use "
                             "np.random.default_rng(seed)")
+
+
+# --------------------------------------------------------------------------------------------
+# The assignment track: init_weights(dims, init, weight_scale, seed), the init option of the
+# course's fully connected layers; and the experiment (train_mlp, init_scale_sweep)
+# --------------------------------------------------------------------------------------------
+INITS: tuple[str | None, ...] = (None, "xavier", "kaiming")
+"""The ``init`` values of ``init_weights``: None (weight_scale as the std), Glorot & Bengio's
+``sqrt(2 / (fan_in + fan_out))`` or He et al.'s ``sqrt(2 / fan_in)``."""
+
+
+def reference_init_weights(dims: Sequence[int], init: str | None, weight_scale: float,
+                           seed: int) -> list[np.ndarray]:
+    """Weights (dims[l], dims[l+1]) for each layer, drawn in order from
+    ``np.random.default_rng(seed)`` as ``std * rng.standard_normal((d_in, d_out))``; std is
+    ``weight_scale`` (init None), :func:`reference.xavier_std` or :func:`reference.kaiming_std`.
+    """
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
+        std = weight_scale if init is None else reference.xavier_std(d_in, d_out) \
+            if init == "xavier" else reference.kaiming_std(d_in)
+        out.append(std * rng.standard_normal((d_in, d_out)))
+    return out
+
+
+def _weights_list(got: Any, n: int, what: str) -> list[np.ndarray]:
+    if not isinstance(got, list | tuple) or len(got) != n:
+        raise ExerciseError(f"{what}: expected a list of {n} weight matrices (one per layer), "
+                            f"got {type(got).__name__}"
+                            + (f" of length {len(got)}" if isinstance(got, list | tuple) else ""))
+    return [np.asarray(w, dtype=np.float64) for w in got]
+
+
+def check_init_weights(init_weights: Callable[..., Any], seed: int = 0) -> None:
+    """Check ``init_weights(dims, init, weight_scale, seed) -> [W_1, ..., W_L]`` for the three
+    ``init`` values on random non-square layer sizes, draw for draw against
+    :func:`reference_init_weights`; hints for a variance instead of a std, fan_out instead of
+    fan_in, the ReLU factor forgotten, and (D_out, D_in) (torch's) layout."""
+    rng = np.random.default_rng(_check_seed(seed))
+    for init in ("kaiming", "xavier", None):
+        depth = int(rng.integers(2, 5))
+        dims = [int(v) for v in rng.integers(3, 40, size=depth + 1)]
+        while any(a == b for a, b in zip(dims[:-1], dims[1:], strict=True)):
+            dims = [int(v) for v in rng.integers(3, 40, size=depth + 1)]
+        scale, draw_seed = float(rng.uniform(0.01, 2.0)), int(rng.integers(0, 10_000))
+        what = f"init_weights({dims}, init={init!r}, weight_scale={scale:.3g}, seed={draw_seed})"
+        got = _weights_list(call_student(init_weights, list(dims), init, scale, draw_seed),
+                            depth, what)
+        expected = reference_init_weights(dims, init, scale, draw_seed)
+        unit = reference_init_weights(dims, None, 1.0, draw_seed)
+        for layer, (g, e, z) in enumerate(zip(got, expected, unit, strict=True), start=1):
+            d_in, d_out = e.shape
+            if g.shape == (d_out, d_in):
+                raise ExerciseError(f"{what}: layer {layer} has shape {g.shape}, torch's "
+                                    f"(D_out, D_in) layout; this course uses (D_in, D_out) = "
+                                    f"{e.shape}, out = x @ W")
+            std = float(e.flat[0] / z.flat[0]) if z.flat[0] else 1.0
+            hints = {"you scaled by the variance; the weights need a standard deviation":
+                     z * std**2}
+            if init == "kaiming":
+                hints["that uses the fan-out (d_out); the forward pass needs the fan-in"] = \
+                    z * np.sqrt(2 / d_out)
+                hints["the ReLU factor 2 is missing: Kaiming's Var(W) = 2 / fan_in"] = \
+                    z / np.sqrt(d_in)
+            elif init == "xavier":
+                hints["Glorot & Bengio average the two fans: Var(W) = 2 / (fan_in + fan_out), "
+                      "not 1 / fan_in"] = z / np.sqrt(d_in)
+            expect_close(g, e, f"{what}, layer {layer}", hints=hints)
+
+
+def reference_train_mlp(x: np.ndarray, y: np.ndarray, weights: Sequence[np.ndarray],
+                        steps: int, lr: float) -> np.ndarray:
+    """Losses (steps,) of ``train_mlp``: a bias-free ReLU MLP with the given weights (hidden:
+    h = relu(h @ W), output: scores = h @ W_L), mean softmax cross-entropy, full-batch gradient
+    descent W -= lr dW on every weight; entry t is the loss of step t, before its update."""
+    from trainlab import layers
+
+    ws = [np.array(w, dtype=np.float64) for w in weights]
+    losses = []
+    for _ in range(steps):
+        hs = [x]
+        for w in ws[:-1]:
+            hs.append(np.maximum(hs[-1] @ w, 0.0))
+        loss, dh = layers.softmax_cross_entropy(hs[-1] @ ws[-1], y)
+        losses.append(loss)
+        grads = []
+        for i in range(len(ws) - 1, -1, -1):
+            grads.append(hs[i].T @ dh)
+            dh = (dh @ ws[i].T) * (hs[i] > 0) if i else dh
+        ws = [w - lr * g for w, g in zip(ws, grads[::-1], strict=True)]
+    return np.array(losses)
+
+
+def _mlp_case(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    n, d, classes = int(rng.integers(12, 20)), int(rng.integers(4, 8)), int(rng.integers(3, 5))
+    x = rng.normal(size=(n, d))
+    y = rng.permutation(np.concatenate([np.arange(classes),
+                                        rng.integers(0, classes, n - classes)]))
+    return x, y, [d, *(int(v) for v in rng.integers(4, 8, size=3)), classes]
+
+
+def check_train_mlp(train_mlp: Callable[..., Any], seed: int = 0) -> None:
+    """Check ``train_mlp(x, y, weights, steps, lr) -> losses (steps,)`` against
+    :func:`reference_train_mlp` on tiny random problems, at Kaiming's scale and 3 times it;
+    the learner's weights list must not be changed in place."""
+    rng = np.random.default_rng(_check_seed(seed))
+    x, y, dims = _mlp_case(rng)
+    steps, lr = int(rng.integers(4, 7)), float(rng.uniform(0.05, 0.3))
+    for mult in (1.0, 3.0):
+        weights = [mult * w for w in reference_init_weights(dims, "kaiming", 1.0,
+                                                            int(rng.integers(0, 1000)))]
+        sent = [w.copy() for w in weights]
+        what = f"train_mlp on dims {dims} ({mult:g} x Kaiming's std, steps={steps}, lr={lr:.3g})"
+        got = call_student(train_mlp, x.copy(), y.copy(), sent, steps, lr)
+        expected = reference_train_mlp(x, y, weights, steps, lr)
+        after = reference_train_mlp(x, y, weights, steps + 1, lr)[1:]
+        expect_close(got, expected, what, tol=1e-5, hints={
+            "entry t is the loss computed in step t BEFORE its update (entry 0: the loss at "
+            "initialisation); yours are the losses after each update": after})
+        if not all(np.array_equal(s, w) for s, w in zip(sent, weights, strict=True)):
+            raise ExerciseError(f"{what}: your train_mlp changed the weight arrays it was given; "
+                                "work on copies (the sweep reuses the initial weights)")
+
+
+def reference_init_scale_sweep(x: np.ndarray, y: np.ndarray, dims: Sequence[int],
+                               multipliers: Sequence[float], steps: int, lr: float,
+                               seed: int) -> np.ndarray:
+    """Last loss of ``train_mlp`` per multiplier m, with the weights
+    ``[m * W for W in init_weights(dims, "kaiming", 1.0, seed)]``; shape (len(multipliers),)."""
+    base = reference_init_weights(dims, "kaiming", 1.0, seed)
+    return np.array([reference_train_mlp(x, y, [m * w for w in base], steps, lr)[-1]
+                     for m in multipliers])
+
+
+def check_init_scale_sweep(init_scale_sweep: Callable[..., Any], seed: int = 0) -> None:
+    """Check ``init_scale_sweep(x, y, dims, multipliers, steps, lr, seed) -> (M,)`` against
+    :func:`reference_init_scale_sweep` on a tiny random problem."""
+    rng = np.random.default_rng(_check_seed(seed))
+    x, y, dims = _mlp_case(rng)
+    multipliers = np.sort(rng.uniform(0.2, 3.0, 3))
+    steps, lr, net_seed = 4, float(rng.uniform(0.05, 0.3)), int(rng.integers(0, 1000))
+    got = call_student(init_scale_sweep, x.copy(), y.copy(), list(dims), multipliers.copy(),
+                       steps, lr, net_seed)
+    expected = reference_init_scale_sweep(x, y, dims, multipliers, steps, lr, net_seed)
+    expect_close(got, expected, f"init_scale_sweep over multipliers {np.round(multipliers, 3)}",
+                 tol=1e-5)

@@ -270,8 +270,11 @@ def main() -> None:
         except BaseException as exc:  # noqa: BLE001 - reported to the parent as the learner's
             send(outbox, {"raised": _describe(exc)})
             continue
-        changed = [a if b is not None and not np.array_equal(a, b, equal_nan=True) else None
-                   for a, b in zip(args, before, strict=True)]
+        # a dict argument (a layer's bn_param, whose running statistics the layer updates in
+        # place) always travels back
+        changed = [a if isinstance(a, dict) or (b is not None and
+                                                not np.array_equal(a, b, equal_nan=True))
+                   else None for a, b in zip(args, before, strict=True)]
         out: list[bytes] = []
         try:
             size = payload_bytes(result) + payload_bytes(changed)
