@@ -15,6 +15,7 @@ import numpy as np
 from trainlab.checks import ExerciseError, call_student, expect_close, reference, seeded_rng
 
 __all__ = [
+    "check_preprocessor",
     "check_channel_mean_std",
     "check_minmax_train_test",
     "check_pca_whiten",
@@ -177,3 +178,54 @@ def check_channel_mean_std(fn: Callable[[np.ndarray], Any], seed: int = 0, n: in
             images.std(axis=(0, 1, 2), ddof=1),
         "return the standard deviation, not the variance": images.var(axis=(0, 1, 2)),
     })
+
+
+METHODS = ("standardize", "minmax", "channel")
+STAT_KEYS = {"standardize": ("mean", "std"), "minmax": ("min", "max"),
+             "channel": ("mean", "std")}
+"""What ``fit_preprocessor`` stores for each method: the statistics, fitted on the training
+split only, that ``apply_preprocessor`` (and, in lesson 08, the grader) applies to any split."""
+
+
+def _stats(fit: Callable[..., Any], x: np.ndarray, method: str) -> dict[str, Any]:
+    stats = call_student(fit, x.copy(), method)
+    keys = STAT_KEYS[method]
+    if not isinstance(stats, dict) or not all(k in stats for k in keys):
+        got = sorted(stats) if isinstance(stats, dict) else type(stats).__name__
+        raise ExerciseError(f"fit_preprocessor(x, {method!r}) must return a dict with the keys "
+                            f"{keys}, got {got}")
+    return stats
+
+
+def check_preprocessor(fit: Callable[..., Any], apply: Callable[..., Any], method: str,
+                       seed: int = 0, **sizes: int) -> None:
+    """``fit(x_train, method) -> stats`` (a dict: "mean" and "std" for "standardize", per
+    feature; "min" and "max" for "minmax", per feature; "mean" and "std" per channel of
+    (N, H, W, C) images for "channel") and ``apply(stats, x) -> z`` (x's shape): the training
+    statistics applied to the training and to a shifted test split. The population standard
+    deviation throughout; "minmax" maps the training range to [-1, 1] without clipping."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+
+    def pair(x_train: np.ndarray, x_test: np.ndarray) -> tuple[Any, Any]:
+        stats = _stats(fit, x_train, method)
+        return (call_student(apply, stats, x_train.copy()),
+                call_student(apply, stats, x_test.copy()))
+
+    if method == "standardize":
+        check_standardize_train_test(pair, seed, **sizes)
+    elif method == "minmax":
+        check_minmax_train_test(pair, seed, **sizes)
+    else:
+        check_channel_mean_std(lambda images: tuple(
+            _stats(fit, images, "channel")[k] for k in ("mean", "std")), seed, **sizes)
+        rng = seeded_rng(seed + 1)
+        train = rng.uniform(0, 255, (4, 3, 3, 2))
+        test = rng.uniform(0, 255, (2, 3, 3, 2)) * 0.5 + 40
+        stats = _stats(fit, train, "channel")
+        expect_close(call_student(apply, stats, test.copy()),
+                     (test - train.mean(axis=(0, 1, 2))) / train.std(axis=(0, 1, 2)),
+                     "apply_preprocessor(stats, test images) with the training channels' "
+                     "mean and std", hints={
+                         "the test images are normalised with the TRAINING statistics":
+                             (test - test.mean(axis=(0, 1, 2))) / test.std(axis=(0, 1, 2))})
