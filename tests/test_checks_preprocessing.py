@@ -147,7 +147,9 @@ def good_apply(stats: dict, x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("seed", [0, 2])
 @pytest.mark.parametrize("method", ["standardize", "minmax", "channel"])
 def test_a_fitted_preprocessor_passes(method: str, seed: int) -> None:
-    chk.check_preprocessor(good_fit, good_apply, method, seed=seed)
+    chk.check_fit_preprocessor(good_fit, method, seed=seed)
+    if method != "channel":
+        chk.check_apply_preprocessor(good_apply, method, seed=seed)
 
 
 def test_preprocessor_slips_get_their_hints() -> None:
@@ -155,27 +157,33 @@ def test_preprocessor_slips_get_their_hints() -> None:
         return good_apply(good_fit(x, "minmax" if "min" in stats else "standardize"), x)
 
     with pytest.raises(ExerciseError, match="TRAINING mean and std"):
-        chk.check_preprocessor(good_fit, refit, "standardize")
+        chk.check_apply_preprocessor(refit, "standardize")
     with pytest.raises(ExerciseError, match="TRAINING minimum"):
-        chk.check_preprocessor(good_fit, refit, "minmax")
+        chk.check_apply_preprocessor(refit, "minmax")
     with pytest.raises(ExerciseError, match="do not clip"):
-        chk.check_preprocessor(good_fit, lambda s, x: np.clip(good_apply(s, x), -1, 1),
-                               "minmax")
+        chk.check_apply_preprocessor(lambda s, x: np.clip(good_apply(s, x), -1, 1), "minmax")
+    with pytest.raises(ExerciseError, match="2 \\* u - 1"):
+        chk.check_apply_preprocessor(lambda s, x: (x - s["min"]) / (s["max"] - s["min"]),
+                                     "minmax")
 
     def mean_image(x: np.ndarray, method: str) -> dict:
         return {"mean": x.mean(0), "std": x.std(0)}
 
     with pytest.raises(ExerciseError, match="mean IMAGE"):
-        chk.check_preprocessor(mean_image, good_apply, "channel")
-
-    def channel_refit(stats: dict, x: np.ndarray) -> np.ndarray:
-        return good_apply(good_fit(x, "channel"), x)
-
-    with pytest.raises(ExerciseError, match="TRAINING statistics"):
-        chk.check_preprocessor(good_fit, channel_refit, "channel")
+        chk.check_fit_preprocessor(mean_image, "channel")
+    with pytest.raises(ExerciseError, match="population"):
+        chk.check_fit_preprocessor(lambda x, m: {"mean": x.mean(0), "std": x.std(0, ddof=1)},
+                                   "standardize")
+    with pytest.raises(ExerciseError, match="per feature"):
+        chk.check_fit_preprocessor(
+            lambda x, m: {"min": np.full(x.shape[1], x.min()), "max": x.max(0)}, "minmax")
     with pytest.raises(ExerciseError, match="keys"):
-        chk.check_preprocessor(lambda x, m: (x.mean(0), x.std(0)), good_apply, "standardize")
+        chk.check_fit_preprocessor(lambda x, m: (x.mean(0), x.std(0)), "standardize")
     with pytest.raises(NotAttemptedError):
-        chk.check_preprocessor(stub, good_apply, "minmax")
+        chk.check_fit_preprocessor(stub, "minmax")
+    with pytest.raises(NotAttemptedError):
+        chk.check_apply_preprocessor(stub, "standardize")
     with pytest.raises(ValueError, match="method must be"):
-        chk.check_preprocessor(good_fit, good_apply, "zca")
+        chk.check_fit_preprocessor(good_fit, "zca")
+    with pytest.raises(ValueError, match="method must be"):
+        chk.check_apply_preprocessor(good_apply, "channel")
