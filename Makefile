@@ -16,7 +16,7 @@ NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
          --nbval-sanitize-with nbval-sanitize.cfg --timeout 300
 
 .PHONY: install lab test lint unit robustness nbval execute data bench sync reproduce homework \
-        slides slides-check colab-check clean grade portability claims
+        slides slides-check colab-check clean grade gradescope portability claims
 
 install: $(STAMP)
 
@@ -82,13 +82,21 @@ homework: install
 	$(PY) scripts/homework.py release
 
 # make grade SUBMISSIONS=path/to/folder [OUT=homework/graded] [WORKERS=2] [TIMEOUT=60]
+#            [LMS=moodle|canvas|any] [SECRET=path/to/term-secret] [UNSAFE=1]
+#            (TIMEOUT: seconds per exercise)
 SUBMISSIONS ?= submissions
 OUT ?= homework/graded
 WORKERS ?= 2
 TIMEOUT ?= 60
 grade: install
 	$(PY) scripts/homework.py grade $(SUBMISSIONS) --out $(OUT) --workers $(WORKERS) \
-	    --timeout $(TIMEOUT)
+	    --timeout $(TIMEOUT) $(if $(LMS),--lms $(LMS),) $(if $(SECRET),--secret-file $(SECRET)) \
+	    $(if $(UNSAFE),--unsafe)
+
+# make gradescope [LESSON=06_dropout]: the Gradescope autograder zip, homework/gradescope.zip
+gradescope: install
+	$(PY) scripts/gradescope.py build --out homework/gradescope.zip \
+	    $(if $(LESSON),--lesson $(LESSON),)
 
 slides: install
 	$(PY) scripts/slides.py

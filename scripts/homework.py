@@ -3,12 +3,21 @@
     python scripts/homework.py release            # student notebooks -> notebooks/student/
     python scripts/homework.py check              # exit 1 if they are out of date (CI)
     python scripts/homework.py giveaways          # exit 1 if an answer stands in an earlier cell
-    python scripts/homework.py collect SRC... --into DIR
+    python scripts/homework.py collect SRC... --into DIR [--lms moodle|canvas|any]
                                                   # copy submissions into DIR, one id each
     python scripts/homework.py grade DIR_OR_FILES... [--out DIR] [--workers N] [--timeout S]
-                                                  # marks.csv, results.json, feedback/*.html
-    python scripts/homework.py export --out DIR   # marks.csv again from results.json
+                                   [--ids CSV] [--lms moodle|canvas|any]
+                                   [--secret-file F] [--show-hidden-inputs] [--unsafe]
+                                                  # marks.csv, duplicates.csv, canvas.csv,
+                                                  # moodle_<lesson>.csv, results.json,
+                                                  # feedback/*.html (--timeout: per exercise)
+    python scripts/homework.py export --out DIR   # marks.csv and the LMS files again
     python scripts/homework.py feedback --out DIR # feedback/*.html again from results.json
+
+Student ids come from an ids table, Moodle's or Canvas's export names (:mod:`lms`), the
+sub-folder or the file name; of two hand-ins of one lesson by one student only the latest is
+graded (the others go to duplicates.csv); a notebook that is not recognisably one of the
+lessons gets an error row, not a grade (:func:`trainlab.checks.grading.recognise`).
 
 The committed lessons are the single source, with solutions. Their exercises keep nbgrader's
 markup: solution cells between ``### BEGIN SOLUTION`` / ``### END SOLUTION``, check cells
@@ -30,12 +39,15 @@ import copy
 import csv
 import html
 import json
+import os
 import re
 import shutil
 import sys
 import textwrap
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +56,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "lib"))
+import lms  # noqa: E402
 import nbtools  # noqa: E402
 from trainlab.checks import grading  # noqa: E402
 
@@ -290,30 +303,90 @@ def giveaways(path: Path) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # collect / grade / export / feedback
 # --------------------------------------------------------------------------------------------
+MAX_ROW = "(max points)"
+"""The ``student`` of marks.csv's first row: every column's maximum."""
+
+
 def _safe_id(text: str) -> str:
     """A file-system-safe id that keeps letters of any alphabet (Müller stays Müller)."""
     return re.sub(r"[^\w.@-]+", "_", text).strip("_") or "student"
 
 
-def find_submissions(sources: list[Path], ids: dict[str, str] | None = None
-                     ) -> list[tuple[str, Path]]:
-    """(student id, notebook) pairs. A folder's notebooks are found recursively; the id is the
-    ``ids`` entry for the file name, else the name of the folder holding the file when it is
-    a sub-folder of the given one, else the file name without ``.ipynb``."""
-    found = []
+@dataclass
+class HandIn:
+    """One submitted notebook: who, which file, and when (for choosing among duplicates)."""
+
+    student: str
+    path: Path
+    name: str = ""
+    stamp: float = 0.0
+    """Submission time (seconds since the epoch): the ids table's ``submitted`` column, else
+    the file's modification time (kept by zip and by ``collect``)."""
+    upload: int = 0
+    """Canvas's upload id, which grows with every upload: it orders hand-ins of one student."""
+    late: bool = False
+
+
+def _parse_time(text: str, where: str) -> float:
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise ValueError(f"{where}: submitted time {text!r} is not an ISO date and time "
+                         "such as 2026-12-01T17:05:00") from None
+
+
+def discover(sources: list[Path], ids: dict[str, dict[str, str]] | None = None,
+             system: str | None = None) -> list[HandIn]:
+    """Every notebook under ``sources`` with its student.
+
+    The id is, in this order: the ``ids`` table's entry for the file name; the LMS export name
+    (Moodle's ``Full Name_12345_assignsubmission_file_`` folder or file name, always
+    recognised; Canvas's ``name_12345_67890_file.ipynb`` when ``system`` is "canvas" or
+    "any"); the
+    name of the sub-folder holding the file; the file name without ``.ipynb``. With
+    ``system`` given, a name that is not that LMS's is an error naming the files."""
+    found: list[tuple[str, HandIn]] = []
+    unmatched: list[str] = []
     for src in sources:
         files = sorted(src.rglob("*.ipynb")) if src.is_dir() else [src]
         for f in files:
             if ".ipynb_checkpoints" in f.parts:
                 continue
-            if ids and f.name in ids:
-                sid = ids[f.name]
+            rel = f.relative_to(src) if src.is_dir() else Path(f.name)
+            hand = HandIn("", f, stamp=f.stat().st_mtime)
+            row = (ids or {}).get(f.name)
+            parsed = lms.parse(rel, system)
+            if row is not None:
+                raw, hand.name = row["student"], row.get("name", "") or ""
+                if row.get("submitted"):
+                    hand.stamp = _parse_time(row["submitted"], f.name)
+            elif parsed is not None:
+                raw, hand.name, hand.upload, hand.late = (parsed.student, parsed.name,
+                                                          parsed.upload, parsed.late)
+            elif system is not None:
+                unmatched.append(str(rel))
+                continue
             elif src.is_dir() and f.parent != src:
-                sid = f.relative_to(src).parts[0]
+                raw = rel.parts[0]
             else:
-                sid = f.stem
-            found.append((sid, f))
-    return _unique_ids(found)
+                raw = f.stem
+            found.append((raw, hand))
+    if unmatched:
+        what = "Moodle or Canvas" if system == "any" else str(system).capitalize()
+        raise ValueError(f"{len(unmatched)} file name(s) are not {what} export names "
+                         f"(expected e.g. {lms.example(str(system))}): "
+                         + ", ".join(unmatched[:10]) + (" ..." if len(unmatched) > 10 else ""))
+    for (sid, _), (_, hand) in zip(_unique_ids([(raw, h.path) for raw, h in found]), found,
+                                   strict=True):
+        hand.student = sid
+    return [h for _, h in found]
+
+
+def find_submissions(sources: list[Path], ids: dict[str, str] | None = None,
+                     system: str | None = None) -> list[tuple[str, Path]]:
+    """(student id, notebook) pairs (see :func:`discover`); ``ids`` maps file name -> id."""
+    table = {k: {"student": v} for k, v in (ids or {}).items()} if ids else None
+    return [(h.student, h.path) for h in discover(sources, table, system)]
 
 
 def _unique_ids(found: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
@@ -338,35 +411,172 @@ def _unique_ids(found: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
     return out
 
 
-def collect(sources: list[Path], into: Path) -> list[Path]:
-    """Copy every submission into ``into/<student id>/<file name>``."""
+def _free(path: Path) -> Path:
+    """``path``, or ``name (2).ipynb``, ``name (3).ipynb``, ... when it exists."""
+    n, candidate = 1, path
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+    return candidate
+
+
+def collect(sources: list[Path], into: Path, system: str | None = None) -> list[Path]:
+    """Copy every submission into ``into/<student id>/<file name>``, keeping its modification
+    time; a second file of the same name is kept as ``<name> (2).ipynb``, never overwritten.
+    A Moodle folder name is kept (``into/<Full Name_12345_assignsubmission_file_>/``) so that
+    grading the copy finds the same ids and names."""
     copied = []
-    for sid, f in find_submissions(sources):
-        dest = into / sid / f.name
+    for hand in discover(sources, None, system):
+        moodle = next((p for p in hand.path.parts[:-1] if lms.MOODLE.match(p)), None)
+        dest = _free(into / (moodle or hand.student) / hand.path.name)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(f, dest)
+        shutil.copy2(hand.path, dest)
         copied.append(dest)
     print(f"collected {len(copied)} notebooks into {into}")
     return copied
 
 
-def grade_file(student: str, path: Path, timeout: float = 60.0) -> dict[str, Any]:
-    """Grade one submission file; never raises for a broken file."""
-    lessons = lesson_index()
+def _error(hand: HandIn, why: str) -> dict[str, Any]:
+    return {"student": hand.student, "name": hand.name, "path": str(hand.path), "lesson": "",
+            "questions": [], "error": why, "seconds": 0.0}
+
+
+def identify(hand: HandIn, lessons: dict[str, Path]) -> tuple[str | None, str]:
+    """``(lesson stem, "")`` of a hand-in, or ``(None, why not)``."""
     try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
+        nb = json.loads(hand.path.read_text(encoding="utf-8"))
         if not isinstance(nb, dict):
             raise ValueError("not a notebook")
     except (OSError, ValueError) as exc:
-        return {"student": student, "path": str(path), "lesson": "", "questions": [],
-                "error": f"cannot read the notebook: {exc}", "seconds": 0.0}
-    stem = grading.lesson_of(nb, lessons)
+        return None, f"cannot read the notebook: {exc}"
+    stem, why = grading.recognise(nb, lessons)
+    return (stem, "") if stem else (None, why)
+
+
+def grade_file(student: str, path: Path, timeout: float = 60.0, *,
+               stem: str | None = None, secret: bytes | None = None,
+               show_hidden_inputs: bool = False, unsafe: bool = False) -> dict[str, Any]:
+    """Grade one submission file; never raises for a broken file. ``stem``: its lesson when
+    already recognised (:func:`identify`); ``timeout``: seconds per exercise."""
+    lessons = lesson_index()
+    hand = HandIn(student, path)
     if stem is None:
-        return {"student": student, "path": str(path), "lesson": "", "questions": [],
-                "error": "not a notebook of this course (no lesson metadata or exercise cells)",
-                "seconds": 0.0}
+        stem, why = identify(hand, lessons)
+        if stem is None:
+            return _error(hand, why)
+    nb = json.loads(path.read_text(encoding="utf-8"))
     lesson = grading.load_lesson(lessons[stem])
-    return grading.grade_notebook(nb, lesson, student, str(path), timeout).to_dict()
+    return grading.grade_notebook(nb, lesson, student, str(path), timeout, secret=secret,
+                                  show_hidden_inputs=show_hidden_inputs,
+                                  unsafe=unsafe).to_dict()
+
+
+SECRET_ENV = "TRAINLAB_GRADING_SECRET"
+PUBLIC_CASES = ("warning: no grading secret (--secret-file or $TRAINLAB_GRADING_SECRET): the "
+                "hidden cases are the public ones, drawn from seeds committed in the lessons, so "
+                "an answer table computed from them scores full marks")
+
+
+def read_secret(path: Path | None) -> bytes | None:
+    """The lecturer's grading secret (one per term) from ``path`` or $TRAINLAB_GRADING_SECRET;
+    None when neither is given. A secret shorter than 16 bytes is refused."""
+    secret = path.read_bytes().strip() if path else os.environ.get(SECRET_ENV, "").encode()
+    if not secret:
+        return None
+    if len(secret) < 16:
+        raise ValueError(f"the grading secret is {len(secret)} bytes long; use at least 16 "
+                         f"(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+    return secret
+
+
+def _when(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def pick_latest(hands: list[tuple[HandIn, str]]) -> tuple[list[tuple[HandIn, str]],
+                                                           list[dict[str, str]]]:
+    """One hand-in per student and lesson, the latest (Canvas's upload id when every copy has
+    one, else the submission time, the file name only to break a tie); the others as rows of
+    duplicates.csv."""
+    groups: dict[tuple[str, str], list[HandIn]] = {}
+    for hand, stem in hands:
+        groups.setdefault((hand.student, stem), []).append(hand)
+    kept, dropped = [], []
+    for (sid, stem), group in groups.items():
+        by_upload = all(h.upload for h in group)
+        group.sort(key=lambda h: (h.upload if by_upload else 0, h.stamp, str(h.path)))
+        kept.append((group[-1], stem))
+        for h in group[:-1]:
+            dropped.append({"student": sid, "lesson": stem, "kept": str(group[-1].path),
+                            "kept_submitted": _when(group[-1].stamp),
+                            "ignored": str(h.path), "ignored_submitted": _when(h.stamp),
+                            "why": "a later upload" if by_upload else "a later file"})
+    return kept, dropped
+
+
+def grade(sources: list[Path], out: Path, workers: int = 2, timeout: float = 60.0,
+          ids: dict[str, Any] | None = None, system: str | None = None,
+          secret: bytes | None = None, show_hidden_inputs: bool = False,
+          unsafe: bool = False) -> list[dict[str, Any]]:
+    """Grade every hand-in; write results.json, marks.csv, the LMS files, duplicates.csv and
+    one feedback page per graded notebook into ``out``. ``timeout``: seconds per exercise.
+    Raises :class:`grading.IsolationUnavailable` (before grading anything) when the operating
+    system's sandbox cannot run here, unless ``unsafe``."""
+    why_unsafe = grading.isolation.problem()
+    if why_unsafe and not unsafe:
+        raise grading.IsolationUnavailable(why_unsafe)
+    if why_unsafe:
+        print(f"warning: grading WITHOUT the operating system's sandbox (--unsafe): {why_unsafe}",
+              file=sys.stderr)
+    if secret is None:
+        print(PUBLIC_CASES, file=sys.stderr)
+    if ids and not isinstance(next(iter(ids.values())), dict):
+        ids = {k: {"student": v} for k, v in ids.items()}
+    hands = discover(sources, ids, system)
+    lessons = lesson_index()
+    out.mkdir(parents=True, exist_ok=True)
+    results: list[dict[str, Any]] = []
+    known = []
+    for hand in hands:
+        stem, why = identify(hand, lessons)
+        if stem is None:
+            results.append(_error(hand, why))
+        else:
+            known.append((hand, stem))
+    todo, dropped = pick_latest(known)
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(grade_file, h.student, h.path, timeout, stem=stem,
+                               secret=secret, show_hidden_inputs=show_hidden_inputs,
+                               unsafe=bool(why_unsafe) and unsafe)
+                   for h, stem in todo]
+        for (hand, _), fut in zip(todo, futures, strict=True):
+            try:
+                result = fut.result()
+            except Exception as exc:  # noqa: BLE001 - one bad file never stops the class
+                result = _error(hand, f"grader error: {exc}")
+            result.update(name=hand.name, submitted=_when(hand.stamp), late=hand.late)
+            results.append(result)
+    results.sort(key=lambda r: (r["student"], r["lesson"], r["path"]))
+    (out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    write_duplicates(dropped, out)
+    export(results, out)
+    feedback(results, out)
+    return results
+
+
+def write_duplicates(dropped: list[dict[str, str]], out: Path) -> Path:
+    path = out / "duplicates.csv"
+    fields = ["student", "lesson", "kept", "kept_submitted", "ignored", "ignored_submitted",
+              "why"]
+    with path.open("w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.DictWriter(fh, fields)
+        writer.writeheader()
+        writer.writerows(dropped)
+    for row in dropped:
+        print(f"duplicate: {row['student']} {row['lesson']}: graded {Path(row['kept']).name} "
+              f"({row['kept_submitted']}), ignored {Path(row['ignored']).name} "
+              f"({row['ignored_submitted']})")
+    return path
 
 
 def _score(result: dict[str, Any]) -> tuple[float, float]:
@@ -376,45 +586,61 @@ def _score(result: dict[str, Any]) -> tuple[float, float]:
             sum(q["points"] for q in qs))
 
 
-def grade(sources: list[Path], out: Path, workers: int = 2, timeout: float = 60.0,
-          ids: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    subs = find_submissions(sources, ids)
-    out.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(grade_file, sid, f, timeout) for sid, f in subs]
-        results = []
-        for (sid, f), fut in zip(subs, futures, strict=True):
-            try:
-                results.append(fut.result())
-            except Exception as exc:  # noqa: BLE001 - one bad file never stops the class
-                results.append({"student": sid, "path": str(f), "lesson": "", "questions": [],
-                                "error": f"grader error: {exc}", "seconds": 0.0})
-    (out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
-    export(results, out)
-    feedback(results, out)
-    return results
+def _got(q: dict[str, Any]) -> float | str:
+    """A question's score, or "" for one graded by hand (``"manual": true``)."""
+    return "" if q.get("manual") else round(sum(p["score"] for p in q["parts"]), 2)
+
+
+def _qkey(qid: str) -> tuple[str, int, str]:
+    m = re.match(r"(.*?)(\d+)(\D*)$", qid)
+    return (m[1], int(m[2]), m[3]) if m else (qid, 0, "")
 
 
 def export(results: list[dict[str, Any]], out: Path) -> Path:
-    """``out/marks.csv``: one row per student, one column per question, then the total."""
-    columns = sorted({q["qid"] for r in results for q in r["questions"]})
+    """``out/marks.csv`` (UTF-8 with BOM, for Excel): a first row with every column's maximum,
+    then one row per student: one column per question (empty for one graded by hand), each
+    lesson's total of the automatic questions, the total and the errors; also the Canvas
+    gradebook ``canvas.csv`` and one Moodle grading worksheet per lesson."""
+    per_lesson: dict[str, dict[str, float]] = {}
+    for r in results:
+        for q in r["questions"]:
+            per_lesson.setdefault(r["lesson"], {})[q["qid"]] = (q["points"], bool(q.get("manual")))
+    columns: list[str] = []
+    maxima: dict[str, Any] = {"student": MAX_ROW}
+    for stem in sorted(per_lesson):
+        qs = per_lesson[stem]
+        for qid in sorted(qs, key=_qkey):
+            columns.append(qid)
+            maxima[qid] = f"{qs[qid][0]:g}"
+        columns.append(f"{stem} total")
+        maxima[f"{stem} total"] = f"{sum(p for p, manual in qs.values() if not manual):g}"
+    maxima["total"] = f"{sum(float(maxima[c]) for c in columns if c.endswith(' total')):g}"
     rows: dict[str, dict[str, Any]] = {}
     for r in results:
-        row = rows.setdefault(r["student"], {"student": r["student"]})
+        row = rows.setdefault(r["student"], {"student": r["student"], "name": r.get("name", "")})
         for q in r["questions"]:
-            # a written answer's column stays empty: the lecturer fills it in
-            row[q["qid"]] = "" if q.get("manual") else round(sum(p["score"] for p in q["parts"]), 2)
+            row[q["qid"]] = _got(q)
+        if r["lesson"]:
+            row[f"{r['lesson']} total"] = round(sum(p["score"] for q in r["questions"]
+                                                    if not q.get("manual") for p in q["parts"]), 2)
         if r.get("error"):
             row["errors"] = "; ".join(filter(None, [row.get("errors"),
                                                     f"{Path(r['path']).name}: {r['error']}"]))
     path = out / "marks.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, ["student", *columns, "total", "errors"])
+    with path.open("w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.DictWriter(fh, ["student", "name", *columns, "total", "errors"])
         writer.writeheader()
+        writer.writerow(maxima)
         for sid in sorted(rows):
             row = rows[sid]
-            row["total"] = round(sum(row.get(c) or 0 for c in columns), 2)
+            row["total"] = round(sum(row.get(c, 0) for c in columns if c.endswith(" total")), 2)
             writer.writerow(row)
+    if any(sid.isdigit() for sid in rows):
+        _, left_out = lms.write_canvas(results, out / "canvas.csv")
+        lms.write_moodle(results, out)
+        if left_out:
+            print(f"canvas.csv and moodle_*.csv leave out {len(left_out)} student(s) without a "
+                  f"numeric LMS id: {', '.join(left_out[:5])}", file=sys.stderr)
     return path
 
 
@@ -457,13 +683,17 @@ def feedback_html(result: dict[str, Any]) -> str:
 
 
 def feedback(results: list[dict[str, Any]], out: Path) -> list[Path]:
-    """One HTML page per submission in ``out/feedback/<student>__<lesson>.html``."""
+    """One HTML page per submission in ``out/feedback/<student>__<lesson>.html`` (``-2``,
+    ``-3``, ... added when two results would share a name)."""
     folder = out / "feedback"
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
     for r in results:
-        name = f"{_safe_id(r['student'])}__{r['lesson'] or _safe_id(Path(r['path']).stem)}.html"
-        path = folder / name
+        base = f"{_safe_id(r['student'])}__{r['lesson'] or _safe_id(Path(r['path']).stem)}"
+        path, n = folder / f"{base}.html", 1
+        while path in written:  # never one page over another: name-2.html, name-3.html, ...
+            n += 1
+            path = folder / f"{base}-{n}.html"
         path.write_text(feedback_html(r), encoding="utf-8")
         written.append(path)
     return written
@@ -491,11 +721,18 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _read_ids(path: Path | None) -> dict[str, str] | None:
+def _read_ids(path: Path | None) -> dict[str, dict[str, str]] | None:
+    """The ids table: columns ``file`` and ``student``, optional ``name`` and ``submitted``
+    (ISO date and time, which decides between two hand-ins of one student)."""
     if path is None:
         return None
-    with path.open(encoding="utf-8") as fh:
-        return {row["file"]: row["student"] for row in csv.DictReader(fh)}
+    with path.open(encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"file", "student"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{path}: the ids table needs the columns file and student "
+                             f"(it lacks {', '.join(sorted(missing))})")
+        return {row["file"]: row for row in reader}
 
 
 def main(argv: list[str]) -> int:
@@ -506,15 +743,29 @@ def main(argv: list[str]) -> int:
     sub.add_parser("build", help="same as release")
     sub.add_parser("check", help="exit 1 when notebooks/student/ is out of date")
     sub.add_parser("giveaways", help="exit 1 when an exercise's answer stands in an earlier cell")
+    lms_help = ("read student ids from this LMS's export names, 'any' for Moodle's or "
+                "Canvas's (Moodle's are always read; with this option a file name that is not "
+                "one is an error)")
     c = sub.add_parser("collect", help="copy submissions into one folder, one id each")
     c.add_argument("sources", nargs="+", type=Path)
     c.add_argument("--into", type=Path, required=True)
+    c.add_argument("--lms", choices=lms.SYSTEMS, help=lms_help)
     g = sub.add_parser("grade", help="grade a folder (or files) of submissions")
     g.add_argument("sources", nargs="+", type=Path)
     g.add_argument("--out", type=Path, default=ROOT / "homework" / "graded")
     g.add_argument("--workers", type=int, default=2)
-    g.add_argument("--timeout", type=float, default=60.0, help="seconds per submission")
-    g.add_argument("--ids", type=Path, help="CSV with columns file,student")
+    g.add_argument("--timeout", type=float, default=60.0, help="seconds per exercise")
+    g.add_argument("--ids", type=Path,
+                   help="CSV with columns file,student (optional: name, submitted)")
+    g.add_argument("--lms", choices=lms.SYSTEMS, help=lms_help)
+    g.add_argument("--secret-file", type=Path,
+                   help=f"the term's grading secret (else ${SECRET_ENV}): hidden cases are "
+                        "drawn from it instead of the seeds committed in the lessons")
+    g.add_argument("--show-hidden-inputs", action="store_true",
+                   help="with a secret, show a failing hidden case's message (and inputs)")
+    g.add_argument("--unsafe", action="store_true",
+                   help="grade even where the operating system's sandbox (bubblewrap) cannot "
+                        "run: learners' code then runs as your user, guarded only by the audit")
     for name in ("export", "feedback"):
         e = sub.add_parser(name, help=f"{name} again from OUT/results.json")
         e.add_argument("--out", type=Path, default=ROOT / "homework" / "graded")
@@ -528,17 +779,31 @@ def main(argv: list[str]) -> int:
         problems = [p for path in graded_lessons() for p in giveaways(path)]
         print("\n".join(problems) or "giveaways: no exercise's answer stands in an earlier cell")
         return 1 if problems else 0
-    if args.cmd == "collect":
-        collect(args.sources, args.into)
-        return 0
-    if args.cmd == "grade":
+    if args.cmd in ("collect", "grade"):
         missing = [s for s in args.sources if not s.exists()]
         if missing:
             parser.error(f"no such file or folder: {', '.join(map(str, missing))}")
-        results = grade(args.sources, args.out, args.workers, args.timeout, _read_ids(args.ids))
+        if args.cmd == "grade" and args.timeout <= 0:
+            parser.error(f"--timeout must be > 0 seconds per exercise, not {args.timeout}")
+        try:
+            if args.cmd == "collect":
+                collect(args.sources, args.into, args.lms)
+                return 0
+            secret = read_secret(args.secret_file)
+            results = grade(args.sources, args.out, args.workers, args.timeout,
+                            _read_ids(args.ids), args.lms, secret, args.show_hidden_inputs,
+                            args.unsafe)
+        except grading.IsolationUnavailable as exc:
+            print(f"refusing to grade: the sandbox that runs learners' code cannot start here: "
+                  f"{exc}.\nInstall bubblewrap (apt-get install -y bubblewrap), or pass "
+                  f"--unsafe (make grade UNSAFE=1) to grade without it.", file=sys.stderr)
+            return 2
+        except (OSError, ValueError) as exc:
+            parser.error(str(exc))
         for r in results:
             print(report(r))
-        print(f"marks: {args.out / 'marks.csv'}; feedback: {args.out / 'feedback'}/")
+        print(f"marks: {args.out / 'marks.csv'}; feedback: {args.out / 'feedback'}/; "
+              f"duplicates: {args.out / 'duplicates.csv'}")
         return 0
     results = json.loads((args.out / "results.json").read_text(encoding="utf-8"))
     if args.cmd == "export":

@@ -146,9 +146,14 @@ def test_dropout_sampling_check():
 
 
 def test_layer_norm_backward_check():
-    norm_checks.check_layer_norm_backward(reference.layernorm_backward, seed=4)
-    _fails(lambda: norm_checks.check_layer_norm_backward(reference.batchnorm_backward),
-           "per EXAMPLE")
+    def forward(x, g, b, p):
+        eps = p.get("eps", 1e-5)
+        return reference.layernorm(x, g, b, eps), (x, g, eps)
+
+    norm_checks.check_layernorm_layer_backward(
+        forward, lambda d, c: reference.layernorm_backward(d, *c), seed=4)
+    _fails(lambda: norm_checks.check_layernorm_layer_backward(
+        forward, lambda d, c: reference.batchnorm_backward(d, *c)), "per EXAMPLE")
 
 
 def test_capstone_layer_checks():

@@ -28,27 +28,72 @@ def group_norm_torch(x, num_groups, gamma, beta, eps):
         return gn(torch.from_numpy(x)).numpy()
 
 
-def layer_norm(x, gamma, beta, eps):
-    return gamma * (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + eps) + beta
+def layernorm_forward(x, gamma, beta, ln_param):
+    """Layer norm of x (N, D): each example standardised over its D features (biased
+    variance, eps under the square root), then scaled by gamma (D,) and shifted by beta (D,).
+    ln_param: {"eps": float}, eps = 1e-5 when absent. Returns (out (N, D), cache)."""
+    eps = ln_param.get("eps", 1e-5)
+    mu = x.mean(axis=1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(x.var(axis=1, keepdims=True) + eps)
+    x_hat = (x - mu) * inv_std
+    return gamma * x_hat + beta, (x_hat, inv_std, gamma)
 
+def layernorm_backward(dout, cache):
+    """dout (N, D), cache from your layernorm_forward -> (dx (N, D), dgamma (D,), dbeta (D,))."""
+    x_hat, inv_std, gamma = cache
+    dx_hat = dout * gamma
+    dx = inv_std * (dx_hat - dx_hat.mean(axis=1, keepdims=True)
+                    - x_hat * (dx_hat * x_hat).mean(axis=1, keepdims=True))
+    return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
 
-def reduce_axes(method):
-    return {"batch": (0, 2, 3), "layer": (1, 2, 3), "instance": (2, 3),
-            "group": (2, 3, 4)}[method]
+def batch_noise(x, batch_size, num_groups, seed):
+    """x (N, C) or (N, C, H, W) -> a dict of floats (the keys: see the exercise's text)."""
+    n, c = x.shape[:2]
+    spatial = tuple(range(2, x.ndim))
 
+    def standardise(a, axes):
+        mu, var = a.mean(axis=axes, keepdims=True), a.var(axis=axes, keepdims=True)
+        return (a - mu) / np.sqrt(var + 1e-5)
 
-def weight(v, g):
-    return g * v / np.linalg.norm(v, axis=0)
+    def bn(a):  # ghost batches: batch_size consecutive examples share their statistics
+        ghost = a.reshape((n // batch_size, batch_size) + a.shape[1:])
+        return standardise(ghost, tuple(k + 1 for k in (0,) + spatial)).reshape(a.shape)
+
+    def gn(a):
+        return standardise(a.reshape(n, num_groups, -1), (2,)).reshape(a.shape)
+
+    perm = np.random.default_rng(seed).permutation(n)
+    back, positions = np.argsort(perm), int(np.prod(x.shape[2:]))
+    return {"bn_vs_population": float(np.abs(bn(x) - standardise(x, (0,) + spatial)).mean()),
+            "bn_batchmates": float(np.abs(bn(x) - bn(x[perm])[back]).mean()),
+            "gn_batchmates": float(np.abs(gn(x) - gn(x[perm])[back]).mean()),
+            "bn_values": batch_size * positions, "gn_values": c // num_groups * positions}
 
 
 def stub(*args):
     raise NotImplementedError()
 
 
+def ln_forward_torch(x, gamma, beta, ln_param):
+    layer = torch.nn.LayerNorm(x.shape[1], eps=ln_param.get("eps", 1e-5)).double()
+    xt = torch.from_numpy(x).requires_grad_(True)
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(gamma))
+        layer.bias.copy_(torch.from_numpy(beta))
+    out = layer(xt)
+    return out.detach().numpy(), (xt, out, layer)
+
+
+def ln_backward_torch(dout, cache):
+    xt, out, layer = cache
+    out.backward(torch.from_numpy(dout))
+    return xt.grad.numpy(), layer.weight.grad.numpy(), layer.bias.grad.numpy()
+
+
 CASES = {
     "group": (checks.check_group_norm, group_norm),
-    "layer": (checks.check_layer_norm, layer_norm),
-    "weight": (checks.check_weightnorm_weight, weight),
+    "layer": (checks.check_layernorm_layer, layernorm_forward),
+    "noise": (checks.check_batch_noise, batch_noise),
 }
 
 
@@ -63,16 +108,21 @@ def test_torch_group_norm_passes():
     checks.check_group_norm(group_norm_torch, seed=3)
 
 
-def test_reduce_axes_reference_and_any_order():
-    checks.check_reduce_axes(reduce_axes)
-    checks.check_reduce_axes(lambda m: tuple(reversed(reduce_axes(m))))
-    checks.check_reduce_axes(lambda m: list(reduce_axes(m)))
+@pytest.mark.parametrize("seed", [0, 19, 23])
+def test_layernorm_backward_reference_and_torch_autograd_pass(seed):
+    checks.check_layernorm_layer_backward(layernorm_forward, layernorm_backward, seed=seed)
+    checks.check_layernorm_layer_backward(ln_forward_torch, ln_backward_torch, seed=seed)
 
 
-@pytest.mark.parametrize("check", [c for c, _ in CASES.values()] + [checks.check_reduce_axes])
+@pytest.mark.parametrize("check", [c for c, _ in CASES.values()])
 def test_stub_not_attempted(check):
     with pytest.raises(NotAttemptedError, match="not implemented"):
         check(stub)
+
+
+def test_backward_stub_not_attempted():
+    with pytest.raises(NotAttemptedError, match="not implemented"):
+        checks.check_layernorm_layer_backward(layernorm_forward, stub)
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -118,75 +168,113 @@ def _ln(x, gamma, beta, eps, axis=1, ddof=0, eps_in=True):
     return gamma * (x - mu) / (np.sqrt(var + eps) if eps_in else np.sqrt(var) + eps) + beta
 
 
+def _ln_layer(**kw):
+    return lambda x, g, b, p: (_ln(x, g, b, p.get("eps", 1e-5), **kw), None)
+
+
 LN_SLIPS = {
-    "batch norm": lambda x, g, b, e: _ln(x, g, b, e, axis=0),
-    "unbiased": lambda x, g, b, e: _ln(x, g, b, e, ddof=1),
-    "under the square root": lambda x, g, b, e: _ln(x, g, b, e, eps_in=False),
-    "scale and shift": lambda x, g, b, e: _ln(x, 1.0, 0.0, e),
+    "batch norm": _ln_layer(axis=0),
+    "unbiased": _ln_layer(ddof=1),
+    "under the square root": _ln_layer(eps_in=False),
+    "scale and shift": lambda x, g, b, p: (_ln(x, 1.0, 0.0, p.get("eps", 1e-5)), None),
+    "eps = 1e-5": lambda x, g, b, p: (_ln(x, g, b, p.get("eps", 0.0)), None),
 }
 
 
 @pytest.mark.parametrize("hint", list(LN_SLIPS))
 def test_layer_norm_slips_get_hints(hint):
     with pytest.raises(ExerciseError, match=hint):
-        checks.check_layer_norm(LN_SLIPS[hint], seed=4)
+        checks.check_layernorm_layer(LN_SLIPS[hint], seed=4)
 
 
-AXES_SLIPS = {
-    "(0,) of the": {"batch": (0,)},
-    "that is batch norm; layer norm": {"layer": (0, 2, 3)},
-    "instance norm never pools": {"instance": (0, 2, 3)},
-    "that is layer norm; keep axes 0": {"group": (1, 2, 3, 4)},
-}
+def test_layer_norm_must_return_out_and_cache():
+    with pytest.raises(ExerciseError, match="tuple of 2 values"):
+        checks.check_layernorm_layer(lambda x, g, b, p: _ln(x, g, b, p.get("eps", 1e-5)))
 
 
-@pytest.mark.parametrize("hint", list(AXES_SLIPS))
-def test_reduce_axes_slips_get_hints(hint):
-    wrong = AXES_SLIPS[hint]
-    with pytest.raises(ExerciseError, match=hint.replace("(", r"\(").replace(")", r"\)")):
-        checks.check_reduce_axes(lambda m: wrong.get(m, reduce_axes(m)))
+def _ln_backward_slip(kind):
+    def backward(dout, cache):
+        x_hat, inv_std, gamma = cache
+        dxh = dout * (1.0 if kind == "gamma" else gamma)
+        dx = inv_std * (dxh - dxh.mean(1, keepdims=True)
+                        - x_hat * (dxh * x_hat).mean(1, keepdims=True))
+        if kind == "stats":
+            dx = dxh * inv_std
+        return dx, (dout * x_hat).sum(0), dout.sum(1 if kind == "dbeta" else 0)
+    return backward
 
 
-def test_reduce_axes_rejects_non_tuple():
-    with pytest.raises(ExerciseError, match="tuple of ints"):
-        checks.check_reduce_axes(lambda m: "0, 2, 3")
-
-
-def test_reduce_axes_wrong_without_known_hint():
-    with pytest.raises(ExerciseError, match="not the set of axes") as info:
-        checks.check_reduce_axes(lambda m: (3,))
-    assert "Hint" not in str(info.value)
-
-
-WN_SLIPS = {
-    "not axis=1": lambda v, g: g * v / np.linalg.norm(v, axis=1, keepdims=True),
-    "whole matrix": lambda v, g: g * v / np.linalg.norm(v),
-    "g is missing": lambda v, g: v / np.linalg.norm(v, axis=0),
-    "not by its square": lambda v, g: g * v / np.linalg.norm(v, axis=0) ** 2,
-}
-
-
-@pytest.mark.parametrize("hint", list(WN_SLIPS))
-def test_weightnorm_slips_get_hints(hint):
+@pytest.mark.parametrize(("kind", "hint"), [
+    ("gamma", "gamma is missing"), ("stats", "their terms are missing"),
+    ("dbeta", "expected shape")])
+def test_layer_norm_backward_slips_get_hints(kind, hint):
     with pytest.raises(ExerciseError, match=hint):
-        checks.check_weightnorm_weight(WN_SLIPS[hint], seed=5)
+        checks.check_layernorm_layer_backward(layernorm_forward, _ln_backward_slip(kind), seed=3)
 
 
-def test_reduce_axes_table_matches_numpy_layers():
-    """REDUCE_AXES reproduces trainlab.norm's layers on an (N, C, H, W) tensor."""
-    from trainlab import norm
+def test_layer_norm_backward_needs_a_passing_forward():
+    with pytest.raises(ExerciseError, match="fix exercise 2 first"):
+        checks.check_layernorm_layer_backward(LN_SLIPS["unbiased"], layernorm_backward)
+
+
+def _noise_slip(kind):
+    def noise(x, b, g, seed):
+        n = len(x)
+        spatial = tuple(range(2, x.ndim))
+        pooled = () if kind == "positions" else spatial
+        ddof = 1 if kind == "unbiased" else 0
+
+        def std(a, axes):
+            return (a - a.mean(axes, keepdims=True)) / np.sqrt(a.var(axes, keepdims=True,
+                                                                     ddof=ddof) + 1e-5)
+
+        def bn(a):
+            ghost = a.reshape((n // b, b) + a.shape[1:])
+            return std(ghost, tuple(k + 1 for k in (0,) + pooled)).reshape(a.shape)
+
+        perm = np.random.default_rng(seed).permutation(n)
+        back = np.arange(n) if kind == "undo" else np.argsort(perm)
+        out = batch_noise(x, b, g, seed)
+        out["bn_vs_population"] = float(np.abs(bn(x) - std(x, (0,) + pooled)).mean())
+        out["bn_batchmates"] = float(np.abs(bn(x) - bn(x[perm])[back]).mean())
+        return out
+    return noise
+
+
+@pytest.mark.parametrize(("kind", "hint"), [
+    ("unbiased", "unbiased variance"), ("positions", "pools the positions too"),
+    ("undo", "put the reordered outputs back")])
+def test_batch_noise_slips_get_hints(kind, hint):
+    with pytest.raises(ExerciseError, match=hint):
+        checks.check_batch_noise(_noise_slip(kind), seed=1)
+
+
+def test_batch_noise_cheats_fail():
+    def constant(x, b, g, seed):
+        return {"bn_vs_population": 0.1, "bn_batchmates": 0.1, "gn_batchmates": 0.0,
+                "bn_values": b, "gn_values": 1}
+
+    with pytest.raises(ExerciseError, match="relative error"):
+        checks.check_batch_noise(constant)
+
+    def gn_depends_on_batch(x, b, g, seed):
+        return {**batch_noise(x, b, g, seed), "gn_batchmates": 0.2}
+
+    with pytest.raises(ExerciseError, match="expected 0"):
+        checks.check_batch_noise(gn_depends_on_batch)
+    with pytest.raises(ExerciseError, match="must return a dict"):
+        checks.check_batch_noise(lambda x, b, g, seed: 0.1)
+
+
+def test_batch_noise_reference_agrees_with_torch_batch_norm():
+    """The check's ghost batch norm is torch's BatchNorm2d in training mode on each run of B."""
+    from trainlab.checks.normalisation import _batch_noise
 
     rng = np.random.default_rng(0)
-    x = rng.normal(2.0, 3.0, size=(4, 6, 3, 5))
-    ones, zeros = np.ones(6), np.zeros(6)
-    refs = {
-        "batch": norm.spatial_batchnorm_forward(x, ones, zeros)[0],
-        "layer": norm.layernorm_forward(x, np.ones(x.shape[1:]), np.zeros(x.shape[1:]))[0],
-        "instance": norm.instancenorm_forward(x, ones, zeros)[0],
-        "group": norm.groupnorm_forward(x, 3, ones, zeros)[0],
-    }
-    for method, axes in checks.REDUCE_AXES.items():
-        xr = x.reshape(4, 3, 2, 3, 5) if method == "group" else x
-        x_hat = (xr - xr.mean(axis=axes, keepdims=True)) / np.sqrt(
-            xr.var(axis=axes, keepdims=True) + 1e-5)
-        np.testing.assert_allclose(x_hat.reshape(x.shape), refs[method], atol=1e-10)
+    x = rng.normal(1.0, 2.0, size=(8, 4, 3, 3))
+    bn = torch.nn.BatchNorm2d(4, affine=False).double().train()
+    with torch.no_grad():
+        ghost = torch.cat([bn(c) for c in torch.from_numpy(x).split(2)]).numpy()
+        full = bn(torch.from_numpy(x)).numpy()
+    want = _batch_noise(x, 2, 2, seed=0)["bn_vs_population"]
+    assert abs(float(np.abs(ghost - full).mean()) - want) < 1e-12

@@ -72,7 +72,8 @@ def test_student_version_is_clean_and_opens_itself(lesson):
     source, student = _lesson(lesson.stem), _student(lesson.stem)
     text = "\n".join(c.source for c in student.cells)
     assert "### BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text
-    n_solutions = sum(1 for c in source.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    n_solutions = sum(1 for c in source.cells if c.cell_type == "code"   # written: markdown
+                      and c.metadata.get("nbgrader", {}).get("solution"))
     assert n_solutions >= 3
     assert text.count("raise NotImplementedError(") >= n_solutions
     assert all(not c.get("outputs") and c.get("execution_count") is None
@@ -171,35 +172,35 @@ def test_a_missing_solution_cell_is_reported_as_missing():
 # --------------------------------------------------------------------------------------------
 # What cannot pass
 # --------------------------------------------------------------------------------------------
-CALLS_TRAINLAB = '''def inverted_dropout_forward(x, keep_prob, mask):
-    from trainlab import dropout
-    return dropout.dropout_forward(x, keep_prob, mask=mask)[0]
+CALLS_TRAINLAB = '''def expected_loss(X, y, w, keep_prob):
+    from trainlab import ridge
+    return ridge.expected_dropout_loss(X, y, w, keep_prob)
 '''
 CALLS_TORCH = '''import torch
 
-def inverted_dropout_forward(x, keep_prob, mask):
-    return (torch.from_numpy(x) * torch.from_numpy(mask) / keep_prob).numpy()
+def expected_loss(X, y, w, keep_prob):
+    return float(torch.sum((torch.from_numpy(y) - keep_prob * torch.from_numpy(X @ w)) ** 2))
 '''
 REBINDS_CHECKS = '''import trainlab.checks.dropout as c
-c.check_dropout_forward = lambda *a, **k: None
+c.check_expected_loss = lambda *a, **k: None
 
-def inverted_dropout_forward(x, keep_prob, mask):
-    return x
+def expected_loss(X, y, w, keep_prob):
+    return 0.0
 '''
 PATCHES_NUMPY = '''np.allclose = lambda *a, **k: True
 np.isclose = lambda *a, **k: True
 np.array_equal = lambda *a, **k: True
 np.all = lambda *a, **k: True
 
-def inverted_dropout_forward(x, keep_prob, mask):
-    return x
+def expected_loss(X, y, w, keep_prob):
+    return 0.0
 '''
 READS_FRAMES = '''import sys
 
-def inverted_dropout_forward(x, keep_prob, mask):
+def expected_loss(X, y, w, keep_prob):
     return sys._getframe(1).f_locals["expected"]
 '''
-READS_FRAMES_WITHOUT_SYS = '''def inverted_dropout_forward(x, keep_prob, mask):
+READS_FRAMES_WITHOUT_SYS = '''def expected_loss(X, y, w, keep_prob):
     try:
         raise ValueError
     except ValueError as e:
@@ -208,14 +209,14 @@ READS_FRAMES_WITHOUT_SYS = '''def inverted_dropout_forward(x, keep_prob, mask):
 EXCEPTHOOK = '''import sys
 sys.excepthook = lambda *a: None
 
-def inverted_dropout_forward(x, keep_prob, mask):
-    return x
+def expected_loss(X, y, w, keep_prob):
+    return 0.0
 '''
-PRIVATE_NUMPY = '''def inverted_dropout_forward(x, keep_prob, mask):
+PRIVATE_NUMPY = '''def expected_loss(X, y, w, keep_prob):
     np.lib._datasource.os.remove("marks.csv")
-    return x * mask / keep_prob
+    return 0.0
 '''
-BUILTINS = '''def inverted_dropout_forward(x, keep_prob, mask):
+BUILTINS = '''def expected_loss(X, y, w, keep_prob):
     return (lambda: 0).__globals__["__builtins__"]
 '''
 
@@ -227,19 +228,19 @@ BUILTINS = '''def inverted_dropout_forward(x, keep_prob, mask):
     ids=["trainlab", "torch", "rebind-checks", "frame", "frame-no-sys", "excepthook",
          "dunder", "private-numpy"])
 def test_calling_the_library_or_reaching_the_grader_scores_zero_with_a_reason(source, why):
-    sub = _grade(_with("06_dropout", {"06-ex1-solution": source}))
+    sub = _grade(_with("06_dropout", {"06-ex3-solution": source}))
     q = _by_q(sub)
-    assert q["06-ex1"].score == 0
-    assert all(p.status == "refused" and why in p.message for p in q["06-ex1"].parts)
-    others = [x for k, x in q.items() if k != "06-ex1"]
+    assert q["06-ex3"].score == 0
+    assert all(p.status == "refused" and why in p.message for p in q["06-ex3"].parts)
+    others = [x for k, x in q.items() if k != "06-ex3" and not x.manual]
     assert all(x.score == pytest.approx(x.points) for x in others)
 
 
 def test_patching_numpy_changes_nothing_the_checks_compute():
-    q = _by_q(_grade(_with("06_dropout", {"06-ex1-solution": PATCHES_NUMPY})))
-    assert q["06-ex1"].score == 0
-    assert all(p.status == "failed" for p in q["06-ex1"].parts)
-    assert q["06-ex3"].score == pytest.approx(q["06-ex3"].points)
+    q = _by_q(_grade(_with("06_dropout", {"06-ex3-solution": PATCHES_NUMPY})))
+    assert q["06-ex3"].score == 0
+    assert all(p.status == "failed" for p in q["06-ex3"].parts)
+    assert q["06-ex1"].score == pytest.approx(q["06-ex1"].points)
 
 
 def test_runtime_guard_blocks_trainlab_even_past_the_audit():
@@ -294,15 +295,17 @@ def test_file_names_that_make_the_same_id_stay_separate_students(tmp_path, capsy
 
 
 def test_a_slip_gets_its_hint_and_partial_credit_per_part():
-    slip = '''def inverted_dropout_forward(x, keep_prob, mask):
-    return x * mask
+    slip = '''def expected_loss(X, y, w, keep_prob):
+    return float(np.sum((y - X @ w) ** 2) + (1 - keep_prob) * np.sum(w ** 2))
 '''
-    q = _by_q(_grade(_with("06_dropout", {"06-ex1-solution": slip})))["06-ex1"]
+    q = _by_q(_grade(_with("06_dropout", {"06-ex3-solution": slip})))["06-ex3"]
     assert q.score == 0 and all("keep_prob" in p.message for p in q.parts)
-    only_2d = '''def inverted_dropout_forward(x, keep_prob, mask):
-    return x * mask / keep_prob if x.ndim == 2 else x
+    only_2d = '''def expected_loss(X, y, w, keep_prob):
+    q, g2 = keep_prob, np.sum(X ** 2, axis=0)
+    right = np.sum((y - q * X @ w) ** 2) + q * (1 - q) * np.sum(g2 * w ** 2)
+    return float(right if X.shape[1] == 4 else 0.0)
 '''
-    q = _by_q(_grade(_with("06_dropout", {"06-ex1-solution": only_2d})))["06-ex1"]
+    q = _by_q(_grade(_with("06_dropout", {"06-ex3-solution": only_2d})))["06-ex3"]
     assert [p.status for p in q.parts] == ["passed", "failed", "failed"]
     assert q.score == pytest.approx(q.points / 3)
     assert all(p.message for p in q.parts if p.status == "failed")
@@ -321,16 +324,17 @@ def test_stored_outputs_are_never_graded():
 # --------------------------------------------------------------------------------------------
 # The class workflow
 # --------------------------------------------------------------------------------------------
-HOSTILE_LOOP = '''def inverted_dropout_forward(x, keep_prob, mask):
-    return x * mask / keep_prob
+HOSTILE_LOOP = '''def dropout_backward(dout, cache):
+    return dout
 
 while True:
     pass
 '''
-HUGE_OUTPUT = '''def inverted_dropout_forward(x, keep_prob, mask):
+HUGE_OUTPUT = '''def expected_loss(X, y, w, keep_prob):
     for _ in range(200):
         print("x" * 1_000_000)
-    return x * mask / keep_prob
+    q, g2 = keep_prob, np.sum(X ** 2, axis=0)
+    return float(np.sum((y - q * X @ w) ** 2) + q * (1 - q) * np.sum(g2 * w ** 2))
 '''
 DELETES = '''import shutil
 shutil.rmtree("/")
@@ -347,12 +351,12 @@ def test_grade_a_class_folder_end_to_end(tmp_path):
     inbox = tmp_path / "inbox"
     _write(_lesson("06_dropout"), inbox / "alice" / "Copy of 06_dropout.ipynb")
     _write(_lesson("03_initialisation"), inbox / "alice" / "homework3 (1).ipynb")
-    _write(_with("06_dropout", {"06-ex1-solution": CALLS_TRAINLAB}), inbox / "bob" / "x.ipynb")
-    _write(_with("06_dropout", {"06-ex1-solution": PATCHES_NUMPY}), inbox / "carol" / "a.ipynb")
+    _write(_with("06_dropout", {"06-ex3-solution": CALLS_TRAINLAB}), inbox / "bob" / "x.ipynb")
+    _write(_with("06_dropout", {"06-ex3-solution": PATCHES_NUMPY}), inbox / "carol" / "a.ipynb")
     _write(_student("06_dropout"), inbox / "dave" / "06_dropout.ipynb")
     _write(_with("06_dropout", {"06-ex2-solution": HOSTILE_LOOP}), inbox / "eve" / "loop.ipynb")
-    _write(_with("06_dropout", {"06-ex1-solution": HUGE_OUTPUT}), inbox / "frank" / "b.ipynb")
-    _write(_with("06_dropout", {"06-ex1-solution": DELETES}), inbox / "grace" / "c.ipynb")
+    _write(_with("06_dropout", {"06-ex3-solution": HUGE_OUTPUT}), inbox / "frank" / "b.ipynb")
+    _write(_with("06_dropout", {"06-ex3-solution": DELETES}), inbox / "grace" / "c.ipynb")
     (inbox / "heidi").mkdir()
     (inbox / "heidi" / "broken.ipynb").write_text("{not json", encoding="utf-8")
     assert homework.main(["collect", str(inbox), "--into", str(tmp_path / "class")]) == 0
@@ -362,18 +366,19 @@ def test_grade_a_class_folder_end_to_end(tmp_path):
     assert homework.main(["grade", str(tmp_path / "class"), "--out", str(out), "--workers", "2",
                           "--timeout", "15"]) == 0
     assert keep.read_text(encoding="utf-8") == "untouched"
-    with (out / "marks.csv").open(encoding="utf-8") as fh:
+    with (out / "marks.csv").open(encoding="utf-8-sig") as fh:
         rows = {r["student"]: r for r in csv.DictReader(fh)}
+    assert float(rows.pop(homework.MAX_ROW)["06_dropout total"]) == 7
     assert set(rows) == {"alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi"}
     full = sum(q.points for q in grading.load_lesson(ROOT / "notebooks" / "06_dropout.ipynb")
-               .questions)
-    assert float(rows["alice"]["06-ex1"]) == 1 and float(rows["alice"]["03-ex3"]) == 3
-    assert float(rows["bob"]["06-ex1"]) == 0 and float(rows["bob"]["total"]) == full - 1
-    assert float(rows["carol"]["06-ex1"]) == 0
+               .questions if not q.manual)
+    assert float(rows["alice"]["06-ex3"]) == 2 and float(rows["alice"]["03-ex3"]) == 3
+    assert float(rows["bob"]["06-ex3"]) == 0 and float(rows["bob"]["total"]) == full - 2
+    assert float(rows["carol"]["06-ex3"]) == 0
     assert float(rows["dave"]["total"]) == 0
     assert float(rows["eve"]["06-ex2"]) == 0
-    assert float(rows["frank"]["06-ex1"]) == 1
-    assert float(rows["grace"]["06-ex1"]) == 0
+    assert float(rows["frank"]["06-ex3"]) == 2
+    assert float(rows["grace"]["06-ex3"]) == 0
     assert "cannot read" in rows["heidi"]["errors"]
     pages = sorted(p.name for p in (out / "feedback").glob("*.html"))
     assert len(pages) == 9 and "bob__06_dropout.html" in pages
@@ -402,7 +407,7 @@ def test_a_submission_cannot_touch_files_outside_its_folder_even_when_run(tmp_pa
     workdir = sandbox.workdir
     sandbox.close()
     assert victim.read_text(encoding="utf-8") == "safe"
-    assert not workdir.exists()
+    assert workdir is None or not workdir.exists()  # None: a tmpfs inside the sandbox
 
 
 def test_student_ids_come_from_folders_file_names_or_an_ids_table(tmp_path):
@@ -429,6 +434,7 @@ def test_every_exercise_heading_states_the_points_of_its_grade_cell():
         stated = {int(m.group(1)): float(m.group(2))
                   for cell in nbformat.read(path, as_version=4).cells
                   if cell.cell_type == "markdown" for m in heading.finditer(cell.source)}
-        graded = {int(q.qid.split("-ex")[1]): q.points for q in lesson.questions}
+        graded = {int(q.qid.split("-ex")[1].removesuffix("-written")): q.points
+                  for q in lesson.questions}
         assert stated == graded, path.name
         assert all("point" not in q.title for q in lesson.questions)

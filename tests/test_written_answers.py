@@ -74,7 +74,8 @@ def test_grader_carries_the_text_to_feedback_and_leaves_the_mark_blank(tmp_path,
     path = _written_lesson(tmp_path)
     lesson = grading.load_lesson(path)
     nb = json.loads(nbformat.writes(homework.student_version(path, {STEM})))
-    cell = next(c for c in nb["cells"] if grading.is_written(c))
+    cell = next(c for c in nb["cells"] if grading.is_written(c)
+                and c["metadata"]["nbgrader"]["grade_id"] == "06-ex9-written")
     cell["source"] = answer
     sub = grading.grade_notebook(nb, lesson, "ada", "ada.ipynb", 30).to_dict()
     q = next(q for q in sub["questions"] if q["qid"] == "06-ex9-written")
@@ -89,7 +90,8 @@ def test_grader_carries_the_text_to_feedback_and_leaves_the_mark_blank(tmp_path,
     out = tmp_path / "out"
     out.mkdir()
     with homework.export([sub], out).open(encoding="utf-8-sig") as fh:
-        row = next(csv.DictReader(fh))
+        maxima, row = list(csv.DictReader(fh))
+    assert maxima["student"] == homework.MAX_ROW and maxima["06-ex9-written"] == "2"
     assert row["06-ex9-written"] == ""
 
 

@@ -73,6 +73,67 @@ def expect_close(got: Any, expected: Any, what: str, *, tol: float = 1e-6,
     raise ExerciseError(message)
 
 
+_CELL_FILE = re.compile(r"(ipykernel_\d+[/\\]\d+\.py|<ipython-input-[^>]*>)$")
+"""The file name IPython gives a notebook cell's code (ipykernel: ``/tmp/ipykernel_<pid>/<n>.py``;
+a terminal IPython: ``<ipython-input-k-...>``): linecache holds the whole cell under it."""
+
+_FIX = {"library": "write that part yourself with NumPy: the exercise is the code trainlab has",
+        "forbidden": "rewrite that line with NumPy and the allowed modules (see the rules above "
+                     "the exercises)"}
+
+
+def _code_of(fn: Any) -> Any:
+    """The code object of ``fn`` (a function, a method, or a class's first method)."""
+    fn = getattr(fn, "__func__", fn)
+    if hasattr(fn, "__code__"):
+        return fn.__code__
+    if isinstance(fn, type):
+        for value in vars(fn).values():
+            value = getattr(value, "__func__", value)
+            if hasattr(value, "__code__"):
+                return value.__code__
+    return None
+
+
+def _library_names(fn: Any) -> list[str]:
+    """Names of the notebook's namespace bound to trainlab or torch (``ridge`` after
+    ``from trainlab import ridge``): the grader refuses a solution cell that uses them."""
+    import types
+
+    names = []
+    for name, value in (getattr(getattr(fn, "__func__", fn), "__globals__", None) or {}).items():
+        if isinstance(value, types.ModuleType):
+            where = value.__name__
+        elif isinstance(value, type | types.FunctionType | types.BuiltinFunctionType):
+            where = str(getattr(value, "__module__", "") or "")
+        else:
+            continue
+        if where.split(".")[0] in ("trainlab", "torch"):
+            names.append(name)
+    return names
+
+
+def cell_verdict(fn: Any) -> tuple[str, str] | None:
+    """What the grader's audit says about the notebook cell that defines ``fn``: ``(kind,
+    message)`` with the cell's line, or None when it would run it. The grader audits the
+    whole solution cell (imports and code outside the function included), so this does too;
+    None as well when ``fn`` was not written in a notebook cell."""
+    import linecache
+
+    from trainlab.checks.grading import audit, uses_lesson_library
+
+    code = _code_of(fn)
+    if code is None or not _CELL_FILE.search(code.co_filename):
+        return None
+    source = "".join(linecache.getlines(code.co_filename))
+    if not source:
+        return None
+    found = audit(source) or uses_lesson_library(source, _library_names(fn))
+    if found is None or found[0] == "syntax":
+        return None
+    return found[0], re.sub(r"\(line (\d+)\)", r"(line \1 of its cell)", found[1])
+
+
 def _note_refusal(fn: Callable[..., Any]) -> None:
     import inspect
     import textwrap
@@ -83,6 +144,12 @@ def _note_refusal(fn: Callable[..., Any]) -> None:
     module = str(getattr(fn, "__module__", None) or "")
     if name in _REFUSALS or module.split(".")[0] in ("trainlab", "torch", "numpy"):
         return
+    code = _code_of(fn)
+    if code is not None and _CELL_FILE.search(code.co_filename):
+        verdict = cell_verdict(fn)
+        if verdict is not None:
+            _REFUSALS[name] = f"the cell defining {name} {verdict[1]}. To fix: {_FIX[verdict[0]]}"
+        return
     try:
         source = textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError):
@@ -90,16 +157,20 @@ def _note_refusal(fn: Callable[..., Any]) -> None:
     found = audit(source)
     if found is not None and found[0] != "syntax":
         _REFUSALS[name] = re.sub(r"\(line (\d+)\)", r"(line \1 counting from its def)",
-                                 found[1])
+                                 found[1]) + ". Rewrite that line with NumPy and math only " \
+            "(see the rules above the exercises)"
 
 
 def passed(name: str) -> None:
     """Print the one line a passing check shows, and a warning for each checked function whose
-    code the grader would refuse (it scores such an exercise 0, however right the answer)."""
+    cell the grader would refuse (it scores such an exercise 0, however right the answer):
+    what the grader will do, the line and how to fix it."""
     print(f"✓ {name}: all checks passed")
     for fn_name, why in _REFUSALS.items():
-        print(f"⚠ but the grader will score it 0: {fn_name} {why}. Rewrite that line with NumPy "
-              "and math only (see the rules above the exercises).")
+        if why.startswith("the cell defining"):
+            print(f"⚠ but the grader will score it 0 (it will not run that cell): {why}.")
+        else:
+            print(f"⚠ but the grader will score it 0: {fn_name} {why}.")
     _REFUSALS.clear()
 
 

@@ -1,12 +1,15 @@
-"""Checks for the "check yourself" exercises of lesson 07 (alternatives to batch norm).
+"""Checks for the exercises of lesson 07 (alternatives to batch norm).
 
 Every check draws fresh inputs from ``seed``, calls the learner's function and compares the
 result with trainlab's reference (:mod:`trainlab.norm`). When an answer matches a common slip
 (normalising over the wrong axes, the unbiased variance, eps outside the square root, the
 weight normalised along the wrong axis...) the error message names it.
 
-:func:`check_group_norm`, :func:`check_layer_norm`, :func:`check_reduce_axes`,
-:func:`check_weightnorm_weight`.
+:func:`check_group_norm`; the track's layer norm, :func:`check_layernorm_layer`
+(``layernorm_forward(x, gamma, beta, ln_param) -> (out, cache)``) and
+:func:`check_layernorm_layer_backward` (``layernorm_backward(dout, cache)``, with the learner's
+own cache); the experiment of batch norm against group norm as the batch shrinks,
+:func:`check_batch_noise`.
 """
 
 from __future__ import annotations
@@ -16,28 +19,22 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.checks import ExerciseError, call_student, expect_close, reference, seeded_rng
+from trainlab.checks import (
+    ExerciseError,
+    call_student,
+    expect_close,
+    reference,
+    result_tuple,
+    seeded_rng,
+)
+from trainlab.gradcheck import rel_error
 
 __all__ = [
-    "check_layer_norm_backward",
-    "REDUCE_AXES",
+    "check_batch_noise",
     "check_group_norm",
-    "check_layer_norm",
-    "check_reduce_axes",
-    "check_weightnorm_weight",
+    "check_layernorm_layer",
+    "check_layernorm_layer_backward",
 ]
-
-REDUCE_AXES: dict[str, tuple[int, ...]] = {
-    "batch": (0, 2, 3),
-    "layer": (1, 2, 3),
-    "instance": (2, 3),
-    "group": (2, 3, 4),
-}
-"""The axes each method averages over: of an (N, C, H, W) tensor for batch, layer and instance
-norm; of the (N, G, C/G, H, W) reshaped tensor for group norm."""
-
-
-
 
 def _standardise(x: np.ndarray, axes: tuple[int, ...], eps: float, ddof: int = 0,
                  eps_inside: bool = True) -> np.ndarray:
@@ -109,134 +106,152 @@ def check_group_norm(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Exercise 2: layer norm forward
+# Exercises 2 and 3: the track's layer norm, forward and backward
 # --------------------------------------------------------------------------------------------
-def check_layer_norm(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
-    """Check ``fn(x, gamma, beta, eps) -> y`` for x (N, D), gamma, beta (D,) against
+def _ln_forward(fn: Callable[..., Any], x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                ln_param: dict[str, Any]) -> tuple[np.ndarray, Any]:
+    name = getattr(fn, "__name__", "layernorm_forward")
+    x_in = x.copy()
+    out, cache = result_tuple(call_student(fn, x_in, gamma.copy(), beta.copy(),
+                                           dict(ln_param)), 2, name)
+    if not np.array_equal(x_in, x):
+        raise ExerciseError(f"{name} changed x in place; return a new array")
+    return np.asarray(out, dtype=np.float64), cache
+
+
+def check_layernorm_layer(fn: Callable[..., Any], seed: int = 0) -> None:
+    """Check the track's ``fn(x, gamma, beta, ln_param) -> (out, cache)`` for x (N, D),
+    gamma, beta (D,), ln_param {"eps"} (1e-5 when absent) against
     :func:`trainlab.norm.layernorm_forward` (Ba et al. 2016): each example normalised over its
-    D features, y = gamma (x - mu_n) / sqrt(var_n + eps) + beta."""
+    D features, y = gamma (x - mu_n) / sqrt(var_n + eps) + beta; a batch of one included."""
     rng = seeded_rng(seed)
-    for n, d in ((int(rng.integers(3, 8)), int(rng.integers(4, 9))), (1, 5), (6, 6)):
-        x = _activations(rng, (n, d))
+    name = getattr(fn, "__name__", "layernorm_forward")
+    for n, d, eps in ((int(rng.integers(3, 8)), int(rng.integers(4, 9)), 0.5), (1, 5, 1e-2),
+                      (6, 6, None)):
+        x = _activations(rng, (n, d)) * (0.01 if eps is None else 1.0)  # small: eps shows
         gamma, beta = rng.uniform(0.5, 2.0, d), rng.normal(size=d)
-        eps = float(rng.choice([1e-5, 1e-2, 0.5]))
-        got = call_student(fn, x.copy(), gamma.copy(), beta.copy(), eps)
-        expected = reference.layernorm(x, gamma, beta, eps)
+        got, _ = _ln_forward(fn, x, gamma, beta, {} if eps is None else {"eps": eps})
+        e = 1e-5 if eps is None else eps
         hints = {
             "you averaged over the batch (axis=0: that is batch norm); layer norm averages "
             "each example over its features, axis=1 with keepdims=True":
-                gamma * _standardise(x, (0,), eps) + beta,
+                gamma * _standardise(x, (0,), e) + beta,
             "you used the unbiased variance (ddof=1); layer norm divides by D, ddof=0":
-                gamma * _standardise(x, (1,), eps, ddof=1) + beta,
+                gamma * _standardise(x, (1,), e, ddof=1) + beta,
             "eps goes under the square root, sqrt(var + eps)":
-                gamma * _standardise(x, (1,), eps, eps_inside=False) + beta,
+                gamma * _standardise(x, (1,), e, eps_inside=False) + beta,
             "the scale and shift are missing: return gamma * x_hat + beta":
-                _standardise(x, (1,), eps),
+                _standardise(x, (1,), e),
         }
-        expect_close(got, expected, f"layer_norm on x of shape {x.shape} (eps={eps:g})",
-                     hints=hints)
+        if eps is None:
+            hints["without 'eps' in ln_param use eps = 1e-5"] = \
+                gamma * _standardise(x, (1,), 0.0) + beta
+        what = f"{name} on x of shape {x.shape} with ln_param " + \
+            ("{} (eps = 1e-5)" if eps is None else f"{{'eps': {eps:g}}}")
+        expect_close(got, reference.layernorm(x, gamma, beta, e), what, hints=hints)
 
 
-# --------------------------------------------------------------------------------------------
-# Exercise 3: which axes each method reduces over
-# --------------------------------------------------------------------------------------------
-_AXES_HINTS: dict[str, dict[tuple[int, ...], str]] = {
-    "batch": {
-        (0,): "for an (N, C, H, W) tensor batch norm also pools the spatial positions: one "
-              "mean per channel over N, H and W (the (0,) of the (N, D) case is not enough)",
-        (1, 2, 3): "that is layer norm; batch norm keeps the channel axis and pools N, H, W",
-        (2, 3): "that is instance norm; batch norm also pools the batch axis 0",
-    },
-    "layer": {
-        (0, 2, 3): "that is batch norm; layer norm keeps the batch axis and pools C, H, W",
-        (1,): "layer norm of an image pools the spatial positions too: axes C, H and W",
-        (0, 1, 2, 3): "averaging over everything leaves one number for the whole batch; layer "
-                      "norm keeps one mean per example (axis 0 stays)",
-    },
-    "instance": {
-        (1, 2, 3): "that is layer norm; instance norm keeps both N and C: one mean per "
-                   "(example, channel)",
-        (0, 2, 3): "that is batch norm; instance norm never pools the batch axis",
-    },
-    "group": {
-        (1, 2, 3, 4): "averaging over the group axis 1 pools every channel: that is layer norm; "
-                      "keep axes 0 (example) and 1 (group)",
-        (3, 4): "only the spatial axes: that is instance norm; also pool the C/G channels of "
-                "the group (axis 2)",
-        (0, 2, 3, 4): "group norm never pools the batch axis 0",
-    },
-}
-
-
-def check_reduce_axes(fn: Callable[[str], tuple[int, ...]]) -> None:
-    """Check ``fn(method) -> axes``: the axes the mean and variance are taken over, for
-    ``method`` in "batch", "layer", "instance" (axes of an (N, C, H, W) tensor) and "group"
-    (axes of the (N, G, C/G, H, W) reshaped tensor). Order does not matter; see
-    :data:`REDUCE_AXES`."""
-    for method, expected in REDUCE_AXES.items():
-        got = call_student(fn, method)
-        if isinstance(got, int | np.integer) and not isinstance(got, bool):
-            got = (int(got),)
-        if not isinstance(got, tuple | list) or not all(
-                isinstance(a, int | np.integer) and not isinstance(a, bool) for a in got):
-            raise ExerciseError(f"reduce_axes({method!r}) must return a tuple of ints, got "
-                                f"{got!r}")
-        axes = tuple(sorted(int(a) for a in got))
-        if axes == expected:
-            continue
-        message = (f"reduce_axes({method!r}) returned {tuple(got)}, which is not the set of "
-                   f"axes {method} norm averages over")
-        hint = _AXES_HINTS[method].get(axes)
-        if hint:
-            message += f". Hint: {hint}"
-        raise ExerciseError(message)
-
-
-# --------------------------------------------------------------------------------------------
-# Exercise 4: the effective weight of weight norm
-# --------------------------------------------------------------------------------------------
-def check_weightnorm_weight(fn: Callable[..., np.ndarray], seed: int = 0) -> None:
-    """Check ``fn(v, g) -> w`` for v (D_in, D_out), g (D_out,) (NumPy layout, out = x @ w):
-    w[:, j] = g_j v[:, j] / ||v[:, j]|| (Salimans & Kingma 2016), against the weight
-    :func:`trainlab.norm.weightnorm_forward` uses."""
+def check_layernorm_layer_backward(forward: Callable[..., Any], backward: Callable[..., Any],
+                                   seed: int = 0) -> None:
+    """Check ``backward(dout, cache) -> (dx (N, D), dgamma (D,), dbeta (D,))`` with the cache of
+    the learner's own ``forward(x, gamma, beta, ln_param)`` against the reference gradients
+    of layer norm (each example's mean and variance depend on all of its features)."""
     rng = seeded_rng(seed)
-    for d_in, d_out in ((int(rng.integers(3, 7)), int(rng.integers(2, 6))), (4, 4)):
-        v = rng.normal(size=(d_in, d_out)) * rng.uniform(0.2, 5.0, d_out)
-        g = rng.uniform(0.5, 3.0, d_out)
-        got = call_student(fn, v.copy(), g.copy())
-        expected = reference.weightnorm_weight(v, g)
-        col = np.linalg.norm(v, axis=0)
-        row = np.linalg.norm(v, axis=1, keepdims=True)
-        hints = {
-            "each OUTPUT unit j has its own weight vector, the COLUMN v[:, j] in the NumPy "
-            "layout (D_in, D_out): divide by np.linalg.norm(v, axis=0), not axis=1 "
-            "(torch's nn.Linear stores the transpose, where it is a row)":
-                g * v / row,
-            "you divided by the norm of the whole matrix; each column gets its own norm":
-                g * v / np.linalg.norm(v),
-            "g is missing: w = g * v / ||v||": v / col,
-            "divide by the norm ||v[:, j]||, not by its square": g * v / col**2,
-        }
-        expect_close(got, expected, f"weight-norm weight for v of shape {v.shape}",
-                     hints=hints)
-
-
-def check_layer_norm_backward(fn: Callable[..., Any], seed: int = 0) -> None:
-    """Check ``fn(dout, x, gamma, eps) -> (dx (N, D), dgamma (D,), dbeta (D,))`` for layer
-    norm of x (N, D) (each example normalised over its D features)."""
-    rng = seeded_rng(seed)
+    name = getattr(backward, "__name__", "layernorm_backward")
     n, d = int(rng.integers(3, 7)), int(rng.integers(4, 9))
     x = rng.normal(rng.uniform(-3, 3, (n, 1)), rng.uniform(0.5, 3, (n, 1)), size=(n, d))
-    gamma, eps = rng.uniform(0.5, 2, d), 1e-5
+    gamma, beta, eps = rng.uniform(0.5, 2, d), rng.normal(size=d), 1e-5
     dout = rng.normal(size=(n, d))
-    got = call_student(fn, dout.copy(), x.copy(), gamma.copy(), eps)
-    if not isinstance(got, tuple | list) or len(got) != 3:
-        raise ExerciseError("layer_norm_backward must return (dx, dgamma, dbeta)")
+    out, cache = _ln_forward(forward, x, gamma, beta, {"eps": eps})
+    if rel_error(out, reference.layernorm(x, gamma, beta, eps)) > 1e-6:
+        raise ExerciseError("your layernorm_forward does not pass its check yet: fix "
+                            "exercise 2 first")
+    dout_in = dout.copy()
+    got = result_tuple(call_student(backward, dout_in, cache), 3, name)
+    if not np.array_equal(dout_in, dout):
+        raise ExerciseError(f"{name} changed dout in place; return new arrays")
     dx, dgamma, dbeta = reference.layernorm_backward(dout, x, gamma, eps)
     inv_std = 1.0 / np.sqrt(x.var(1, keepdims=True) + eps)
-    expect_close(got[0], dx, "dx", hints={
+    expect_close(got[0], dx, f"{name}: dx", hints={
         "the statistics of layer norm are per EXAMPLE (axis 1); you used batch norm's "
         "per-feature backward": reference.batchnorm_backward(dout, x, gamma, eps)[0],
-        "the mean and variance depend on x: their terms are missing": gamma * dout * inv_std})
-    expect_close(got[1], dgamma, "dgamma")
-    expect_close(got[2], dbeta, "dbeta", hints={"sum over the batch (axis 0)": dout.sum(1)})
+        "the mean and variance depend on x: their terms are missing": gamma * dout * inv_std,
+        "gamma is missing: the gradient reaching x_hat is dout * gamma":
+            reference.layernorm_backward(dout, x, np.ones(d), eps)[0]})
+    expect_close(got[1], dgamma, f"{name}: dgamma", hints={
+        "dgamma = sum over the batch of dout * x_hat (x_hat, not x)": (dout * x).sum(0)})
+    expect_close(got[2], dbeta, f"{name}: dbeta", hints={"sum over the batch (axis 0)":
+                                                           dout.sum(1)})
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 4: batch norm against group norm as the batch shrinks
+# --------------------------------------------------------------------------------------------
+NOISE_KEYS = ("bn_vs_population", "bn_batchmates", "gn_batchmates", "bn_values", "gn_values")
+
+
+def _batch_noise(x: np.ndarray, b: int, g: int, seed: int, *, ddof: int = 0,
+                 spatial_stats: bool = True, undo: bool = True) -> dict[str, float]:
+    """The reference of :func:`check_batch_noise`; the keywords make its slips."""
+    n, c = x.shape[:2]
+    spatial = tuple(range(2, x.ndim))
+    pooled = spatial if spatial_stats else ()
+
+    def standardise(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        return _standardise(a, axes, 1e-5, ddof=ddof)
+
+    def bn(a: np.ndarray) -> np.ndarray:
+        ghost = a.reshape((n // b, b) + a.shape[1:])
+        return standardise(ghost, tuple(k + 1 for k in (0,) + pooled)).reshape(a.shape)
+
+    def gn(a: np.ndarray) -> np.ndarray:
+        return standardise(a.reshape(n, g, -1), (2,)).reshape(a.shape)
+
+    perm = np.random.default_rng(seed).permutation(n)
+    back = np.argsort(perm) if undo else np.arange(n)
+    positions = int(np.prod(x.shape[2:]))
+    return {"bn_vs_population": float(np.abs(bn(x) - standardise(x, (0,) + pooled)).mean()),
+            "bn_batchmates": float(np.abs(bn(x) - bn(x[perm])[back]).mean()),
+            "gn_batchmates": float(np.abs(gn(x) - gn(x[perm])[back]).mean()),
+            "bn_values": float(b * positions), "gn_values": float(c // g * positions)}
+
+
+def check_batch_noise(fn: Callable[..., Any], seed: int = 0) -> None:
+    """Check ``fn(x, batch_size, num_groups, seed) -> dict`` of exercise 4 on activations of
+    both layouts, (N, C) and (N, C, H, W), at two batch sizes: BN_B normalises each run of
+    ``batch_size`` consecutive examples with that run's per-channel mean and biased variance
+    (over the examples and, for images, the positions), BN_all with all N examples, group norm
+    each example's group of C/G consecutive channels (gamma = 1, beta = 0, eps = 1e-5);
+    "bn_batchmates" / "gn_batchmates" compare each example's output with its output when the
+    examples are reordered by ``np.random.default_rng(seed).permutation(N)`` (and put back)."""
+    rng = seeded_rng(seed)
+    name = getattr(fn, "__name__", "batch_noise")
+    cases = (((24, 6), 2, 3), ((24, 6), 8, 2), ((16, 4, 3, 3), 2, 2), ((16, 4, 3, 3), 4, 4))
+    for shape, b, g in cases:
+        x = _activations(rng, shape)
+        s = int(rng.integers(0, 10_000))
+        x_in = x.copy()
+        got = call_student(fn, x_in, b, g, s)
+        if not np.array_equal(x_in, x):
+            raise ExerciseError(f"{name} changed x in place")
+        if not isinstance(got, dict) or not set(NOISE_KEYS) <= set(got):
+            raise ExerciseError(f"{name} must return a dict with the keys {list(NOISE_KEYS)}")
+        want = _batch_noise(x, b, g, s)
+        slips = {"you used the unbiased variance (ddof=1); batch and group norm divide by the "
+                 "number of values": _batch_noise(x, b, g, s, ddof=1),
+                 "batch norm of an image pools the positions too: one mean per channel over "
+                 "the examples AND H, W": _batch_noise(x, b, g, s, spatial_stats=False),
+                 "put the reordered outputs back in the original order (index with "
+                 "np.argsort(perm)) before comparing": _batch_noise(x, b, g, s, undo=False)}
+        for key in NOISE_KEYS:
+            what = f"{name}(x of shape {shape}, batch_size={b}, num_groups={g})[{key!r}]"
+            if np.ndim(got[key]) != 0:
+                raise ExerciseError(f"{what} must be one number, got shape "
+                                    f"{np.shape(got[key])}")
+            if want[key] == 0.0:  # group norm ignores the batch-mates: exactly 0 up to rounding
+                if abs(float(got[key])) > 1e-9:
+                    raise ExerciseError(f"{what} is {float(got[key]):.3g}, expected 0: group norm "
+                                        "normalises each example with its own statistics")
+                continue
+            expect_close(float(got[key]), want[key], what, tol=1e-6,
+                         hints={h: v[key] for h, v in slips.items() if v[key] != want[key]})

@@ -103,10 +103,6 @@ def expected_dropout_loss(x: Array, y: Array, w: Array, p: float) -> float:
     return float(np.sum((y - p * x @ w) ** 2) + p * (1 - p) * np.sum((x**2).sum(0) * w**2))
 
 
-def ridge_lambda(n: int, keep_prob: float) -> float:
-    return (1 - keep_prob) / keep_prob * n
-
-
 def groupnorm(x: Array, gamma: Array, beta: Array, groups: int, eps: float) -> Array:
     n, c = x.shape[:2]
     xg = x.reshape(n, groups, -1)
@@ -129,10 +125,6 @@ def layernorm_backward(dout: Array, x: Array, gamma: Array,
     dx = inv_std * (dx_hat - dx_hat.sum(1, keepdims=True) / d
                     - x_hat * (dx_hat * x_hat).sum(1, keepdims=True) / d)
     return dx, (dout * x_hat).sum(0), dout.sum(0)
-
-
-def weightnorm_weight(v: Array, g: Array) -> Array:
-    return g * v / np.linalg.norm(v, axis=0)
 
 
 def standardise(x_train: Array, x_test: Array) -> tuple[Array, Array]:

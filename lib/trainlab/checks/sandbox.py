@@ -1,8 +1,13 @@
 """The child side of grading: runs a learner's solution cells and calls their functions.
 
-Started by :mod:`trainlab.checks.grading` as ``python -I sandbox.py READ_FD WRITE_FD`` in a
-fresh interpreter, with a private temporary working folder, resource limits and a timeout set
-by the parent. It imports only NumPy (never trainlab: run as a script, not as a module), blocks
+Started by :mod:`trainlab.checks.grading` for each question as ``sandbox.py READ_FD WRITE_FD``
+in a fresh ``python -I -S`` inside bubblewrap (:mod:`trainlab.checks.isolation`: only Python
+and NumPy visible, an empty private tmpfs as its folder, no network, no process creation,
+resource limits) and a deadline set by the parent; or, with ``--unsafe`` where bubblewrap
+cannot run, as a plain ``python -I sandbox.py`` in a temporary folder. ``sandbox.py --probe``
+prints "isolated" when it runs inside the sandbox it should.
+
+It imports only NumPy (never trainlab: run as a script, not as a module), blocks
 the import of trainlab, torch and other libraries that would answer the exercises, discards
 everything the learner's code prints, executes the solution cells, then answers the parent's
 requests ``call(name, args)`` with the learner's return values.
@@ -25,6 +30,7 @@ import os
 import resource
 import struct
 import sys
+import types
 from typing import Any
 
 import numpy as np
@@ -32,6 +38,22 @@ import numpy as np
 BLOCKED = ("trainlab", "torch", "sklearn", "scipy", "jax", "tensorflow", "keras", "nbgrader",
            "subprocess", "ctypes", "socket", "multiprocessing", "shutil")
 MAX_MESSAGE = 512 * 2**20
+MAX_REPLY = 64 * 2**20
+"""The most data one call's return value (and its changed arguments) may carry back to the
+grader: a function returning 4 x 400 MB is refused with a message, it never reaches it."""
+
+
+def payload_bytes(obj: Any, depth: int = 0) -> int:
+    """Bytes of the arrays in ``obj`` (lists, tuples and dicts looked into), before encoding."""
+    if isinstance(obj, np.ndarray | np.generic):
+        return int(np.asarray(obj).nbytes)
+    if depth > 50:
+        return 0
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(payload_bytes(v, depth + 1) for v in obj)
+    return len(obj) if isinstance(obj, str | bytes) else 0
 
 
 def encode(obj: Any, blobs: list[bytes], callbacks: dict[int, Any] | None = None) -> Any:
@@ -182,7 +204,34 @@ def _attribute(objects: list[Any], key: Any, name: Any) -> Any:
     return getattr(objects[key], name, None)
 
 
+def probe() -> None:
+    """Print "isolated" if this process is in the sandbox it should be in (see
+    :mod:`trainlab.checks.isolation`): NumPy works, unprivileged, no process, no network."""
+    import socket
+
+    np.ones(3).sum()
+    try:
+        os.fork()
+    except OSError:
+        pass
+    else:
+        os._exit(0)
+        return
+    try:
+        socket.create_connection(("192.0.2.1", 9), timeout=1).close()
+    except OSError as exc:
+        if exc.errno not in (101, 99):  # ENETUNREACH, EADDRNOTAVAIL: no network at all
+            return
+    else:
+        return
+    if os.getuid() == 65534 and os.getcwd() == "/work" and os.listdir("/work") == []:
+        print("isolated")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--probe"]:
+        probe()
+        return
     rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
     inbox, outbox = os.fdopen(rfd, "rb"), os.fdopen(wfd, "wb")
     setup, _ = receive(inbox)
@@ -200,8 +249,10 @@ def main() -> None:
     _leave_only_the_standard_library()
     sys.meta_path.insert(0, _Blocker())
 
-    namespace: dict[str, Any] = {"__name__": "__student__", "__builtins__": builtins,
-                                 "np": np, "math": math}
+    # a registered module: dataclasses (and typing) look a class's module up in sys.modules
+    student = sys.modules["__student__"] = types.ModuleType("__student__")
+    namespace: dict[str, Any] = student.__dict__
+    namespace.update({"__builtins__": builtins, "np": np, "math": math})
     errors = {}
     for cell in setup["cells"]:
         try:
@@ -259,6 +310,12 @@ def main() -> None:
             result = _Handle(len(objects) - 1)
         out = []
         try:
+            size = payload_bytes(result) + payload_bytes(changed)
+            if size > MAX_REPLY:
+                send(outbox, {"raised": f"ValueError: the return value holds {size / 2**20:.0f} "
+                                        f"MiB of arrays; the grader accepts at most "
+                                        f"{MAX_REPLY / 2**20:g} MiB per call"})
+                continue
             message = {"ok": encode(result, out), "args_after": encode(changed, out)}
         except BaseException as exc:  # noqa: BLE001 - e.g. a result whose __eq__ raises
             message, out = {"raised": f"an unreadable return value ({_describe(exc)})"}, []
