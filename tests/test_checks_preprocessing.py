@@ -126,3 +126,64 @@ def test_shifted_split_is_shifted_and_validated() -> None:
     assert np.all(np.abs(b.mean(0) - a.mean(0)) > 0.5)
     with pytest.raises(ValueError, match="n_train must be"):
         chk.shifted_split(n_train=1)
+
+
+# --------------------------------------------------------------------------------------------
+# exercise 1 of lesson 02: a preprocessor fitted on the training split, applied to any split
+# --------------------------------------------------------------------------------------------
+def good_fit(x: np.ndarray, method: str) -> dict:
+    if method == "minmax":
+        return {"min": x.min(0), "max": x.max(0)}
+    axes = tuple(range(x.ndim - 1)) if method == "channel" else 0
+    return {"mean": x.mean(axes), "std": x.std(axes)}
+
+
+def good_apply(stats: dict, x: np.ndarray) -> np.ndarray:
+    if "min" in stats:
+        return 2 * (x - stats["min"]) / (stats["max"] - stats["min"]) - 1
+    return (x - stats["mean"]) / stats["std"]
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+@pytest.mark.parametrize("method", ["standardize", "minmax", "channel"])
+def test_a_fitted_preprocessor_passes(method: str, seed: int) -> None:
+    chk.check_fit_preprocessor(good_fit, method, seed=seed)
+    if method != "channel":
+        chk.check_apply_preprocessor(good_apply, method, seed=seed)
+
+
+def test_preprocessor_slips_get_their_hints() -> None:
+    def refit(stats: dict, x: np.ndarray) -> np.ndarray:     # statistics of the split itself
+        return good_apply(good_fit(x, "minmax" if "min" in stats else "standardize"), x)
+
+    with pytest.raises(ExerciseError, match="TRAINING mean and std"):
+        chk.check_apply_preprocessor(refit, "standardize")
+    with pytest.raises(ExerciseError, match="TRAINING minimum"):
+        chk.check_apply_preprocessor(refit, "minmax")
+    with pytest.raises(ExerciseError, match="do not clip"):
+        chk.check_apply_preprocessor(lambda s, x: np.clip(good_apply(s, x), -1, 1), "minmax")
+    with pytest.raises(ExerciseError, match="2 \\* u - 1"):
+        chk.check_apply_preprocessor(lambda s, x: (x - s["min"]) / (s["max"] - s["min"]),
+                                     "minmax")
+
+    def mean_image(x: np.ndarray, method: str) -> dict:
+        return {"mean": x.mean(0), "std": x.std(0)}
+
+    with pytest.raises(ExerciseError, match="mean IMAGE"):
+        chk.check_fit_preprocessor(mean_image, "channel")
+    with pytest.raises(ExerciseError, match="population"):
+        chk.check_fit_preprocessor(lambda x, m: {"mean": x.mean(0), "std": x.std(0, ddof=1)},
+                                   "standardize")
+    with pytest.raises(ExerciseError, match="per feature"):
+        chk.check_fit_preprocessor(
+            lambda x, m: {"min": np.full(x.shape[1], x.min()), "max": x.max(0)}, "minmax")
+    with pytest.raises(ExerciseError, match="keys"):
+        chk.check_fit_preprocessor(lambda x, m: (x.mean(0), x.std(0)), "standardize")
+    with pytest.raises(NotAttemptedError):
+        chk.check_fit_preprocessor(stub, "minmax")
+    with pytest.raises(NotAttemptedError):
+        chk.check_apply_preprocessor(stub, "standardize")
+    with pytest.raises(ValueError, match="method must be"):
+        chk.check_fit_preprocessor(good_fit, "zca")
+    with pytest.raises(ValueError, match="method must be"):
+        chk.check_apply_preprocessor(good_apply, "channel")

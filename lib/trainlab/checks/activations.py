@@ -1,4 +1,7 @@
-"""Checks for the "check yourself" exercises of lesson 01 (activation functions).
+"""Checks for the exercises of lesson 01 (activation functions): the first layers of the
+course's assignment track, in CS231n's ``layers.py`` API (every forward pass returns
+``(out, cache)``, every backward pass takes ``(dout, cache)``), which lesson 08 assembles into
+a network.
 
 Each ``check_*`` calls the learner's function on fresh inputs drawn from ``seed`` and compares
 the answer with :mod:`trainlab.activations`; a wrong answer raises
@@ -21,168 +24,110 @@ from trainlab.checks import (
     seeded_rng,
     shape_arg,
 )
+from trainlab.checks.capstone import check_affine
 
-__all__ = [
-    "check_maxout",
-    "check_dead_fraction",
-    "check_graph_gradients",
-    "check_leaky_relu",
-    "check_sigmoid_backward",
-    "dead_fraction_reference",
-]
+__all__ = ["check_activation_layer", "check_affine", "check_maxout"]
+
+LAYERS = ("relu", "leaky_relu", "sigmoid", "tanh")
 
 
+def _layer_pair(forward: Callable[..., Any], x: np.ndarray, kind: str,
+                alpha: float) -> tuple[np.ndarray, Any]:
+    x_in = x.copy()
+    args = (x_in, alpha) if kind == "leaky_relu" else (x_in,)
+    out, cache = result_tuple(call_student(forward, *args), 2, f"{kind}_forward")
+    if not np.array_equal(x_in, x):
+        raise ExerciseError(f"{kind}_forward changed its input x in place; build a new array "
+                            "(e.g. with np.where) instead")
+    return out, cache
 
 
-
-
-
-
-def check_graph_gradients(fn: Callable[[float, float, float], Any], seed: int = 0,
-                          trials: int = 3) -> None:
-    """Check ``fn(x, y, z) -> (f, df_dx, df_dy, df_dz)`` for ``f = (x + y) z``.
-
-    Forward: ``q = x + y``, ``f = q z``. Backward: ``df/dz = q``, ``df/dq = z`` and, through
-    the add gate, ``df/dx = df/dy = z``. Tried at the lecture's point (-2, 5, -4) and at
-    ``trials`` random points.
+def check_activation_layer(forward: Callable[..., Any], backward: Callable[..., Any],
+                           kind: str, seed: int = 0, shape: tuple[int, ...] = (6, 7),
+                           alpha: float = 0.1) -> None:
+    """Check one activation layer: ``forward(x) -> (out, cache)`` (``forward(x, alpha)`` for
+    leaky ReLU) and ``backward(dout, cache) -> dx``, for ``kind`` in "relu", "leaky_relu",
+    "sigmoid", "tanh", on inputs of any ``shape`` (wide enough to reach the saturated tails).
     """
-    rng = seeded_rng(seed)
-    points = [(-2.0, 5.0, -4.0), *[tuple(rng.uniform(-5, 5, 3).round(3)) for _ in range(trials)]]
-    for x, y, z in points:
-        got = result_tuple(call_student(fn, x, y, z), 4, "graph_gradients")
-        q = x + y
-        expected = (q * z, z, z, q)
-        where = f"at (x, y, z) = ({x}, {y}, {z})"
-        expect_close(got[0], expected[0], f"f {where}")
-        swapped = "df/dx is df/dq * dq/dx = z * 1; df/dz is q = x + y (not z)"
-        expect_close(got[1], expected[1], f"df/dx {where}", hints={swapped: q})
-        expect_close(got[2], expected[2], f"df/dy {where}", hints={swapped: q})
-        expect_close(got[3], expected[3], f"df/dz {where}",
-                     hints={swapped: z, "df/dz is q = x + y; you multiplied by z again":
-                            q * z})
-
-
-def check_sigmoid_backward(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], seed: int = 0,
-                           shape: tuple[int, ...] = (4, 5)) -> None:
-    """Check ``fn(dout, x) -> dx`` for the sigmoid: ``dx = dout * s (1 - s)``, s = sigmoid(x).
-
-    ``dout`` and ``x`` have shape ``shape``; the reference is
-    :func:`trainlab.activations.sigmoid_backward`.
-    """
+    if kind not in LAYERS:
+        raise ValueError(f"kind must be one of {', '.join(LAYERS)}, got {kind!r}")
     rng = seeded_rng(seed)
     x = rng.normal(0.0, 3.0, shape_arg(shape))
     dout = rng.standard_normal(shape)
-    s = reference.sigmoid(x)
-    expected = reference.sigmoid_backward(dout, x)
-    got = call_student(fn, dout.copy(), x.copy())
-    expect_close(got, expected, "sigmoid_backward", hints={
-        "multiply the local gradient s(1 - s) by the upstream gradient dout": s * (1 - s),
-        "the local gradient is s(1 - s) with s = sigmoid(x), not x(1 - x)": dout * x * (1 - x),
-        "the local gradient is s(1 - s), not s": dout * s,
-        "the local gradient is s(1 - s), not (1 - s)": dout * (1 - s),
-        "sigmoid'(x) = s(1 - s) is always positive: check the sign": -expected,
-    })
-
-
-def check_leaky_relu(forward: Callable[..., np.ndarray], backward: Callable[..., np.ndarray],
-                     seed: int = 0, shape: tuple[int, ...] = (6, 7), alpha: float = 0.1) -> None:
-    """Check ``forward(x, alpha) -> out`` and ``backward(dout, x, alpha) -> dx`` of leaky ReLU.
-
-    ``out = x`` where ``x > 0`` and ``alpha x`` elsewhere; ``dx = dout`` where ``x > 0`` and
-    ``alpha dout`` elsewhere. Also checks that ``forward`` leaves ``x`` unchanged.
-    """
-    rng = seeded_rng(seed)
-    x = rng.standard_normal(shape_arg(shape))
-    dout = rng.standard_normal(shape)
-    ref_out = reference.leaky_relu(x, alpha)
-    ref_dx = reference.leaky_relu_backward(dout, x, alpha)
-    x_in = x.copy()
-    out = call_student(forward, x_in, alpha)
-    if not np.array_equal(x_in, x):
-        raise ExerciseError("leaky_relu_forward changed its input x in place; build a new array "
-                            "(e.g. with np.where) instead")
-    expect_close(out, ref_out, "leaky_relu_forward", hints={
-        "that is a plain ReLU: negative inputs must give alpha * x, not 0": np.maximum(x, 0),
-        "the slope alpha belongs to the negative side; positive inputs pass unchanged":
-            np.where(x > 0, alpha * x, x),
-    })
-    dx = call_student(backward, dout.copy(), x.copy(), alpha)
-    expect_close(dx, ref_dx, "leaky_relu_backward", hints={
-        "that is ReLU's backward: where x <= 0 the gradient is alpha * dout, not 0":
-            np.where(x > 0, dout, 0.0),
-        "multiply by the upstream gradient dout": np.where(x > 0, 1.0, alpha),
-        "the local slope is alpha where x <= 0, so dx = alpha * dout there (not alpha * x)":
-            np.where(x > 0, dout, alpha * x),
-        "the slope alpha belongs to the negative side": np.where(x > 0, alpha * dout, dout),
-    })
-
-
-def dead_fraction_reference(h: np.ndarray) -> float:
-    """Fraction of units (columns of ``h``, shape (N, H)) that are 0 on every one of N inputs."""
-    h = np.asarray(h)
-    if h.ndim != 2 or h.shape[1] == 0:
-        raise ValueError(f"h must have shape (N, H) with H >= 1, got {h.shape}")
-    return float(np.mean(np.all(h <= 0, axis=0)))
-
-
-def check_dead_fraction(fn: Callable[[np.ndarray], float], seed: int = 0, n: int = 50,
-                        units: int = 40) -> None:
-    """Check ``fn(h) -> fraction`` on post-ReLU activations ``h`` of shape (n, units).
-
-    A unit is dead when it outputs 0 for *every* input row; the answer is the fraction of such
-    columns. The test matrix mixes dead units, rarely active ones and ordinary ones.
-    """
-    rng = seeded_rng(seed)
-    if n < 2 or units < 4:
-        raise ValueError(f"n must be >= 2 and units >= 4, got n={n}, units={units}")
-    bias = rng.choice([-50.0, -2.5, 0.0], size=units, p=[0.3, 0.3, 0.4])
-    h = np.maximum(rng.standard_normal((n, units)) + bias, 0.0)
-    expected = dead_fraction_reference(h)
-    got = call_student(fn, h.copy())
-    if np.ndim(got) != 0:
-        raise ExerciseError(f"dead_fraction must return one number, got shape {np.shape(got)}")
-    expect_close(float(got), expected, "dead_fraction", hints={
-        "you counted zero entries; a unit is dead only if its whole column is zero":
-            float(np.mean(h <= 0)),
-        "a unit is dead if it is zero for ALL inputs, not for at least one":
-            float(np.mean(np.any(h <= 0, axis=0))),
-        "return a fraction of units (between 0 and 1), not a count":
-            float(np.sum(np.all(h <= 0, axis=0))),
-        "units are columns (axis 0 runs over inputs)": float(np.mean(np.all(h <= 0, axis=1))),
-    })
+    out, cache = _layer_pair(forward, x, kind, alpha)
+    if kind == "relu":
+        expect_close(out, np.maximum(x, 0), "relu_forward")
+        expect_close(call_student(backward, dout.copy(), cache), dout * (x > 0), "relu dx",
+                     hints={"multiply the upstream gradient dout by the 0/1 gate":
+                            (x > 0).astype(float),
+                            "the gate is x > 0, the input's sign, not dout's": dout * (dout > 0)})
+    elif kind == "leaky_relu":
+        expect_close(out, reference.leaky_relu(x, alpha), "leaky_relu_forward", hints={
+            "that is a plain ReLU: negative inputs must give alpha * x, not 0": np.maximum(x, 0),
+            "the slope alpha belongs to the negative side; positive inputs pass unchanged":
+                np.where(x > 0, alpha * x, x)})
+        expect_close(call_student(backward, dout.copy(), cache),
+                     reference.leaky_relu_backward(dout, x, alpha), "leaky_relu dx", hints={
+            "that is ReLU's backward: where x <= 0 the gradient is alpha * dout, not 0":
+                np.where(x > 0, dout, 0.0),
+            "multiply by the upstream gradient dout": np.where(x > 0, 1.0, alpha),
+            "the local slope is alpha where x <= 0, so dx = alpha * dout there (not alpha * x)":
+                np.where(x > 0, dout, alpha * x)})
+    elif kind == "sigmoid":
+        s = reference.sigmoid(x)
+        expect_close(out, s, "sigmoid_forward")
+        expected = reference.sigmoid_backward(dout, x)
+        expect_close(call_student(backward, dout.copy(), cache), expected, "sigmoid dx", hints={
+            "multiply the local gradient s(1 - s) by the upstream gradient dout": s * (1 - s),
+            "the local gradient is s(1 - s) with s = sigmoid(x), not x(1 - x)":
+                dout * x * (1 - x),
+            "the local gradient is s(1 - s), not s": dout * s,
+            "sigmoid'(x) = s(1 - s) is always positive: check the sign": -expected})
+    else:
+        t = np.tanh(x)
+        expect_close(out, t, "tanh_forward")
+        expect_close(call_student(backward, dout.copy(), cache), dout * (1 - t * t), "tanh dx",
+                     hints={"tanh'(x) = 1 - tanh(x)^2, not 1 - x^2": dout * (1 - x * x),
+                            "tanh'(x) = 1 - tanh(x)^2, not tanh(x)(1 - tanh(x))":
+                                dout * t * (1 - t),
+                            "multiply by the upstream gradient dout": 1 - t * t})
 
 
 def check_maxout(forward: Callable[..., Any], backward: Callable[..., Any], seed: int = 0,
                  pieces: int = 3) -> None:
-    """Maxout (Goodfellow et al. 2013) with ``pieces`` linear pieces per unit.
+    """Maxout (Goodfellow et al. 2013) with ``pieces`` linear pieces per unit, in the layout
+    of the lesson's helper :func:`trainlab.activations.maxout_forward`:
+    ``forward(x, w, b) -> (out, cache)`` with x (N, D_in), w (D_in, D_out, k), b (D_out, k),
+    out (N, D_out) the largest of each unit's k pieces; ``backward(dout, cache) -> (dx, dw,
+    db)`` of x's, w's and b's shapes: the gradient flows only through the winning piece."""
+    from trainlab import activations
 
-    ``forward(x, w, b) -> out``: x (N, D), w (k, D, H), b (k, H) -> out (N, H), each unit the
-    largest of its k pieces. ``backward(dout, x, w, b) -> (dx (N, D), dw (k, D, H), db (k, H))``:
-    the gradient flows only through the winning piece."""
     rng = seeded_rng(seed)
     n, d, h = (int(v) for v in rng.integers(3, 7, size=3))
-    x, w, b = rng.normal(size=(n, d)), rng.normal(size=(pieces, d, h)), rng.normal(size=(pieces, h))
+    x, w = rng.normal(size=(n, d)), rng.normal(size=(d, h, pieces))
+    b = rng.normal(size=(h, pieces))
     x_in = x.copy()
-    out = call_student(forward, x_in, w.copy(), b.copy())
-    ref = reference.maxout(x, w, b)
-    z = np.einsum("nd,kdh->knh", x, w) + b[:, None, :]
-    expect_close(out, ref, "maxout forward", hints={
-        "take the maximum over the k pieces (axis 0 of the (k, N, H) pre-activations), not "
-        "the sum": z.sum(0),
-        "add each piece's bias before taking the maximum": np.einsum("nd,kdh->knh", x, w).max(0),
-        "that is the mean of the pieces; maxout keeps the largest": z.mean(0)})
+    out, cache = result_tuple(call_student(forward, x_in, w.copy(), b.copy()), 2,
+                              "maxout_forward")
+    ref, ref_cache = activations.maxout_forward(x, w, b)
+    z = np.einsum("nd,dhk->nhk", x, w) + b
+    expect_close(out, ref, "maxout forward (N, D_out)", hints={
+        "take the maximum over the k pieces (the last axis of w and b), not the sum":
+            z.sum(-1),
+        "add each piece's bias before taking the maximum":
+            np.einsum("nd,dhk->nhk", x, w).max(-1),
+        "that is the mean of the pieces; maxout keeps the largest": z.mean(-1)})
     if not np.array_equal(x_in, x):
         raise ExerciseError("maxout_forward changed x in place; return a new array")
     dout = rng.normal(size=(n, h))
-    got = result_tuple(call_student(backward, dout.copy(), x.copy(), w.copy(), b.copy()), 3,
-                       "maxout_backward")
-    dx, dw, db = reference.maxout_backward(dout, x, w, b)
-    every = np.broadcast_to(dout, (pieces, n, h))
-    expect_close(got[2], db, "db (k, H)", hints={
+    got = result_tuple(call_student(backward, dout.copy(), cache), 3, "maxout_backward")
+    dx, dw, db = activations.maxout_backward(dout, ref_cache)
+    every = np.broadcast_to(dout[..., None], (n, h, pieces))
+    expect_close(got[2], db, "db (D_out, k)", hints={
         "only the winning piece gets the gradient; you sent dout to every piece":
-            every.sum(1)})
-    expect_close(got[1], dw, "dw (k, D, H)", hints={
+            every.sum(0)})
+    expect_close(got[1], dw, "dw (D_in, D_out, k)", hints={
         "only the winning piece gets the gradient; you sent dout to every piece":
-            np.einsum("nd,knh->kdh", x, every)})
-    expect_close(got[0], dx, "dx (N, D)", hints={
-        "dx sums over the winning pieces only": np.einsum("knh,kdh->nd", every, w)})
+            np.einsum("nd,nhk->dhk", x, every)})
+    expect_close(got[0], dx, "dx (N, D_in)", hints={
+        "dx sums over the winning pieces only": np.einsum("nhk,dhk->nd", every, w)})

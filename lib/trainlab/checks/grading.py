@@ -593,13 +593,16 @@ class Sandbox:
         self.close()
         raise GradingError(why)
 
-    def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+             obj: int | None = None) -> Any:
         if self.dead:
             raise GradingError(self.dead)
         callbacks: dict[int, Any] = {}
         blobs: list[bytes] = []
         message = {"call": name, "args": encode(list(args), blobs, callbacks),
                    "kwargs": encode(kwargs, blobs, callbacks)}
+        if obj is not None:
+            message["obj"] = obj
         self._send(message, blobs)
         while True:
             reply, blobs = self._receive()
@@ -614,14 +617,35 @@ class Sandbox:
                 self._send({"error": f"{type(exc).__name__}: {exc}"})
         if "missing" in reply:
             raise GradingError(f"`{name}` is not defined by your solution cells")
+        return self._result(name, args, reply, blobs)
+
+    def _result(self, name: str, args: tuple[Any, ...], reply: dict[str, Any],
+                blobs: list[bytes]) -> Any:
         if "not_implemented" in reply:
             raise NotImplementedError(reply["not_implemented"])
         if "raised" in reply:
             hint = (" (only the exercise's own cell is run when grading: define every helper "
                     "it needs inside that cell)") if reply["raised"].startswith("NameError") else ""
             raise GradingError(f"your {name} raised {reply['raised']}{hint}")
-        _write_back(args, decode(reply.get("args_after", []), blobs))
-        return decode(reply["ok"], blobs)
+        make = self._object
+        _write_back(args, decode(reply.get("args_after", []), blobs, None, make))
+        return decode(reply["ok"], blobs, None, make)
+
+    def _object(self, key: int) -> StudentObject:
+        return StudentObject(self, key)
+
+    def attribute(self, key: int, name: str) -> Any:
+        """Attribute ``name`` of the learner's object ``key`` (a copy), or a callable that calls
+        the method of that name in the child."""
+        if self.dead:
+            raise GradingError(self.dead)
+        self._send({"attr": name, "obj": key})
+        reply, blobs = self._receive()
+        if "raised" in reply:
+            raise GradingError(f"reading .{name}: {reply['raised']}")
+        if reply.get("method"):
+            return lambda *args, **kwargs: self.call(name, args, kwargs, obj=key)
+        return decode(reply["ok"], blobs, None, self._object)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -651,11 +675,25 @@ def _write_back(sent: Any, after: Any) -> None:
         if not np.array_equal(sent, after, equal_nan=sent.dtype.kind == "f"):
             sent[...] = after
     elif isinstance(sent, dict) and isinstance(after, dict):
-        sent.update(after)  # e.g. bn_param["running_mean"], set by the learner's layer
+        sent.clear()                # e.g. batch norm's running averages, kept in bn_param
+        sent.update(after)
     elif isinstance(sent, list | tuple) and isinstance(after, list | tuple) and \
             len(sent) == len(after):
         for s, a in zip(sent, after, strict=True):
             _write_back(s, a)
+
+
+class StudentObject:
+    """Stands for an instance of a learner's class that lives in the child (a network, a
+    solver): reading an attribute brings a copy of it, calling a method runs it there."""
+
+    def __init__(self, sandbox: Sandbox, key: int) -> None:
+        self.sandbox, self.sandbox_handle = sandbox, key
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.sandbox.attribute(self.sandbox_handle, name)
 
 
 class StudentFunction:
@@ -726,6 +764,19 @@ def _solution_cells(nb: Any, questions: list[Question] | None = None) -> dict[st
     return found
 
 
+MAX_SOLUTION_CHARS = 12_000
+"""The longest solution cell the grader runs, in characters (the capstone's layer library, the
+largest, is about 6,000): trained weights pasted in as literals (or as an encoded string) do
+not fit, so a network the grader scores has to come out of the training it runs."""
+
+
+def _too_long(source: str) -> tuple[str, str] | None:
+    if len(source) <= MAX_SOLUTION_CHARS:
+        return None
+    return "forbidden", (f"the cell holds {len(source):,} characters, over the grader's limit of "
+                         f"{MAX_SOLUTION_CHARS:,}: write code, not data (no pasted weights)")
+
+
 def _missing_message(q: Question) -> str:
     names = ", ".join(f"`{f}`" for f in q.functions) or "the exercise's code"
     return (f"no solution cell for {q.qid}: the notebook has no cell with nbgrader grade_id "
@@ -793,7 +844,8 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
         if q.solution_cell not in solutions and not q.manual:
             refused[q.qid] = ("missing", _missing_message(q))
     for gid, source in solutions.items():
-        verdict = audit(source) or uses_lesson_library(source, lesson.library_names)
+        verdict = audit(source) or uses_lesson_library(source, lesson.library_names) or \
+            _too_long(source)
         if verdict is None:
             sources[gid.removesuffix("-solution")] = source
         else:

@@ -15,6 +15,8 @@ import numpy as np
 from trainlab.checks import ExerciseError, call_student, expect_close, reference, seeded_rng
 
 __all__ = [
+    "check_apply_preprocessor",
+    "check_fit_preprocessor",
     "check_channel_mean_std",
     "check_minmax_train_test",
     "check_pca_whiten",
@@ -177,3 +179,75 @@ def check_channel_mean_std(fn: Callable[[np.ndarray], Any], seed: int = 0, n: in
             images.std(axis=(0, 1, 2), ddof=1),
         "return the standard deviation, not the variance": images.var(axis=(0, 1, 2)),
     })
+
+
+METHODS = ("standardize", "minmax", "channel")
+STAT_KEYS = {"standardize": ("mean", "std"), "minmax": ("min", "max"),
+             "channel": ("mean", "std")}
+"""What ``fit_preprocessor`` stores for each method: the statistics, fitted on the training
+split only, that ``apply_preprocessor`` (and, in lesson 08, the grader) applies to any split."""
+
+
+def _stats(fit: Callable[..., Any], x: np.ndarray, method: str) -> dict[str, Any]:
+    stats = call_student(fit, x.copy(), method)
+    keys = STAT_KEYS[method]
+    if not isinstance(stats, dict) or not all(k in stats for k in keys):
+        got = sorted(stats) if isinstance(stats, dict) else type(stats).__name__
+        raise ExerciseError(f"fit_preprocessor(x, {method!r}) must return a dict with the keys "
+                            f"{keys}, got {got}")
+    return stats
+
+
+def _reference_stats(x: np.ndarray, method: str) -> dict[str, np.ndarray]:
+    if method == "minmax":
+        return {"min": x.min(0), "max": x.max(0)}
+    axes = tuple(range(x.ndim - 1)) if method == "channel" else 0
+    return {"mean": x.mean(axis=axes), "std": x.std(axis=axes)}
+
+
+def check_fit_preprocessor(fit: Callable[..., Any], method: str, seed: int = 0,
+                           **sizes: int) -> None:
+    """``fit(x_train, method) -> stats``, a dict: "mean" and "std" per feature for
+    "standardize", "min" and "max" per feature for "minmax", "mean" and "std" per channel of
+    (N, H, W, C) images for "channel" (population standard deviations)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method == "channel":
+        check_channel_mean_std(lambda images: tuple(
+            _stats(fit, images, "channel")[k] for k in ("mean", "std")), seed, **sizes)
+        return
+    x_train, _ = shifted_split(seed, **sizes)
+    stats, ref = _stats(fit, x_train, method), _reference_stats(x_train, method)
+    if method == "minmax":
+        expect_close(stats["min"], ref["min"], "stats['min']", hints={
+            "one minimum per feature (axis=0)": np.full_like(ref["min"], x_train.min())})
+        expect_close(stats["max"], ref["max"], "stats['max']", hints={
+            "one maximum per feature (axis=0)": np.full_like(ref["max"], x_train.max())})
+        return
+    expect_close(stats["mean"], ref["mean"], "stats['mean']", hints={
+        "one mean per feature (axis=0), not per example": np.full_like(ref["mean"],
+                                                                        x_train.mean())})
+    expect_close(stats["std"], ref["std"], "stats['std']", hints={
+        "use the population standard deviation (np.std's default ddof=0)":
+            x_train.std(0, ddof=1),
+        "return the standard deviation, not the variance": x_train.var(0)})
+
+
+def check_apply_preprocessor(apply: Callable[..., Any], method: str, seed: int = 0,
+                             **sizes: int) -> None:
+    """``apply(stats, x) -> z`` (x's shape) with the check's own training statistics (see
+    :func:`check_fit_preprocessor`), on the training split and on a shifted test split:
+    ``(x - mean) / std`` for "standardize", the affine map sending the training minimum to -1
+    and maximum to +1, without clipping, for "minmax"."""
+    if method not in ("standardize", "minmax"):
+        raise ValueError(f"method must be 'standardize' or 'minmax', got {method!r}")
+
+    def pair(x_train: np.ndarray, x_test: np.ndarray) -> tuple[Any, Any]:
+        stats = _reference_stats(x_train, method)
+        return (call_student(apply, dict(stats), x_train.copy()),
+                call_student(apply, dict(stats), x_test.copy()))
+
+    if method == "standardize":
+        check_standardize_train_test(pair, seed, **sizes)
+    else:
+        check_minmax_train_test(pair, seed, **sizes)

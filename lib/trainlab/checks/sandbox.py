@@ -79,6 +79,8 @@ def encode(obj: Any, blobs: list[bytes], callbacks: dict[int, Any] | None = None
         return [encode(v, blobs, callbacks) for v in obj]
     if isinstance(obj, dict) and all(isinstance(k, str) for k in obj):
         return {"$dict": {k: encode(v, blobs, callbacks) for k, v in obj.items()}}
+    if isinstance(getattr(obj, "sandbox_handle", None), int):
+        return {"$obj": obj.sandbox_handle}
     if callbacks is not None and callable(obj):
         callbacks[id(obj)] = obj
         return {"$cb": id(obj)}
@@ -95,9 +97,12 @@ class Unsendable:
         return f"<{self.what}>"
 
 
-def decode(obj: Any, blobs: list[bytes], make_callback: Any = None) -> Any:
+def decode(obj: Any, blobs: list[bytes], make_callback: Any = None,
+           make_object: Any = None) -> Any:
+    """The value ``encode`` gave; ``make_object(key)`` stands for an instance of a class of the
+    learner's that stays in the child (``{"$obj": key}``)."""
     if isinstance(obj, list):
-        return [decode(v, blobs, make_callback) for v in obj]
+        return [decode(v, blobs, make_callback, make_object) for v in obj]
     if not isinstance(obj, dict):
         return obj
     if "$f" in obj:
@@ -107,11 +112,13 @@ def decode(obj: Any, blobs: list[bytes], make_callback: Any = None) -> Any:
                       allow_pickle=False)
         return arr if "$nd" in obj else arr[()]
     if "$tuple" in obj:
-        return tuple(decode(v, blobs, make_callback) for v in obj["$tuple"])
+        return tuple(decode(v, blobs, make_callback, make_object) for v in obj["$tuple"])
     if "$dict" in obj:
-        return {k: decode(v, blobs, make_callback) for k, v in obj["$dict"].items()}
+        return {k: decode(v, blobs, make_callback, make_object) for k, v in obj["$dict"].items()}
     if "$cb" in obj and make_callback is not None:
         return make_callback(obj["$cb"])
+    if "$obj" in obj and make_object is not None:
+        return make_object(obj["$obj"])
     return Unsendable(obj.get("$bad", "unknown value"))
 
 
@@ -182,6 +189,21 @@ def _leave_only_the_standard_library() -> None:
     sys.path_importer_cache.clear()
 
 
+class _Handle:
+    """Stands, in a reply, for an object that stays in the child (an instance of a class the
+    learner wrote: ``FullyConnectedNet(...)``); the parent calls its methods by this key."""
+
+    def __init__(self, key: int) -> None:
+        self.sandbox_handle = key
+
+
+def _attribute(objects: list[Any], key: Any, name: Any) -> Any:
+    if not isinstance(key, int) or not 0 <= key < len(objects) or not isinstance(name, str) \
+            or name.startswith("_"):
+        return None
+    return getattr(objects[key], name, None)
+
+
 def probe() -> None:
     """Print "isolated" if this process is in the sandbox it should be in (see
     :mod:`trainlab.checks.isolation`): NumPy works, unprivileged, no process, no network."""
@@ -250,17 +272,28 @@ def main() -> None:
             return decode(reply["ok"], reply_blobs)
         return callback
 
+    objects: list[Any] = []
     while True:
         try:
             request, blobs = receive(inbox)
         except EOFError:
             return
-        fn = namespace.get(request["call"])
+        if "attr" in request:               # an attribute of one of the learner's objects
+            value = _attribute(objects, request["obj"], request["attr"])
+            out: list[bytes] = []
+            try:
+                send(outbox, {"method": True} if callable(value) else
+                     {"ok": encode(value, out)}, out)
+            except BaseException as exc:  # noqa: BLE001 - an attribute that cannot travel
+                send(outbox, {"raised": f"an unreadable attribute ({_describe(exc)})"})
+            continue
+        fn = namespace.get(request["call"]) if "obj" not in request else \
+            _attribute(objects, request["obj"], request["call"])
         if not callable(fn):
             send(outbox, {"missing": request["call"]})
             continue
-        args = decode(request["args"], blobs, make_callback)
-        kwargs = decode(request["kwargs"], blobs, make_callback)
+        args = decode(request["args"], blobs, make_callback, objects.__getitem__)
+        kwargs = decode(request["kwargs"], blobs, make_callback, objects.__getitem__)
         before = [a.copy() if isinstance(a, np.ndarray) else None for a in args]
         try:
             result = fn(*args, **kwargs)
@@ -270,12 +303,12 @@ def main() -> None:
         except BaseException as exc:  # noqa: BLE001 - reported to the parent as the learner's
             send(outbox, {"raised": _describe(exc)})
             continue
-        # a dict argument (a layer's bn_param, whose running statistics the layer updates in
-        # place) always travels back
-        changed = [a if isinstance(a, dict) or (b is not None and
-                                                not np.array_equal(a, b, equal_nan=True))
-                   else None for a, b in zip(args, before, strict=True)]
-        out: list[bytes] = []
+        changed = [a if isinstance(a, dict) or (b is not None and not np.array_equal(
+                       a, b, equal_nan=True)) else None for a, b in zip(args, before, strict=True)]
+        if type(result).__module__ == "__student__":   # an instance of the learner's class
+            objects.append(result)
+            result = _Handle(len(objects) - 1)
+        out = []
         try:
             size = payload_bytes(result) + payload_bytes(changed)
             if size > MAX_REPLY:
