@@ -146,7 +146,7 @@ class Lesson:
         """The other questions whose functions question ``q`` uses (its reference solution,
         the learner's cell or its checks name them), transitively, in the lesson's order.
         Their *reference* cells run before the learner's cell in ``q``'s child, so a refused
-        or failing earlier exercise costs only its own points (08 ex6 uses ex1-ex5)."""
+        or failing earlier exercise costs only its own points (08 ex7 uses ex1-ex6)."""
         owner = {f: other.qid for other in self.questions for f in other.functions}
         wanted: set[str] = set()
         todo = [learner_source, self.references.get(q.qid, ""), *(p.code for p in q.parts)]
@@ -264,7 +264,8 @@ def load_lesson(path: Path) -> Lesson:
             if line.startswith(("from trainlab.checks import", "import trainlab.checks")):
                 setup.append(line)
     solutions = {_grade_meta(c)["grade_id"]: c.source for c in nb.cells
-                 if _grade_meta(c).get("solution") and "grade_id" in _grade_meta(c)}
+                 if c.cell_type == "code" and _grade_meta(c).get("solution")
+                 and "grade_id" in _grade_meta(c)}   # written answers are prose, not code
     questions = []
     for i, cell in enumerate(nb.cells):
         meta = _grade_meta(cell)
