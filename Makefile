@@ -117,7 +117,7 @@ $(SITE_STAMP): requirements-site.txt
 	@touch $(SITE_STAMP)
 
 site: install $(SITE_STAMP)
-	$(PY) scripts/site.py --sphinx $(SITE_VENV)/bin/sphinx-build
+	$(PY) scripts/build_site.py --sphinx $(SITE_VENV)/bin/sphinx-build
 
 # the built site in Chromium at 1280x800 and 390x844: console, overflow, images, math, explorers,
 # axe-core; screenshots and page weights in test-artifacts/

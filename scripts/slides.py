@@ -59,7 +59,8 @@ MATHJAX_URL = "vendor/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
 
 FIT_SCRIPT = """
 <style>
-.reveal .jp-OutputArea-output img { max-width: 100%; height: auto; }
+.reveal .jp-OutputArea-output img { max-width: 100%; max-height: 520px; width: auto;
+  height: auto; object-fit: contain; }
 </style>
 <script>
 /* Zoom out any slide whose content is taller than the deck (trainlab scripts/slides.py). */
@@ -194,6 +195,9 @@ def _png_height(b64: str | list[str], width: int) -> float:
     return h * min(1.0, width / max(w, 1))
 
 
+IMAGE_MAX = 520   # px: the most an output figure takes on a slide (FIT_SCRIPT's CSS max-height)
+
+
 def _estimated_height(cell: nbformat.NotebookNode) -> float:
     """A rough height in px of ``cell`` on a SLIDE_WIDTH-wide slide (wrapped lines, images)."""
     chars = SLIDE_WIDTH // 11
@@ -202,39 +206,139 @@ def _estimated_height(cell: nbformat.NotebookNode) -> float:
         return sum(1 + len(line) // chars for line in text.splitlines()) * px
 
     if cell.cell_type == "markdown":
-        return lines(cell.source, 30) + 20
-    height = lines(cell.source, 22) + 30 if cell.cell_type == "code" else 0.0
+        heads = sum(line.startswith("#") for line in cell.source.splitlines())
+        blocks = cell.source.count("\n\n") + cell.source.count("$$") // 2
+        return lines(cell.source, 31) + 30 * heads + 14 * blocks + 24
+    removed = cell.metadata.get("transient", {}).get("remove_source")
+    height = 0.0 if removed or cell.cell_type != "code" else lines(cell.source, 22) + 34
     for out in cell.get("outputs", []):
         data = out.get("data", {})
         if "image/png" in data:
-            height += _png_height(data["image/png"], SLIDE_WIDTH) + 10
+            height += min(IMAGE_MAX, _png_height(data["image/png"], SLIDE_WIDTH)) + 14
         elif "text" in out or "text/plain" in data:
             text = out.get("text") or "".join(data["text/plain"])
-            height += lines(text, 20) + 10
+            height += lines(text, 21) + 14
         elif "text/html" in data:
-            height += lines("".join(data["text/html"]), 8) + 10
+            height += lines("".join(data["text/html"]), 8) + 14
     return height
+
+
+LIST_ITEM = re.compile(r"^(?:[-*+]|\d+\.) ")
+
+
+def _markdown_blocks(source: str) -> list[str]:
+    """``source`` cut at blank lines and before top-level list items, never inside a code fence
+    or a $$ block; a block that starts a list item is returned with a leading newline only, so
+    that joined blocks stay one list."""
+    blocks, current, fence, math = [], [], False, False
+    for line in source.splitlines():
+        cut = not fence and not math and current and (not line.strip() or LIST_ITEM.match(line))
+        if cut:
+            blocks.append("\n".join(current))
+            current = []
+        if line.strip().startswith("```"):
+            fence = not fence
+        if line.count("$$") % 2 == 1:
+            math = not math
+        if line.strip() or current:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return [piece for block in blocks for piece in _cut_block(block)]
+
+
+def _cut_block(block: str, rows: int = 5, sentences: int = 3) -> list[str]:
+    """A table as pieces of ``rows`` rows under its header; a paragraph of more than 12 lines
+    as pieces of ``sentences`` sentences; anything else whole."""
+    lines = block.splitlines()
+    if len(lines) > rows + 2 and all(line.lstrip().startswith("|") for line in lines):
+        return ["\n".join(lines[:2] + lines[k:k + rows]) for k in range(2, len(lines), rows)]
+    if len(block) > 12 * (SLIDE_WIDTH // 11) and not any(
+            line.lstrip().startswith(("|", "```", "$$", "<")) for line in lines):
+        said = re.split(r"(?<=[.;:])\s+(?=[A-Z*(])", " ".join(line.strip() for line in lines))
+        return [" ".join(said[k:k + sentences]) for k in range(0, len(said), sentences)]
+    return [block]
+
+
+def _code_chunks(source: str, budget: float) -> list[str]:
+    """``source`` cut into runs of lines that fit ``budget`` px each, at blank lines if it can."""
+    lines, chunks, start = source.splitlines(), [], 0
+    per = max(4, int((budget - 34) // 22) - 2)
+    while start < len(lines):
+        end = min(len(lines), start + per)
+        if end < len(lines):
+            blank = [k for k in range(start + per // 2, end) if not lines[k].strip()]
+            end = blank[-1] if blank else end
+        chunks.append("\n".join(lines[start:end]).strip("\n"))
+        start = end
+    return [c for c in chunks if c]
+
+
+def _pieces(cell: nbformat.NotebookNode, budget: float) -> list[nbformat.NotebookNode]:
+    """``cell`` as one or more cells, each estimated to fit ``budget`` px where it can: a long
+    Markdown cell is cut between paragraphs, a code cell's outputs that do not fit under its code
+    go on the next sub-slides (without the code), one figure or one block per slide at most."""
+    if _estimated_height(cell) <= budget:
+        return [cell]
+    parts: list[nbformat.NotebookNode] = []
+    if cell.cell_type == "markdown":
+        for block in _markdown_blocks(cell.source):
+            piece = nbformat.v4.new_markdown_cell(block)
+            if parts and _estimated_height(parts[-1]) + _estimated_height(piece) <= budget:
+                joint = "\n" if LIST_ITEM.match(block) else "\n\n"
+                parts[-1].source += joint + block
+            else:
+                parts.append(piece)
+    elif cell.cell_type == "code":
+        for chunk in _code_chunks(cell.source, budget):
+            head = copy.deepcopy(cell)
+            head.source, head.outputs = chunk, []
+            parts.append(head)
+        for out in cell.outputs:
+            trial = copy.deepcopy(parts[-1])
+            trial.outputs.append(out)
+            if _estimated_height(trial) <= budget or not parts[-1].outputs and \
+                    parts[-1].metadata.get("transient", {}).get("remove_source"):
+                parts[-1] = trial
+                continue
+            piece = copy.deepcopy(cell)
+            piece.outputs = [out]
+            piece.metadata["transient"] = {"remove_source": True}
+            parts.append(piece)
+    else:
+        return [cell]
+    for k, part in enumerate(parts):
+        part.metadata = copy.deepcopy(cell.metadata) if k == 0 else {
+            **{key: v for key, v in part.metadata.items() if key == "transient"},
+            "slideshow": {"slide_type": "subslide"}}
+    return parts
 
 
 def split_tall_slides(nb: nbformat.NotebookNode, budget: float = SLIDE_HEIGHT - 60) \
         -> nbformat.NotebookNode:
     """A copy of ``nb`` in which a cell that would push its slide past ``budget`` px (estimated)
-    starts a new sub-slide, so that the zoom of ``FIT_SCRIPT`` stays small."""
+    starts a new sub-slide, and a cell taller than ``budget`` on its own is cut into pieces
+    (:func:`_pieces`), so that FIT_SCRIPT's zoom stays at or above 0.8."""
     nb = copy.deepcopy(nb)
-    used = 0.0
+    used, cells = 0.0, []
     for cell in nb.cells:
         show = cell.metadata.setdefault("slideshow", {})
         kind = show.get("slide_type", "-")
         if kind in ("skip", "notes"):
+            cells.append(cell)
             continue
-        height = _estimated_height(cell)
-        if kind in ("slide", "subslide"):
-            used = height
-        elif used + height > budget and used > 0:
-            show["slide_type"] = "subslide"
-            used = height
-        else:
-            used += height
+        for piece in _pieces(cell, budget):
+            height = _estimated_height(piece)
+            kind = piece.metadata.get("slideshow", {}).get("slide_type", "-")
+            if kind in ("slide", "subslide"):
+                used = height
+            elif used + height > budget and used > 0:
+                piece.metadata.setdefault("slideshow", {})["slide_type"] = "subslide"
+                used = height
+            else:
+                used += height
+            cells.append(piece)
+    nb.cells = cells
     return nb
 
 

@@ -1,6 +1,6 @@
-"""Sphinx configuration of the course website (built by ``make site`` = ``scripts/site.py``).
+"""Sphinx configuration of the course website (built by ``make site`` = ``scripts/build_site.py``).
 
-``scripts/site.py`` copies this folder and the generated pages (lessons with their stored
+``scripts/build_site.py`` copies this folder and the generated pages (lessons with their stored
 outputs, course map, lecturers' page, references) into ``build/site-src/`` and runs
 ``sphinx-build`` there; nothing is executed (``nb_execution_mode = "off"``) and nothing is
 loaded from another host: the theme's fonts and scripts come with its wheel, MathJax 3 is copied
@@ -25,7 +25,7 @@ nb_execution_mode = "off"
 nb_ipywidgets_js = {}
 nb_merge_streams = True
 
-mathjax_path = "mathjax/tex-chtml.js"  # relative to _static; copied from npm by scripts/site.py
+mathjax_path = "mathjax/tex-chtml.js"  # relative to _static; copied from npm by scripts/build_site.py
 mathjax3_config = {"options": {"enableMenu": False}}
 
 html_theme = "sphinx_book_theme"

@@ -1,6 +1,7 @@
 """Build the course website (Sphinx + myst-nb + sphinx-book-theme) into build/site/html.
 
-    python scripts/site.py [--sphinx .site-venv/bin/sphinx-build] [--explorers DIR] [--no-decks]
+    python scripts/build_site.py [--sphinx .site-venv/bin/sphinx-build] [--explorers DIR]
+                                 [--no-decks]
 
 Nothing is executed: every lesson page shows the outputs stored in the notebook. The pages are
 staged in build/site-src/ from site/ (conf.py, CSS) and generated files:
@@ -22,7 +23,6 @@ so the site works offline and from a plain static file server.
 from __future__ import annotations
 
 import argparse
-import copy
 import html
 import json
 import re
@@ -49,9 +49,10 @@ VENDOR = ROOT / "build" / "vendor"
 MATHJAX = "mathjax@3.2.2"
 MATHJAX_FILES = ["es5/tex-chtml.js", "es5/output/chtml/fonts/woff-v2", "es5/input/tex/extensions"]
 EXPLORER_HEIGHT = 760   # px of an explorer's iframe when the page cannot read the viewer's size
-EXTERNAL = re.compile(r"""<(?:script|link|img|iframe|source)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""",
-                      re.I)
-PLOT_TEXT = re.compile(r"""(?:set_title|set_xlabel|set_ylabel|suptitle|set_label)\(\s*f?["']([^"'{}]{3,80})""")
+EXTERNAL = re.compile(  # a resource a page loads from another host (not a link to one)
+    r"""<(?:script|link|img|iframe|source)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""", re.I)
+PLOT_TEXT = re.compile(  # the text a cell writes on its figure
+    r"""(?:set_title|set_xlabel|set_ylabel|suptitle|set_label)\(\s*f?["']([^"'{}]{3,80})""")
 
 
 def repo_slug() -> str:
@@ -59,19 +60,19 @@ def repo_slug() -> str:
 
 
 def binder_url(name: str) -> str:
-    return f"https://mybinder.org/v2/gh/{repo_slug()}/HEAD?labpath={quote('notebooks/' + name, safe='')}"
+    path = quote(f"notebooks/{name}", safe="")
+    return f"https://mybinder.org/v2/gh/{repo_slug()}/HEAD?labpath={path}"
 
 
 def launch_bar(name: str, has_student: bool) -> str:
     links = []
     if has_student:
-        links.append((nbtools.colab_url(f"student/{name}"), "Open in Colab: student version"))
-    links.append((nbtools.colab_url(name), "Open in Colab: with solutions"
-                  if has_student else "Open in Colab"))
-    links.append((binder_url(name), "Launch on Binder"))
-    links.append((f"../notebooks/{name}", "Download the notebook (.ipynb)"))
+        links.append((nbtools.colab_url(f"student/{name}"), "Colab (student)"))
+    links.append((nbtools.colab_url(name), "Colab (solutions)" if has_student else "Colab"))
+    links.append((binder_url(name), "Binder"))
+    links.append((f"../notebooks/{name}", "Download .ipynb"))
     if has_student:
-        links.append((f"../notebooks/student/{name}", "Download the student notebook"))
+        links.append((f"../notebooks/student/{name}", "Download student .ipynb"))
     items = "\n".join(
         f'<li><a href="{html.escape(url)}"{" download" if not url.startswith("http") else ""}>'
         f"{html.escape(text)}</a></li>" for url, text in links)
@@ -173,13 +174,16 @@ def site_lesson(path: Path, explorers: list[dict]) -> nbformat.NotebookNode:
             at = next((i for i in sorted(widget_cells) if i not in placed), None)
         if at is None:
             raise SystemExit(f"explorer {entry['name']} (lesson {entry['lesson']}) has no "
-                             f"widget cell left in {path.name} (widget cells: {sorted(widget_cells)})")
+                             f"widget cell left in {path.name} (widget cells: "
+                             f"{sorted(widget_cells)})")
         placed[at] = entry
     cells, heading = [], path.stem
     for i, cell in enumerate(nb.cells):
         tag = cell.metadata.get("trainlab")
         if tag == "nav":
             continue
+        if tag == "setup":  # the same generated cell in every lesson: folded on the page
+            cell.metadata.setdefault("tags", []).append("hide-input")
         if tag == "header":
             cells.append(nbformat.v4.new_markdown_cell(launch_bar(path.name, has_student)))
             continue
@@ -201,9 +205,11 @@ def site_lesson(path: Path, explorers: list[dict]) -> nbformat.NotebookNode:
 
 
 def references_of(nb: nbformat.NotebookNode) -> str:
+    """The body of the lesson's ``## References`` section (up to the next heading)."""
     for cell in nb.cells:
-        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("## References"):
-            return cell.source.lstrip().split("\n", 1)[1].strip()
+        m = re.search(r"^## References[^\n]*\n(.*?)(?=^#{1,2} |\Z)", cell.source, re.M | re.S)
+        if cell.cell_type == "markdown" and m:
+            return m.group(1).strip()
     return ""
 
 
@@ -342,7 +348,8 @@ def ensure_mathjax() -> Path:
     return target
 
 
-def stage(paths: list[Path], explorers_dir: Path | None, decks: bool) -> None:
+def stage(paths: list[Path], explorers_dir: Path | None, decks: bool, where: Path = STAGE) -> None:
+    STAGE = where  # noqa: N806 - the staging folder of this build
     if STAGE.exists():
         shutil.rmtree(STAGE)
     shutil.copytree(SITE, STAGE)
@@ -389,19 +396,21 @@ def check_offline(out: Path) -> None:
 
 
 def build(sphinx: str, explorers_dir: Path | None, decks: bool = True,
-          paths: list[Path] | None = None) -> Path:
+          paths: list[Path] | None = None, stage_dir: Path = STAGE, out: Path = OUT) -> Path:
+    """Stage and build the site into ``out``; returns ``out``."""
     started = time.perf_counter()
     paths = paths or nbtools.lesson_paths()
-    stage(paths, explorers_dir, decks)
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    subprocess.run([sphinx, "-b", "html", "-q", "-j", "1", "-d", str(STAGE.parent / "site-doctrees"),
-                    str(STAGE), str(OUT)], check=True)
-    check_offline(OUT)
-    print(f"site: {OUT.relative_to(ROOT)}/index.html ({len(paths)} lessons, "
+    stage(paths, explorers_dir, decks, stage_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    subprocess.run([sphinx, "-b", "html", "-q", "-j", "1", "-d",
+                    str(stage_dir.parent / f"{stage_dir.name}-doctrees"), str(stage_dir), str(out)],
+                   check=True)
+    check_offline(out)
+    print(f"site: {out}/index.html ({len(paths)} lessons, "
           f"{len(load_explorers(explorers_dir))} explorers embedded, "
           f"{time.perf_counter() - started:.0f} s)")
-    return OUT
+    return out
 
 
 def main(argv: list[str]) -> int:
