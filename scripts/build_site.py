@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import re
 import shutil
 import subprocess
@@ -114,27 +113,6 @@ def alt_text(cell: nbformat.NotebookNode, heading: str) -> str:
 
 # --- explorers --------------------------------------------------------------------------------
 
-def load_explorers(directory: Path | None) -> list[dict]:
-    if directory is None or not (directory / "index.json").exists():
-        return []
-    entries = json.loads((directory / "index.json").read_text(encoding="utf-8"))
-    entries = entries.get("explorers", entries) if isinstance(entries, dict) else entries
-    for entry in entries:
-        for key in ("name", "lesson", "title"):
-            if key not in entry:
-                raise SystemExit(f"{directory / 'index.json'}: an entry lacks {key!r}: {entry}")
-        viewer = directory / entry.get("path", f"{entry['name']}/index.html")
-        if not viewer.exists():
-            raise SystemExit(f"{directory / 'index.json'}: {entry['name']}'s viewer {viewer} "
-                             "does not exist")
-        entry["path"] = viewer.relative_to(directory).as_posix()
-    return entries
-
-
-def _lesson_key(value: str | int) -> str:
-    return f"{int(str(value)[:2]):02d}"
-
-
 def explorer_cell(entry: dict) -> nbformat.NotebookNode:
     title = html.escape(entry["title"])
     states = entry.get("states")
@@ -161,22 +139,9 @@ def frozen_note() -> nbformat.NotebookNode:
 
 def site_lesson(path: Path, explorers: list[dict]) -> nbformat.NotebookNode:
     original = nbformat.read(path, as_version=4)
-    widget_cells = {i for i, c in enumerate(original.cells) if c.cell_type == "code" and any(
-        slides.WIDGET_VIEW in o.get("data", {}) for o in c.outputs)}
     nb = slides.widgets_as_images(original)
     has_student = (ROOT / "notebooks" / "student" / path.name).exists()
-    mine = [e for e in explorers if _lesson_key(e["lesson"]) == path.name[:2]]
-    placed: dict[int, dict] = {}
-    for entry in mine:  # by name in the cell's code, else in order
-        at = next((i for i in sorted(widget_cells) if i not in placed
-                   and re.search(rf"\b{re.escape(entry['name'])}\b", nb.cells[i].source)), None)
-        if at is None:
-            at = next((i for i in sorted(widget_cells) if i not in placed), None)
-        if at is None:
-            raise SystemExit(f"explorer {entry['name']} (lesson {entry['lesson']}) has no "
-                             f"widget cell left in {path.name} (widget cells: "
-                             f"{sorted(widget_cells)})")
-        placed[at] = entry
+    widget_cells, placed = slides.place_explorers(original, path, explorers)
     cells, heading = [], path.stem
     for i, cell in enumerate(nb.cells):
         tag = cell.metadata.get("trainlab")
@@ -361,7 +326,7 @@ def stage(paths: list[Path], explorers_dir: Path | None, decks: bool, where: Pat
     mathjax = ensure_mathjax()
     es5 = mathjax / "es5"
     shutil.copytree(es5, STAGE / "_static" / "mathjax")
-    explorers = load_explorers(explorers_dir)
+    explorers = slides.load_explorers(explorers_dir)
     if explorers:
         shutil.copytree(explorers_dir, extra / "explorers")
     nbs = [nbformat.read(p, as_version=4) for p in paths]
@@ -375,7 +340,7 @@ def stage(paths: list[Path], explorers_dir: Path | None, decks: bool, where: Pat
             shutil.copy(student, extra / "notebooks" / "student" / p.name)
     if decks:
         slides.OUT.mkdir(exist_ok=True)
-        slides.build(paths)
+        slides.build(paths, explorers_dir)
         shutil.copytree(slides.OUT, extra / "decks",
                         ignore=shutil.ignore_patterns("*.png", "*.json"))
     (STAGE / "index.md").write_text(index_page(paths, titles, summaries), encoding="utf-8")
@@ -408,7 +373,7 @@ def build(sphinx: str, explorers_dir: Path | None, decks: bool = True,
                    check=True)
     check_offline(out)
     print(f"site: {out}/index.html ({len(paths)} lessons, "
-          f"{len(load_explorers(explorers_dir))} explorers embedded, "
+          f"{len(slides.load_explorers(explorers_dir))} explorers embedded, "
           f"{time.perf_counter() - started:.0f} s)")
     return out
 

@@ -1,22 +1,27 @@
 """Build the lessons as HTML slide decks (reveal.js), one per notebook, into slides/.
 
-    python scripts/slides.py [notebooks/03_initialisation.ipynb ...]
+    python scripts/slides.py [--explorers DIR] [notebooks/03_initialisation.ipynb ...]
 
 Cells are placed on slides by their ``metadata.slideshow.slide_type`` (the same metadata that
 jupyterlab-slideshow uses to present a lesson live in JupyterLab). Everything a deck loads comes
 from the npm registry (``npm pack``) at build time and is kept in slides/, so the decks work
 offline: reveal.js, require.js, jQuery and MathJax 2 (formulas). A widget cannot run without a
-kernel, so each widget output is replaced by the figure it showed when the lesson was executed
-(the images its Output widgets hold in the notebook's saved widget state). A cell that would
-make its slide taller than the deck's 700 px (estimated from its lines and image sizes) starts a
-new sub-slide; a slide still too tall in the browser is zoomed out to fit (``FIT_SCRIPT``), so no
-slide runs off the screen at 1280x720.
+kernel: when the explorers were exported (``python -m trainlab.explorers export build/explorers``)
+each explorer's slide shows its viewer (the same one the website embeds: precomputed states,
+no kernel), otherwise the figure it showed when the lesson was executed (the images its Output
+widgets hold in the notebook's saved widget state). A cell that would make its slide taller than
+the deck's 700 px (estimated from its lines and image sizes) starts a new sub-slide, and a cell
+taller than that on its own is cut (between paragraphs, list items, table rows, runs of code
+lines, outputs), so that the zoom that fits a slide still too tall in the browser
+(``FIT_SCRIPT``) stays at 0.8 or more at 1280x720.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import html
+import json
 import re
 import shutil
 import struct
@@ -188,6 +193,64 @@ def widgets_as_images(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def load_explorers(directory: Path | None) -> list[dict]:
+    """The entries of an explorer export's ``index.json`` (``python -m trainlab.explorers
+    export DIR``: ``DIR/<name>/index.html`` and ``DIR/index.json``); [] when there is none."""
+    if directory is None or not (directory / "index.json").exists():
+        return []
+    entries = json.loads((directory / "index.json").read_text(encoding="utf-8"))
+    entries = entries.get("explorers", entries) if isinstance(entries, dict) else entries
+    for entry in entries:
+        for key in ("name", "lesson", "title"):
+            if key not in entry:
+                raise SystemExit(f"{directory / 'index.json'}: an entry lacks {key!r}: {entry}")
+        viewer = directory / entry.get("path", f"{entry['name']}/index.html")
+        if not viewer.exists():
+            raise SystemExit(f"{directory / 'index.json'}: {entry['name']}'s viewer {viewer} "
+                             "does not exist")
+        entry["path"] = viewer.relative_to(directory).as_posix()
+    return entries
+
+
+def place_explorers(nb: nbformat.NotebookNode, path: Path, explorers: list[dict]) \
+        -> tuple[set[int], dict[int, dict]]:
+    """The indices of ``nb``'s cells that display a widget, and which exported explorer goes
+    with which of them: the cell whose code names the explorer, else the next one in order."""
+    widget_cells = {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
+        WIDGET_VIEW in o.get("data", {}) for o in c.outputs)}
+    mine = [e for e in explorers if f"{int(str(e['lesson'])[:2]):02d}" == path.name[:2]]
+    placed: dict[int, dict] = {}
+    for entry in mine:
+        at = next((i for i in sorted(widget_cells) if i not in placed
+                   and re.search(rf"\b{re.escape(entry['name'])}\b", nb.cells[i].source)), None)
+        if at is None:
+            at = next((i for i in sorted(widget_cells) if i not in placed), None)
+        if at is None:
+            raise SystemExit(f"explorer {entry['name']} (lesson {entry['lesson']}) has no "
+                             f"widget cell left in {path.name} (widget cells: "
+                             f"{sorted(widget_cells)})")
+        placed[at] = entry
+    return widget_cells, placed
+
+
+def with_viewers(original: nbformat.NotebookNode, path: Path, explorers: list[dict],
+                 prefix: str = "explorers/", height: int = 560) -> nbformat.NotebookNode:
+    """:func:`widgets_as_images` of ``original``, in which each exported explorer's cell shows
+    the explorer's viewer in an iframe instead of its stored figure."""
+    nb = widgets_as_images(original)
+    _, placed = place_explorers(original, path, explorers)
+    for i, entry in placed.items():
+        cell = nb.cells[i]
+        title = html.escape(entry["title"])
+        frame = (f'<iframe src="{prefix}{html.escape(entry["path"])}" title="{title}: '
+                 f'interactive explorer" style="width:100%;height:{height}px;border:0" '
+                 f'data-explorer="{html.escape(entry["name"])}"></iframe>')
+        cell.outputs = [o for o in cell.outputs if "image/png" not in o.get("data", {})] + [
+            nbformat.v4.new_output("display_data", data={"text/html": frame,
+                                                         "text/plain": f"<{title}>"})]
+    return nb
+
+
 def _png_height(b64: str | list[str], width: int) -> float:
     """Height in px of a base64 PNG shown at most ``width`` px wide."""
     head = base64.b64decode("".join(b64)[:64])
@@ -219,7 +282,9 @@ def _estimated_height(cell: nbformat.NotebookNode) -> float:
             text = out.get("text") or "".join(data["text/plain"])
             height += lines(text, 21) + 14
         elif "text/html" in data:
-            height += lines("".join(data["text/html"]), 8) + 14
+            page = "".join(data["text/html"])
+            height += (int(m.group(1)) if (m := re.search(r"height:(\d+)px", page))
+                       and "<iframe" in page else lines(page, 8)) + 14
     return height
 
 
@@ -308,6 +373,8 @@ def _pieces(cell: nbformat.NotebookNode, budget: float) -> list[nbformat.Noteboo
     else:
         return [cell]
     for k, part in enumerate(parts):
+        if "id" in cell:  # unique ids: the first piece keeps the cell's
+            part["id"] = cell["id"] if k == 0 else f"{cell['id'][:56]}-{k}"
         part.metadata = copy.deepcopy(cell.metadata) if k == 0 else {
             **{key: v for key, v in part.metadata.items() if key == "transient"},
             "slideshow": {"slide_type": "subslide"}}
@@ -342,15 +409,22 @@ def split_tall_slides(nb: nbformat.NotebookNode, budget: float = SLIDE_HEIGHT - 
     return nb
 
 
-def build(paths: list[Path]) -> list[Path]:
+def build(paths: list[Path], explorers_dir: Path | None = None) -> list[Path]:
+    """One deck per lesson into slides/; with ``explorers_dir`` (an explorer export), each
+    exported explorer is its viewer (copied to slides/explorers/) instead of a frozen figure."""
     ensure_vendor()
+    explorers = load_explorers(explorers_dir)
+    if explorers:
+        shutil.rmtree(OUT / "explorers", ignore_errors=True)
+        shutil.copytree(explorers_dir, OUT / "explorers")
     exporter = SlidesExporter(reveal_url_prefix="reveal.js", reveal_theme="white",
                               reveal_transition="none", require_js_url="vendor/require.js",
                               jquery_url="vendor/jquery.min.js", mathjax_url=MATHJAX_URL,
                               reveal_width=str(SLIDE_WIDTH), reveal_height=str(SLIDE_HEIGHT))
     written = []
     for path in paths:
-        nb = split_tall_slides(widgets_as_images(nbformat.read(path, as_version=4)))
+        nb = with_viewers(nbformat.read(path, as_version=4), path, explorers)
+        nb = split_tall_slides(nb)
         body, _ = exporter.from_notebook_node(nb)
         body = MERMAID.sub("", body).replace("</body>", FIT_SCRIPT + "</body>", 1)
         if "cdnjs" in body or "unpkg.com" in body:
@@ -363,9 +437,12 @@ def build(paths: list[Path]) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    explorers = ROOT / "build" / "explorers"
+    if argv[:1] == ["--explorers"]:
+        explorers, argv = Path(argv[1]), argv[2:]
     paths = [Path(a) for a in argv] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     OUT.mkdir(exist_ok=True)
-    build(paths)
+    build(paths, explorers)
     return 0
 
 

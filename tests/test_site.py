@@ -139,7 +139,7 @@ def _serious(page) -> list[str]:
 def test_every_page_offline_legible_accessible(browser, site, device):  # noqa: F811
     out = ARTIFACTS / "site"
     out.mkdir(parents=True, exist_ok=True)
-    pages, problems, weights = _pages(), [], {}
+    pages, problems, weights, reported = _pages(), [], {}, 0
     assert any(p.startswith("lessons/") for p in pages), f"no lesson pages in {SITE}: {pages}"
     for path in pages:
         visit = Visit(browser, site, VIEWPORTS[device])
@@ -164,8 +164,10 @@ def test_every_page_offline_legible_accessible(browser, site, device):  # noqa: 
             problems.append(f"{where}: {found['math']} formulas, {found['typeset']} typeset, "
                             f"{found['mathErrors']} errors")
         problems += [f"{where}: axe {v}" for v in _serious(visit.page)]
-        print(f"{where}: {visit.bytes / 2**20:.2f} MB, {found['math']} formulas, "
-              f"{len(problems)} problems so far", flush=True)
+        for problem in problems[reported:]:
+            print("  problem:", problem[:300], flush=True)
+        reported = len(problems)
+        print(f"{where}: {visit.bytes / 2**20:.2f} MB, {found['math']} formulas", flush=True)
         if path.startswith("lessons/"):
             weights[path] = {"bytes": visit.bytes, "explorers": found["explorers"],
                              "formulas": found["math"]}
@@ -239,6 +241,19 @@ WATCH = """() => {
 }"""
 
 
+# the state the controls are at, looked up in trainlab.explorers.export's data.js
+EXPECTED = """() => {
+  const D = window.TRAINLAB_EXPLORER;
+  if (!D) { return null; }
+  const key = D.controls.map((c, i) => {
+    const el = document.getElementById('ctl-' + c.name);
+    return el && el.value !== undefined && el.tagName !== 'SPAN' ? el.value : String(D.default[i]);
+  }).join(',');
+  const st = D.states[key];
+  return st ? {key: key, src: st[0], status: st[1]} : {key: key, src: null, status: null};
+}"""
+
+
 def _figures_in(viewer_dir) -> set[str]:
     """Every figure an exported viewer holds: data URIs in its files and image files beside it."""
     found: set[str] = set()
@@ -272,7 +287,9 @@ def _check_explorers(browser, base: str, root, lesson_pages: list[str]) -> list[
             handle.scroll_into_view_if_needed()
             visit.page.screenshot(path=str(ARTIFACTS / "site" / f"explorer-{name}-before.png"))
             for c in [c for c in controls if not c["disabled"]][:3]:
-                for key in ("ArrowRight", "ArrowRight", "ArrowLeft"):
+                keys = ("ArrowDown", "ArrowDown", "ArrowUp") if c["tag"] == "SELECT" else \
+                    ("ArrowRight", "ArrowRight", "ArrowLeft")
+                for key in keys:
                     status_before = frame.evaluate(STATUS)
                     frame.focus(c["selector"])
                     frame.evaluate(WATCH)
@@ -290,6 +307,11 @@ def _check_explorers(browser, base: str, root, lesson_pages: list[str]) -> list[
                     assert move["src"] in figures or any(
                         move["src"].endswith("/" + f) or move["src"] == f for f in figures), \
                         f"{path}: {name} shows a figure its export does not hold"
+                    expected = frame.evaluate(EXPECTED)
+                    if expected is not None:  # the export's own table: state -> figure, status
+                        assert expected["src"] == move["src"], (path, name, expected, move)
+                        assert expected["status"] == frame.evaluate(STATUS).strip(), \
+                            f"{path}: {name}: the status is not the state's"
             visit.page.screenshot(path=str(ARTIFACTS / "site" / f"explorer-{name}-after.png"))
         assert not visit.errors, f"{path}: console errors {visit.errors[:3]}"
         visit.close()

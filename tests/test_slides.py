@@ -30,6 +30,7 @@ from test_browser import (  # noqa: F401 - fixtures
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 VIEWPORT = {"width": 1280, "height": 720}
+MIN_ZOOM = 0.8   # a slide too tall is split, not shrunk: 16 px text stays at 13 px or more
 
 MEASURE = """(slide) => {
   const box = slide.getBoundingClientRect();
@@ -107,6 +108,8 @@ def test_static_decks_fit_1280x720_offline(browser, decks):  # noqa: F811
         bad = [(k, r) for k, r in enumerate(rows)
                if r["top"] < -1 or r["bottom"] > VIEWPORT["height"] + 1]
         assert not bad, f"{deck.name}: slides run off a 1280x720 window: {bad[:3]}"
+        shrunk = [(k, r["zoom"], r["text"]) for k, r in enumerate(rows) if r["zoom"] < MIN_ZOOM]
+        assert not shrunk, f"{deck.name}: slides zoomed below {MIN_ZOOM} to fit: {shrunk[:3]}"
         assert not outside, f"{deck.name} asked for {outside[:3]} (must work offline)"
         assert "Explorer(children" not in text and "Loading widget" not in text
         raw_math = page.evaluate("document.querySelectorAll('.reveal .MathJax_CHTML, "

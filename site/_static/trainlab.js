@@ -16,3 +16,22 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
 });
+
+/* A box that scrolls sideways (a wide table, a long formula or output line) must be reachable
+   by keyboard: give it a tab stop once its width is known (after MathJax has typeset). */
+function trainlabScrollables() {
+  var boxes = document.querySelectorAll(
+    ".bd-article table, .bd-article pre, .bd-article mjx-container, .bd-article .output");
+  boxes.forEach(function (el) {
+    if (el.scrollWidth > el.clientWidth + 1 && !el.hasAttribute("tabindex")) {
+      el.setAttribute("tabindex", "0");
+    }
+  });
+}
+window.addEventListener("load", function () {
+  trainlabScrollables();
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    MathJax.startup.promise.then(trainlabScrollables);
+  }
+});
+window.addEventListener("resize", trainlabScrollables);
