@@ -116,8 +116,13 @@ $(SITE_STAMP): requirements-site.txt
 	$(SITE_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-site.txt
 	@touch $(SITE_STAMP)
 
+# the explorers' kernel-free viewers are exported first (trainlab.explorers.export, from the
+# stored grids) and embedded in the lesson pages and decks
+SITE_EXPLORERS ?= build/explorers
 site: install $(SITE_STAMP)
-	$(PY) scripts/build_site.py --sphinx $(SITE_VENV)/bin/sphinx-build
+	@if $(PY) -c "import trainlab.explorers.export" 2>/dev/null; then \
+	    $(PY) -m trainlab.explorers export $(SITE_EXPLORERS); fi
+	$(PY) scripts/build_site.py --sphinx $(SITE_VENV)/bin/sphinx-build --explorers $(SITE_EXPLORERS)
 
 # the built site in Chromium at 1280x800 and 390x844: console, overflow, images, math, explorers,
 # axe-core; screenshots and page weights in test-artifacts/

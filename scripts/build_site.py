@@ -317,7 +317,7 @@ def stage(paths: list[Path], explorers_dir: Path | None, decks: bool, where: Pat
     STAGE = where  # noqa: N806 - the staging folder of this build
     if STAGE.exists():
         shutil.rmtree(STAGE)
-    shutil.copytree(SITE, STAGE)
+    shutil.copytree(SITE, STAGE, ignore=shutil.ignore_patterns("explorers"))
     (STAGE / "lessons").mkdir()
     if (ROOT / "notebooks" / "figures").exists():  # images a lesson's Markdown shows
         shutil.copytree(ROOT / "notebooks" / "figures", STAGE / "lessons" / "figures")

@@ -339,6 +339,23 @@ def _code_chunks(source: str, budget: float) -> list[str]:
     return [c for c in chunks if c]
 
 
+def _cut_outputs(outputs: list, budget: float) -> list:
+    """``outputs`` with every printed text longer than ``budget`` px cut into runs of lines."""
+    per = max(4, int((budget - 14) // 21) - 2)
+    cut = []
+    for out in outputs:
+        text = out.get("text", "") if out.get("output_type") == "stream" else ""
+        lines = text.splitlines(keepends=True)
+        if len(lines) <= per:
+            cut.append(out)
+            continue
+        for k in range(0, len(lines), per):
+            piece = copy.deepcopy(out)
+            piece["text"] = "".join(lines[k:k + per])
+            cut.append(piece)
+    return cut
+
+
 def _pieces(cell: nbformat.NotebookNode, budget: float) -> list[nbformat.NotebookNode]:
     """``cell`` as one or more cells, each estimated to fit ``budget`` px where it can: a long
     Markdown cell is cut between paragraphs, a code cell's outputs that do not fit under its code
@@ -359,7 +376,7 @@ def _pieces(cell: nbformat.NotebookNode, budget: float) -> list[nbformat.Noteboo
             head = copy.deepcopy(cell)
             head.source, head.outputs = chunk, []
             parts.append(head)
-        for out in cell.outputs:
+        for out in _cut_outputs(cell.outputs, budget):
             trial = copy.deepcopy(parts[-1])
             trial.outputs.append(out)
             if _estimated_height(trial) <= budget or not parts[-1].outputs and \
