@@ -280,7 +280,7 @@ def _estimated_height(cell: nbformat.NotebookNode) -> float:
             height += min(IMAGE_MAX, _png_height(data["image/png"], SLIDE_WIDTH)) + 14
         elif "text" in out or "text/plain" in data:
             text = out.get("text") or "".join(data["text/plain"])
-            height += lines(text, 21) + 14
+            height += lines(text, 35 if out.get("output_type") == "stream" else 21) + 14
         elif "text/html" in data:
             page = "".join(data["text/html"])
             height += (int(m.group(1)) if (m := re.search(r"height:(\d+)px", page))
@@ -341,7 +341,7 @@ def _code_chunks(source: str, budget: float) -> list[str]:
 
 def _cut_outputs(outputs: list, budget: float) -> list:
     """``outputs`` with every printed text longer than ``budget`` px cut into runs of lines."""
-    per = max(4, int((budget - 14) // 21) - 2)
+    per = max(4, int(budget // 36))  # printed lines measured at about 35 px each on a slide
     cut = []
     for out in outputs:
         text = out.get("text", "") if out.get("output_type") == "stream" else ""

@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import threading
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -72,6 +73,7 @@ class Visit:
         self.context = browser.new_context(viewport=viewport)
         self.page = self.context.new_page()
         self.base, self.errors, self.outside, self.failed, self.bytes = base, [], [], [], 0
+        self.files: set = set()
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("requestfailed", lambda r: r.url.startswith(base) and self.failed.append(
@@ -88,10 +90,11 @@ class Visit:
     def _count(self, response):
         if response.status >= 400:
             self.failed.append(f"{response.status} {response.url}")
-        try:
-            self.bytes += len(response.body())
-        except Exception:  # a redirect or an aborted request has no body
-            pass
+        elif response.url.startswith(self.base):  # the file's size on disk: what a host sends
+            local = SITE / unquote(urlsplit(response.url).path.lstrip("/"))
+            if local.is_file() and local not in self.files:
+                self.files.add(local)
+                self.bytes += local.stat().st_size
 
     def open(self, path: str) -> None:
         self.page.goto(f"{self.base}/{path}", wait_until="load")
@@ -169,10 +172,17 @@ def test_every_page_offline_legible_accessible(browser, site, device):  # noqa: 
         reported = len(problems)
         print(f"{where}: {visit.bytes / 2**20:.2f} MB, {found['math']} formulas", flush=True)
         if path.startswith("lessons/"):
-            weights[path] = {"bytes": visit.bytes, "explorers": found["explorers"],
+            grids = sum(f.stat().st_size for src in visit.page.evaluate(
+                "() => [...document.querySelectorAll('.trainlab-explorer iframe')]"
+                ".map(f => f.getAttribute('src'))")
+                for f in (SITE / "lessons" / src).resolve().parent.rglob("*") if f.is_file())
+            total = visit.bytes + grids  # what it loads + every state its explorers may show
+            weights[path] = {"loaded_bytes": visit.bytes, "explorer_bytes": grids,
+                             "total_bytes": total, "explorers": found["explorers"],
                              "formulas": found["math"]}
-            if visit.bytes > MAX_LESSON_BYTES:
-                problems.append(f"{where}: weighs {visit.bytes / 2**20:.1f} MB (limit 10 MB)")
+            if total > MAX_LESSON_BYTES:
+                problems.append(f"{where}: weighs {total / 2**20:.1f} MB with its explorers' "
+                                "states (limit 10 MB)")
         visit.close()
     if device == "desktop":
         (ARTIFACTS / "site-weights.json").write_text(json.dumps(weights, indent=1))
@@ -387,9 +397,11 @@ def test_site_embeds_an_exported_viewer(browser, tmp_path):  # noqa: F811
                         stage_dir=tmp_path / "src", out=tmp_path / "html")
     page = (out / "lessons" / "00_welcome.html").read_text(encoding="utf-8")
     assert page.count('class="trainlab-explorer"') == 1
-    cell_at = page.index("widgets.init_explorer")
+    call = '<span class="n">init_explorer</span>'  # the explorer's cell, then the next cell's
+    cell_at = page.index(call)
     frame_at = page.index('class="trainlab-explorer"')
-    assert cell_at < frame_at, "the viewer is not after the explorer's cell"
+    assert cell_at < frame_at < page.index(call, cell_at + 1), \
+        "the viewer is not right after the explorer's cell"
     assert "open the lesson in Colab or Binder" in page
     assert "trainlab-live-note" not in page, "a frozen-figure note left beside the live viewer"
     server, base = _serve(out)
