@@ -117,8 +117,11 @@ CHECKS = """() => {
     || /\\.(png|svg|jpe?g)$/.test(i.getAttribute('alt'))).map(i => i.getAttribute('src'));
   const wide = [...document.querySelectorAll('body *')].filter(e => {
     const r = e.getBoundingClientRect();
-    return r.width > 0 && r.right > window.innerWidth + 1
-      && getComputedStyle(e).position !== 'fixed';
+    if (!(r.width > 0 && r.right > window.innerWidth + 1)) { return false; }
+    for (let a = e.parentElement; a; a = a.parentElement) {  /* not inside a scrolling box */
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(a).overflowX)) { return false; }
+    }
+    return getComputedStyle(e).position !== 'fixed';
   }).slice(0, 3).map(e => e.tagName + '.' + e.className + ' '
                      + Math.round(e.getBoundingClientRect().right));
   return {overflow: document.documentElement.scrollWidth - window.innerWidth,
@@ -320,7 +323,8 @@ def _check_explorers(browser, base: str, root, lesson_pages: list[str]) -> list[
                     expected = frame.evaluate(EXPECTED)
                     if expected is not None:  # the export's own table: state -> figure, status
                         assert expected["src"] == move["src"], (path, name, expected, move)
-                        assert expected["status"] == frame.evaluate(STATUS).strip(), \
+                        assert " ".join(expected["status"].split()) == " ".join(
+                            frame.evaluate(STATUS).split()), \
                             f"{path}: {name}: the status is not the state's"
             visit.page.screenshot(path=str(ARTIFACTS / "site" / f"explorer-{name}-after.png"))
         assert not visit.errors, f"{path}: console errors {visit.errors[:3]}"
