@@ -3,8 +3,8 @@
 function trainlabFitFrame(frame) {
   try {
     var doc = frame.contentDocument;
-    if (doc && doc.documentElement) {
-      frame.style.height = (doc.documentElement.scrollHeight + 4) + "px";
+    if (doc && doc.body) {  /* the content's height, not the frame's own (scrollHeight) */
+      frame.style.height = Math.ceil(doc.body.getBoundingClientRect().bottom + 16) + "px";
     }
   } catch (e) { /* cross-origin (file://): keep the height attribute */ }
 }
