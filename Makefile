@@ -16,7 +16,7 @@ NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
          --nbval-sanitize-with nbval-sanitize.cfg --timeout 300
 
 .PHONY: install lab test lint unit robustness nbval execute data bench sync reproduce homework \
-        slides slides-check colab-check clean grade gradescope portability claims
+        slides slides-check colab-check clean grade gradescope portability claims site site-check
 
 install: $(STAMP)
 
@@ -113,4 +113,26 @@ reproduce: install
 	$(PY) -m trainlab.reproduce
 
 clean:
-	rm -rf $(VENV) .colab-venv .pytest_cache .ruff_cache .hypothesis homework slides results test-artifacts
+	rm -rf $(VENV) .colab-venv .site-venv .pytest_cache .ruff_cache .hypothesis homework slides results test-artifacts
+
+# the course website: Sphinx + myst-nb + sphinx-book-theme in their own venv (requirements-site.txt),
+# lessons with their stored outputs (nothing executed), offline (MathJax from npm), into build/site/html
+SITE_VENV ?= .site-venv
+SITE_STAMP := $(SITE_VENV)/.trainlab-site-installed
+$(SITE_STAMP): requirements-site.txt
+	@test -x $(SITE_VENV)/bin/python || $(PYTHON) -m venv $(SITE_VENV)
+	$(SITE_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-site.txt
+	@touch $(SITE_STAMP)
+
+# the explorers' kernel-free viewers are exported first (trainlab.explorers.export, from the
+# stored grids) and embedded in the lesson pages and decks
+SITE_EXPLORERS ?= build/explorers
+site: install $(SITE_STAMP)
+	@if $(PY) -c "import trainlab.explorers.export" 2>/dev/null; then \
+	    $(PY) -m trainlab.explorers export $(SITE_EXPLORERS); fi
+	$(PY) scripts/build_site.py --sphinx $(SITE_VENV)/bin/sphinx-build --explorers $(SITE_EXPLORERS)
+
+# the built site in Chromium at 1280x800 and 390x844: console, overflow, images, math, explorers,
+# axe-core; screenshots and page weights in test-artifacts/
+site-check: site
+	$(PY) -m pytest -p no:cacheprovider tests/test_site.py

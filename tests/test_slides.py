@@ -30,6 +30,7 @@ from test_browser import (  # noqa: F401 - fixtures
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 VIEWPORT = {"width": 1280, "height": 720}
+MIN_ZOOM = 0.8   # a slide too tall is split, not shrunk: 16 px text stays at 13 px or more
 
 MEASURE = """(slide) => {
   const box = slide.getBoundingClientRect();
@@ -107,6 +108,8 @@ def test_static_decks_fit_1280x720_offline(browser, decks):  # noqa: F811
         bad = [(k, r) for k, r in enumerate(rows)
                if r["top"] < -1 or r["bottom"] > VIEWPORT["height"] + 1]
         assert not bad, f"{deck.name}: slides run off a 1280x720 window: {bad[:3]}"
+        shrunk = [(k, r["zoom"], r["text"]) for k, r in enumerate(rows) if r["zoom"] < MIN_ZOOM]
+        assert not shrunk, f"{deck.name}: slides zoomed below {MIN_ZOOM} to fit: {shrunk[:3]}"
         assert not outside, f"{deck.name} asked for {outside[:3]} (must work offline)"
         assert "Explorer(children" not in text and "Loading widget" not in text
         raw_math = page.evaluate("document.querySelectorAll('.reveal .MathJax_CHTML, "
@@ -189,3 +192,34 @@ def test_lessons_use_slide_types_the_live_deck_knows():
                if (c.metadata.get("slideshow") or {}).get("slide_type", "") in ("-", None)
                and "slideshow" in c.metadata]
         assert not bad, f"{path.name}: cells {bad} have slide_type '-' (run `make sync`)"
+
+
+def test_tall_cells_are_cut_without_losing_content():
+    """split_tall_slides cuts a long Markdown cell, a long code cell and a long printed output
+    into sub-slides; every word, code line and printed line is still there, in order, and the
+    pieces after the first start a sub-slide (the code's pieces without the code prompt)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import nbformat
+
+    import slides
+
+    words = " ".join(f"Sentence {k} says something about batch norm." for k in range(60))
+    md = nbformat.v4.new_markdown_cell("## A long cell\n\n" + words + "\n\n" + "\n".join(
+        f"- item {k}" for k in range(40)))
+    code = nbformat.v4.new_code_cell("\n".join(f"x{k} = {k}" for k in range(70)))
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                           text="".join(f"line {k}\n" for k in range(90)))]
+    nb = nbformat.v4.new_notebook(cells=[md, code])
+    out = slides.split_tall_slides(nb)
+    assert len(out.cells) > 6
+    text = " ".join(c.source for c in out.cells if c.cell_type == "markdown")
+    assert text.split() == md.source.split()
+    pieces = [c for c in out.cells if c.cell_type == "code"]
+    shown = [c for c in pieces if not c.metadata.get("transient", {}).get("remove_source")]
+    assert "\n".join(c.source for c in shown).split("\n") == code.source.split("\n")
+    printed = "".join(o["text"] for c in pieces for o in c.outputs)
+    assert printed == code.outputs[0]["text"]
+    assert all(c.metadata["slideshow"]["slide_type"] == "subslide" for c in out.cells[1:])
+    assert len({c.get("id") for c in out.cells}) == len(out.cells), "cell ids must stay unique"
+    budget = slides.SLIDE_HEIGHT - 60
+    assert max(slides._estimated_height(c) for c in out.cells) <= budget * 1.1
