@@ -3,8 +3,11 @@
     python scripts/colab_check.py            # what `make colab-check` runs
     python scripts/colab_check.py --rebuild  # rebuild the cached venv first
 
-1. A venv ``.colab-venv/`` with Colab's versions of the packages trainlab cares about
-   (:data:`COLAB_PINS`), cached: it is rebuilt only when the pins, tools or Python change.
+1. A venv ``.colab-venv/`` on Colab's Python (``major.minor``) with Colab's versions of the
+   packages trainlab cares about, both read from ``scripts/colab-runtime.json`` (Colab's runtime
+   list and its date, refreshed by ``scripts/colab_runtime.py``; deviations recorded there),
+   cached: it is rebuilt only when the pins, tools or Python change. The interpreter is
+   ``$TRAINLAB_COLAB_PYTHON``, else ``pythonX.Y`` on ``PATH``, else pyenv's newest ``X.Y.*``.
    Anything a previous run added to it (trainlab, missing requirements) is removed first.
 2. trainlab is installed by the lessons' own generated set-up cell (run as a script with
    ``TRAINLAB_SIMULATE_COLAB=1`` and ``TRAINLAB_INSTALL_SOURCE`` pointing at a wheel built from
@@ -23,6 +26,7 @@ Exit status 0 when all of that holds; prints the measured times.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import resource
@@ -40,17 +44,12 @@ BASE_FREEZE = VENV / ".colab-base.json"
 SETUP_LIMIT_S = 30.0
 WIDGET_TESTS = ("tests/test_widgets.py", "tests/test_robustness_widgets.py")
 
-COLAB_PINS = {  # Google Colab's versions, as measured for issue 16
-    "ipywidgets": "7.7.1",
-    "ipykernel": "6.17.1",
-    "jupyter-client": "7.4.9",
-    "notebook": "6.5.7",
-    "numpy": "2.0.2",
-    "matplotlib": "3.10.9",
-    "scikit-learn": "1.6.1",
-    "torch": "2.13.0",
-    "ipython": "7.34.0",
-}
+sys.path.insert(0, str(ROOT / "scripts"))
+import colab_runtime  # noqa: E402
+
+RUNTIME = colab_runtime.load()
+COLAB_PINS = colab_runtime.pins(RUNTIME)  # Colab's versions, deviations applied
+COLAB_PYTHON = colab_runtime.python_minor(RUNTIME)  # e.g. "3.13"
 TOOLS = ("nbclient>=0.7", "nbformat>=5.7", "pytest>=8")  # to execute and test; Colab has them
 
 
@@ -58,12 +57,40 @@ def _py() -> str:
     return str(VENV / "bin" / "python")
 
 
+def find_python(minor: str = COLAB_PYTHON) -> str:
+    """An interpreter of Python ``minor`` (e.g. "3.13"), or SystemExit saying how to get one."""
+    def version(exe: str) -> str:
+        out = subprocess.run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True)
+        return out.stdout.strip()
+
+    given = os.environ.get("TRAINLAB_COLAB_PYTHON")
+    candidates = [given] if given else []
+    if not given:
+        on_path = shutil.which(f"python{minor}")
+        candidates += [on_path] if on_path else []
+        root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+        found = glob.glob(os.path.join(root, "versions", f"{minor}.*", "bin", f"python{minor}"))
+        candidates += sorted(found, key=lambda p: [int(x) if x.isdigit() else -1 for x in
+                                                   Path(p).parents[1].name.split(".")],
+                             reverse=True)
+    for exe in candidates:
+        if os.access(exe, os.X_OK) and version(exe) == minor:
+            return exe
+    raise SystemExit(
+        f"colab-check: FAIL no Python {minor} found (Colab's runtime is Python "
+        f"{RUNTIME['python']}, scripts/colab-runtime.json of {RUNTIME['date']}). Install it "
+        f"(`pyenv install {minor}` or your system's python{minor}) or set "
+        f"TRAINLAB_COLAB_PYTHON=/path/to/python{minor}"
+        + (f"; TRAINLAB_COLAB_PYTHON={given} is not Python {minor}" if given else ""))
+
+
 def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, **kw)
 
 
 def _stamp_text() -> str:
-    return json.dumps({"pins": COLAB_PINS, "tools": TOOLS, "python": sys.version.split()[0]},
+    return json.dumps({"pins": COLAB_PINS, "tools": TOOLS, "python": COLAB_PYTHON},
                       sort_keys=True)
 
 
@@ -80,8 +107,9 @@ def build_venv(rebuild: bool = False) -> float:
     start = time.perf_counter()
     if not rebuild and STAMP.exists() and STAMP.read_text() == _stamp_text():
         return 0.0
+    python = find_python()
     shutil.rmtree(VENV, ignore_errors=True)
-    _run([sys.executable, "-m", "venv", str(VENV)])
+    _run([python, "-m", "venv", str(VENV)])
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
         pins.write("".join(f"{k}=={v}\n" for k, v in COLAB_PINS.items()))
     try:
@@ -128,6 +156,8 @@ def colab_env() -> dict[str, str]:
     if "TRAINLAB_DATA_MIRROR" not in env and mirror.is_dir():
         env["TRAINLAB_DATA_MIRROR"] = str(mirror)
     env.pop("MPLBACKEND", None)
+    # Colab has no PYTHONPATH: a checkout's lib/ on it would hide the set-up cell's install
+    env.pop("PYTHONPATH", None)
     return env
 
 
@@ -191,7 +221,13 @@ def main(argv: list[str]) -> int:
     opts = args.parse_args(argv)
     total = time.perf_counter()
     built = build_venv(opts.rebuild)
-    print("colab-check: venv " + (f"built in {built:.0f} s" if built else "cached"))
+    version = _run([_py(), "-c", "import sys; print(sys.version.split()[0])"],
+                   capture_output=True, text=True).stdout.strip()
+    devs = "; ".join(f"{k} {d['used']} instead of Colab's {d['colab']}"
+                     for k, d in RUNTIME.get("deviations", {}).items())
+    print(f"colab-check: Colab runtime list of {RUNTIME['date']} (Python {RUNTIME['python']}); "
+          f"venv on Python {version} " + (f"built in {built:.0f} s" if built else "cached")
+          + (f"; deviation: {devs}" if devs else ""))
     removed = reset_venv()
     if removed:
         print(f"colab-check: removed what the last run added: {', '.join(removed)}")
