@@ -219,6 +219,7 @@ def main(argv: list[str]) -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--rebuild", action="store_true", help="rebuild the cached venv")
     opts = args.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # in order with pip's output in CI logs
     total = time.perf_counter()
     built = build_venv(opts.rebuild)
     version = _run([_py(), "-c", "import sys; print(sys.version.split()[0])"],

@@ -91,7 +91,7 @@ def test_colab_check_takes_its_pins_and_python_from_the_data_file(monkeypatch, t
     with pytest.raises(SystemExit, match=r"no Python 3\.13 found.*TRAINLAB_COLAB_PYTHON"):
         colab_check.find_python("3.13")
     monkeypatch.setenv("TRAINLAB_COLAB_PYTHON", sys.executable)
-    minor = "%d.%d" % sys.version_info[:2]
+    minor = "{}.{}".format(*sys.version_info[:2])
     assert colab_check.find_python(minor) == sys.executable
 
 

@@ -119,3 +119,14 @@ def test_generated_setup_cell_installs_with_no_deps():
     assert '"--no-deps"' in SETUP_CODE and "colab_setup(_started)" in SETUP_CODE
     assert "--upgrade" not in SETUP_CODE
     compile(SETUP_CODE, "<setup cell>", "exec")
+
+
+def test_header_cell_has_colab_and_binder_badges():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import nbtools
+
+    src = nbtools.header_cell("06_dropout.ipynb").source
+    assert "colab.research.google.com/github/" in src and "/notebooks/06_dropout.ipynb)" in src
+    slug = nbtools.REPO_URL.split("github.com/", 1)[1]
+    assert (f"[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/"
+            f"{slug}/main?labpath=notebooks%2F06_dropout.ipynb)") in src
