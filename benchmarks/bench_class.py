@@ -13,13 +13,15 @@ last N given.
 From these it estimates what a machine of ``--cores`` cores and ``--memory-gb`` GB holds:
 
 - by memory: (memory - ``--reserve-gb`` for the system and the hub) / peak RSS of one kernel;
-- by CPU: the largest measured N whose lesson time stayed within 2x (measured here), and
-  ``2 x cores x t1 / cpu1`` (a lesson of t1 seconds wall and cpu1 CPU seconds, lessons
-  started together, finishing within 2 t1; the kernels use one thread each).
+- by CPU, lessons started together: the largest measured N whose lesson time stayed within
+  2x (measured here), and on an idle machine ``2 x cores`` (a kernel computes on one thread, so
+  N kernels on ``cores`` cores take ``N / cores`` times as long once N > cores);
+- by CPU, a class at its own pace: ``cores x minutes x 60 / cpu1`` lessons' worth of CPU in
+  ``--minutes`` (a student running the lesson once in that time uses cpu1 CPU seconds).
 
-The machine's other load is *not* subtracted: run it on an idle machine for figures to size a
-server, and read a loaded machine's figures as a lower bound. Results go to
-``benchmarks/out/class.json``.
+The machine's other load is *not* subtracted: on a machine shared with other jobs the measured
+t1 is inflated and N barely changes it (the load average is printed so that this shows). Run it
+on an idle machine to size a server. Results go to ``benchmarks/out/class.json``.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def run_n(path: Path, n: int) -> dict:
 
 
 def run(lesson: str = "08_capstone.ipynb", ns: tuple[int, ...] = (1, 2, 4, 8),
-        cores: int = 2, memory_gb: float = 24.0, reserve_gb: float = 2.0) -> dict:
+        cores: int = 2, memory_gb: float = 24.0, reserve_gb: float = 2.0,
+        minutes: float = 45.0) -> dict:
     path = ROOT / "notebooks" / lesson
     print(f"bench_class: {lesson}, this machine {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f} at the start", flush=True)
@@ -98,16 +101,20 @@ def run(lesson: str = "08_capstone.ipynb", ns: tuple[int, ...] = (1, 2, 4, 8),
     within = [r["n"] for r in rows if r["ratio"] <= 2]
     past = [r["n"] for r in rows if r["ratio"] > 2]
     by_memory = int((memory_gb - reserve_gb) * 1024 // peak)
-    by_cpu = int(2 * cores * t1 // cpu1)
+    together_idle = 2 * cores
+    own_pace = int(cores * minutes * 60 // cpu1)
     print(f"bench_class: within 2x up to N={max(within)} measured"
           + (f", past 2x at N={past[0]}" if past else " (2x not reached)")
-          + f"; a {cores}-core / {memory_gb:.0f} GB machine: memory for {by_memory} kernels "
-          f"({memory_gb - reserve_gb:.0f} GB / {peak:.0f} MB), CPU for {by_cpu} lessons started "
-          f"together (2 x {cores} x {t1:.1f} s / {cpu1:.1f} CPU s)")
+          + f" (t1 {t1:.1f} s wall, {cpu1:.1f} s CPU); a {cores}-core / {memory_gb:.0f} GB "
+          f"machine: memory for {by_memory} kernels ({memory_gb - reserve_gb:.0f} GB / "
+          f"{peak:.0f} MB); CPU for {together_idle} lessons started together on idle cores, "
+          f"{own_pace} runs of the lesson in {minutes:.0f} minutes "
+          f"({cores} x {minutes * 60:.0f} s / {cpu1:.1f} s)")
     result = {"lesson": lesson, "cores_here": os.cpu_count(), "rows": rows,
               "within_2x_up_to": max(within), "past_2x_at": past[0] if past else None,
               "machine": {"cores": cores, "memory_gb": memory_gb, "reserve_gb": reserve_gb},
-              "kernels_by_memory": by_memory, "lessons_by_cpu": by_cpu}
+              "kernels_by_memory": by_memory, "together_idle": together_idle,
+              "runs_in_minutes": own_pace, "minutes": minutes}
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "class.json").write_text(json.dumps(result, indent=1))
@@ -121,5 +128,6 @@ if __name__ == "__main__":
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--memory-gb", type=float, default=24.0)
     ap.add_argument("--reserve-gb", type=float, default=2.0)
+    ap.add_argument("--minutes", type=float, default=45.0)
     o = ap.parse_args()
-    run(o.lesson, tuple(o.n), o.cores, o.memory_gb, o.reserve_gb)
+    run(o.lesson, tuple(o.n), o.cores, o.memory_gb, o.reserve_gb, o.minutes)

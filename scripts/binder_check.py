@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
 WORK = ROOT / ".binder-check"
 R2D = "jupyter-repo2docker==2026.4.0"
+HUB = ("jupyterhub==5.5.4", "dockerspawner==14.0.0")  # what deploy/jupyterhub_config.py targets
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
@@ -69,15 +70,35 @@ def repo2docker_dockerfile() -> str:
     tool = WORK / "repo2docker"
     py = tool / "bin" / "python"
     stamp = tool / ".stamp"
-    if not (stamp.exists() and stamp.read_text() == R2D):
+    if not (stamp.exists() and stamp.read_text() == " ".join((R2D, *HUB))):
         _venv(tool, sys.executable)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", R2D], check=True)
-        stamp.write_text(R2D)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", R2D, *HUB], check=True)
+        stamp.write_text(" ".join((R2D, *HUB)))
     out = subprocess.run([str(tool / "bin" / "repo2docker"), "--no-build", "--no-run",
                           str(ROOT)], capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"binder-check: FAIL repo2docker --no-build:\n{out.stderr}")
     return out.stdout + "\n" + out.stderr
+
+
+HUB_CONFIG = """
+import sys
+from traitlets.config.loader import PyFileConfigLoader
+from jupyterhub.app import JupyterHub
+from jupyterhub.auth import Authenticator, DummyAuthenticator
+from dockerspawner import DockerSpawner
+classes = {c.__name__: c for c in (JupyterHub, Authenticator, DummyAuthenticator, DockerSpawner)}
+cfg = PyFileConfigLoader("jupyterhub_config.py", path=sys.argv[1]).load_config()
+print(" ".join(f"{s}.{k}" for s, v in cfg.items() for k in v
+               if s not in classes or not classes[s].class_traits().get(k)))
+"""
+
+
+def check_hub_config() -> list[str]:
+    """Settings of deploy/jupyterhub_config.py that JupyterHub 5 / DockerSpawner do not have."""
+    out = subprocess.run([str(WORK / "repo2docker" / "bin" / "python"), "-c", HUB_CONFIG,
+                          str(ROOT / "deploy")], capture_output=True, text=True, check=True)
+    return out.stdout.split()
 
 
 def check_dockerfile(text: str, minor: str) -> list[str]:
@@ -196,6 +217,12 @@ def main(argv: list[str]) -> int:
         return 1
     print(f"binder-check: repo2docker --no-build ({R2D}) resolves binder/: Python {minor}, "
           "binder/requirements.txt, postBuild, start")
+    unknown = check_hub_config()
+    if unknown:
+        print("binder-check: FAIL deploy/jupyterhub_config.py sets what "
+              f"{' and '.join(HUB)} do not have: {', '.join(unknown)}")
+        return 1
+    print(f"binder-check: deploy/jupyterhub_config.py sets only traits of {' and '.join(HUB)}")
     install_and_run(python, opts.lesson, opts.keep)
     print(f"binder-check: ok ({time.perf_counter() - total:.0f} s)")
     return 0
