@@ -38,7 +38,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV = ROOT / ".colab-venv"
+# $TRAINLAB_COLAB_VENV keeps it outside the checkout (a CI cache): with torch's CUDA build
+# on Python 3.13 it holds about 5 GB
+VENV = Path(os.environ.get("TRAINLAB_COLAB_VENV", ROOT / ".colab-venv")).resolve()
 STAMP = VENV / ".colab-stamp"
 BASE_FREEZE = VENV / ".colab-base.json"
 SETUP_LIMIT_S = 30.0
