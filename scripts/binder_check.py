@@ -1,7 +1,8 @@
 """Check the Binder configuration (``binder/``) as far as it can be checked without Docker.
 
-    python scripts/binder_check.py            # what `make binder-check` runs
-    python scripts/binder_check.py --keep     # reuse the clean venv of the last run
+    python scripts/binder_check.py             # what `make binder-check` runs
+    python scripts/binder_check.py --rebuild   # a new venv even if binder/ and the lock are as
+                                               # they were when the cached one was built
 
 1. **repo2docker resolves what we intend.** ``repo2docker --no-build --no-run`` (jupyter-
    repo2docker from PyPI, :data:`R2D`, in a cached tool venv) prints the Dockerfile it would
@@ -12,7 +13,10 @@
 2. **The same install commands give a kernel that runs a lesson.** A new venv on that Python
    (``.binder-check/venv``), ``pip install -r binder/requirements.txt``, ``binder/postBuild``
    with that venv first on ``PATH``, then a lesson (default 00) executed with nbclient in the
-   venv's ``python3`` kernel, which must report the venv's prefix and torch's CPU build.
+   venv's ``python3`` kernel, which must report the venv's prefix and torch's CPU build. The
+   venv is built from nothing whenever ``binder/requirements.txt``, ``binder/runtime.txt``, the
+   lock or the interpreter changed (a stamp of them), else reused; postBuild and the lesson
+   run every time.
    Where ``download.pytorch.org`` does not resolve (this project's machines reach only
    package registries), its ``--extra-index-url`` line is left out and pip takes the same
    ``torch 2.13.0+cpu`` wheel from ``PIP_FIND_LINKS``; the script says so.
@@ -24,6 +28,7 @@ itself (not reachable), and the download from download.pytorch.org.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import shutil
@@ -152,15 +157,25 @@ print(f"lesson executed in {time.perf_counter() - start:.1f} s")
 """
 
 
-def install_and_run(python: str, lesson: str, keep: bool) -> None:
+def _stamp_text(python: str) -> str:
+    h = hashlib.sha256(python_version(Path(python)).encode())
+    for f in (BINDER / "requirements.txt", BINDER / "runtime.txt", ROOT / "requirements-lock.txt"):
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def install_and_run(python: str, lesson: str, rebuild: bool) -> None:
     venv = WORK / "venv"
     py = venv / "bin" / "python"
+    stamp = WORK / "venv.stamp"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MPLBACKEND",
                                                            "VIRTUAL_ENV")}
     env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
     env.setdefault("TRAINLAB_NO_PROGRESS", "1")
-    if not (keep and py.exists()):
+    if rebuild or not (py.exists() and stamp.exists()
+                       and stamp.read_text() == _stamp_text(python)):
         start = time.perf_counter()
+        stamp.unlink(missing_ok=True)
         _venv(venv, python)
         reqs, dropped = requirements_here()
         if dropped:
@@ -172,8 +187,12 @@ def install_and_run(python: str, lesson: str, keep: bool) -> None:
                            check=True, env=env, cwd=BINDER)
         finally:
             reqs.unlink()
+        stamp.write_text(_stamp_text(python))
         print(f"binder-check: pip install -r binder/requirements.txt in a new Python "
               f"{python_version(py)} venv: {time.perf_counter() - start:.0f} s")
+    else:
+        print("binder-check: venv cached (binder/, the lock and Python unchanged since it was "
+              "built from nothing; --rebuild builds it again)")
     start = time.perf_counter()
     subprocess.run([str(BINDER / "postBuild")], check=True, env=env, cwd=ROOT)
     print(f"binder-check: binder/postBuild (pip install -e ., data): "
@@ -204,7 +223,7 @@ def python_version(py: Path) -> str:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lesson", default="00_welcome.ipynb")
-    ap.add_argument("--keep", action="store_true", help="reuse the venv of the last run")
+    ap.add_argument("--rebuild", action="store_true", help="build the venv from nothing")
     opts = ap.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # in order with pip's output in CI logs
     total = time.perf_counter()
@@ -223,7 +242,7 @@ def main(argv: list[str]) -> int:
               f"{' and '.join(HUB)} do not have: {', '.join(unknown)}")
         return 1
     print(f"binder-check: deploy/jupyterhub_config.py sets only traits of {' and '.join(HUB)}")
-    install_and_run(python, opts.lesson, opts.keep)
+    install_and_run(python, opts.lesson, opts.rebuild)
     print(f"binder-check: ok ({time.perf_counter() - total:.0f} s)")
     return 0
 
