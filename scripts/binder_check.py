@@ -71,16 +71,23 @@ def _venv(path: Path, python: str) -> Path:
     return path / "bin" / "python"
 
 
+def _clean_env() -> dict[str, str]:
+    """The environment without a checkout's PYTHONPATH (it would leak trainlab into the tools)."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("PYTHONPATH", "MPLBACKEND", "VIRTUAL_ENV")}
+
+
 def repo2docker_dockerfile() -> str:
     tool = WORK / "repo2docker"
     py = tool / "bin" / "python"
     stamp = tool / ".stamp"
     if not (stamp.exists() and stamp.read_text() == " ".join((R2D, *HUB))):
         _venv(tool, sys.executable)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", R2D, *HUB], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", R2D, *HUB], check=True,
+                       env=_clean_env())
         stamp.write_text(" ".join((R2D, *HUB)))
     out = subprocess.run([str(tool / "bin" / "repo2docker"), "--no-build", "--no-run",
-                          str(ROOT)], capture_output=True, text=True)
+                          str(ROOT)], capture_output=True, text=True, env=_clean_env())
     if out.returncode:
         raise SystemExit(f"binder-check: FAIL repo2docker --no-build:\n{out.stderr}")
     return out.stdout + "\n" + out.stderr
@@ -102,7 +109,8 @@ print(" ".join(f"{s}.{k}" for s, v in cfg.items() for k in v
 def check_hub_config() -> list[str]:
     """Settings of deploy/jupyterhub_config.py that JupyterHub 5 / DockerSpawner do not have."""
     out = subprocess.run([str(WORK / "repo2docker" / "bin" / "python"), "-c", HUB_CONFIG,
-                          str(ROOT / "deploy")], capture_output=True, text=True, check=True)
+                          str(ROOT / "deploy")], capture_output=True, text=True, check=True,
+                         env=_clean_env())
     return out.stdout.split()
 
 
@@ -168,8 +176,7 @@ def install_and_run(python: str, lesson: str, rebuild: bool) -> None:
     venv = WORK / "venv"
     py = venv / "bin" / "python"
     stamp = WORK / "venv.stamp"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MPLBACKEND",
-                                                           "VIRTUAL_ENV")}
+    env = _clean_env()
     env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
     env.setdefault("TRAINLAB_NO_PROGRESS", "1")
     if rebuild or not (py.exists() and stamp.exists()
