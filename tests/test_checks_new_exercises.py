@@ -183,8 +183,8 @@ def test_capstone_training_check_keeps_the_labels_and_scores_predictions(monkeyp
         seen["args"] = (xt, yt, xv, seed)
         return y_val.copy()
 
-    cap_checks.check_training(perfect, seed=5, target=0.92)
-    assert len(seen["args"]) == 4 and seen["args"][2] is x_val
-    _fails(lambda: cap_checks.check_training(lambda *a: (y_val + 1) % 10, seed=6),
-           "below 0.92")
-    _fails(lambda: cap_checks.check_training(lambda *a: y_val[:5], seed=7), "2000|10 labels")
+    cap_checks.check_training(perfect, seeds=5, target=0.96)
+    assert len(seen["args"]) == 4 and seen["args"][2] is x_val and seen["args"][3] == 5
+    _fails(lambda: cap_checks.check_training(lambda *a: (y_val + 1) % 10, seeds=6),
+           "below 0.96")
+    _fails(lambda: cap_checks.check_training(lambda *a: y_val[:5], seeds=7), "2000|10 labels")

@@ -171,3 +171,42 @@ def test_backward_returns_a_tuple_like_every_backward(backward):
     _, cache = forward(X, 0.5, rng=0)
     grads = backward(np.ones_like(X), cache)
     assert isinstance(grads, tuple) and len(grads) == 1 and grads[0].shape == X.shape
+
+
+def test_early_stopping_benefit_is_the_lessons_loop():
+    """The helper equals lesson 06's plain loop (digits, label noise, best-validation
+    checkpoint, test split), here at a tiny size."""
+    from sklearn.datasets import load_digits
+
+    from trainlab import models, train
+
+    torch.set_default_dtype(torch.float64)
+    try:
+        res = dr.early_stopping_benefit(hidden=(16,), steps=30, record_every=10, seeds=(0, 1))
+        digits = load_digits()
+        X, yd = digits.data / 16.0, digits.target
+        order = np.random.default_rng(0).permutation(len(X))
+        tr, va, te = order[:300], order[600:1000], order[1000:]
+        for kp in (1.0, 0.5):
+            for i, seed in enumerate((0, 1)):
+                rng = np.random.default_rng(100 + seed)
+                labels = yd[tr].copy()
+                flip = rng.random(len(labels)) < 0.3
+                labels[flip] = rng.integers(0, 10, int(flip.sum()))
+                model = models.mlp(64, [16], 10, keep_prob=kp, seed=seed)
+                hist = train.train(model, (X[tr], labels), (X[va], yd[va]), steps=30,
+                                   batch_size=50, lr=1e-3, optimizer="adam", record_every=10,
+                                   stats=False, seed=seed, progress=False,
+                                   restore_best="val_acc")
+                assert res[kp]["best"][i] == train.evaluate(model, X[te], yd[te])[1]
+                assert res[kp]["step"][i] == hist.best_step
+        assert set(res) == {1.0, 0.5} and res[1.0]["last"].shape == (2,)
+        noisy_val = dr.early_stopping_benefit(hidden=(16,), steps=30, record_every=10,
+                                              seeds=(0,), clean_val=False)
+        assert noisy_val[1.0]["last"][0] == res[1.0]["last"][0]   # same training, same end
+    finally:
+        torch.set_default_dtype(torch.float32)
+    with pytest.raises(ValueError, match="n_train"):
+        dr.early_stopping_benefit(n_train=700)
+    with pytest.raises(ValueError, match="label_noise"):
+        dr.early_stopping_benefit(label_noise=-0.1)

@@ -310,7 +310,9 @@ def test_landscape_explorer_controls_change_figure_and_numbers(mnist_ok):
 @pytest.mark.slow
 def test_landscape_explorer_defaults_show_a_smoother_landscape_with_bn(mnist_ok):
     res = W.landscape_explorer().last_result
-    assert res["status"] == "ok"
+    # the status names each run's problems; the BN run has none (a step along the gradient of
+    # the plain net may raise its loss past 10x: "no BN: diverged: a step ...")
+    assert all(not p.startswith("BN") for p in res["status"].split("; ")), res["status"]
     assert res["median_loss_range"]["no BN"] > 3 * res["median_loss_range"]["BN"]
     assert res["median_grad_change"]["no BN"] > 2 * res["median_grad_change"]["BN"]
 

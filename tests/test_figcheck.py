@@ -99,3 +99,12 @@ def test_a_shared_axis_labelled_once_is_fine_an_unlabelled_one_is_not():
     ax.set_xticks([])
     assert drawn(fig) == ["panel 0 has no x label and no x tick labels"]
     plt.close(fig)
+
+
+def test_a_colour_bar_needs_no_label_on_its_short_side():
+    fig, ax = plt.subplots()
+    cs = ax.contourf(np.random.default_rng(0).random((5, 5)))
+    ax.set(xlabel="w", ylabel="b")
+    fig.colorbar(cs, ax=ax, label="log10 loss")
+    assert drawn(fig) == []
+    plt.close(fig)

@@ -94,7 +94,9 @@ def test_solution_lessons_say_they_hold_solutions(lesson):
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
 def test_committed_solutions_score_full_marks_and_stubs_zero(lesson):
-    sub = _grade(_lesson(lesson.stem))
+    # the capstone trains its network for three seeds (about 15 s of one core): a generous
+    # deadline, so that a loaded test machine does not fail a correct solution
+    sub = _grade(_lesson(lesson.stem), timeout=240.0 if lesson.stem == "08_capstone" else 30.0)
     assert sub.score == pytest.approx(sub.max_score) and sub.max_score > 0, \
         [(q.qid, p.message) for q in sub.questions for p in q.parts if p.status != "passed"]
     stub = _grade(_student(lesson.stem))

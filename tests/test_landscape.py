@@ -235,3 +235,82 @@ def test_gradient_ics_errors():
         L.gradient_ics(model, nn.functional.cross_entropy, x, y, [list(model.parameters())], 0)
     with pytest.raises(ValueError, match="at least one"):
         L.gradient_ics(model, nn.functional.cross_entropy, x, y, [], 0.1)
+
+
+# --------------------------------------------------------------------------- UnitInputRecorder
+def _sigmoid_net(norm: str, keep_prob: float = 1.0) -> nn.Sequential:
+    from trainlab import models
+
+    return models.mlp(784, [50] * 3, 10, activation="sigmoid", init="normal", init_scale=0.01,
+                      norm=norm, keep_prob=keep_prob, seed=0).double()
+
+
+def test_unit_input_recorder_measures_bn_in_training_mode_at_step0():
+    """Ioffe & Szegedy's small init, before any training: the third BN layer must see the probe
+    batch normalised by every BN layer's batch statistics. Measured through an eval-mode pass
+    (untrained running statistics in norm1/norm2) its input is almost constant and its output's
+    15-85 spread about 0 - the artefact this recorder once stored; in training mode the spread
+    is that of a unit normal, 2 x 1.036."""
+    x = torch.rand(500, 784, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for norm in ("bn", "none"):
+        net = _sigmoid_net(norm)
+        with L.UnitInputRecorder(net.act3, 0, batch_size=500, model=net) as rec:
+            with torch.no_grad():
+                net.train()(x)                  # a training step's forward: skipped
+                net.eval()
+                buffers = {k: v.clone() for k, v in net.state_dict().items()}
+                rng = torch.get_rng_state()
+                net(x[:2])                      # a shape probe: skipped
+                net(x)                          # the evaluation: recorded
+        assert len(rec.values) == 1
+        p15, p50, p85 = rec.values[0]
+        (z,) = L.layer_inputs(net.train(), [net.act3], x)
+        net.eval()
+        np.testing.assert_allclose(rec.values[0], np.percentile(z[:, 0], (15, 50, 85)))
+        if norm == "bn":
+            assert abs(p85 - p15 - 2.07) < 0.2 and abs(p50) < 0.2
+            (z_eval,) = L.layer_inputs(net, [net.act3], x)       # the old, eval-mode reading
+            assert np.ptp(np.percentile(z_eval[:, 0], (15, 85))) < 0.01
+        else:
+            assert p85 - p15 < 0.05             # tiny weights: a narrow band without BN
+        for k, v in net.state_dict().items():   # running stats and counters untouched
+            assert torch.equal(v, buffers[k]), k
+        assert torch.equal(torch.get_rng_state(), rng)
+    assert not net.training
+
+
+def test_unit_input_recorder_leaves_training_unchanged():
+    """A recorded run (with dropout, so the probe would draw masks) trains bit for bit like an
+    unrecorded one."""
+    from trainlab.train import train
+
+    rng = np.random.default_rng(1)
+    X, y = rng.uniform(0, 1, (120, 784)), np.arange(120) % 10
+    finals = []
+    for record in (False, True):
+        net = _sigmoid_net("bn", keep_prob=0.8)
+        rec = L.UnitInputRecorder(net.act3, 0, batch_size=40, model=net)
+        if record:
+            rec.__enter__()
+        hist = train(net, (X[:80], y[:80]), (X[80:], y[80:]), steps=6, batch_size=20, lr=0.5,
+                     record_every=3, stats=False, seed=0, eval_batch=40, progress=False)
+        rec.__exit__()
+        finals.append({k: v.clone() for k, v in net.state_dict().items()})
+        assert len(rec.values) == (len(hist.series("val_acc")[0]) if record else 0)
+    for k in finals[0]:
+        assert torch.equal(finals[0][k], finals[1][k]), k
+
+
+def test_unit_input_recorder_errors():
+    net, other = _sigmoid_net("bn"), _sigmoid_net("none")
+    with pytest.raises(ValueError, match="sub-module"):
+        L.UnitInputRecorder(other.act3, model=net)
+    with pytest.raises(ValueError, match="unit"):
+        L.UnitInputRecorder(net.act3, -1, model=net)
+    with pytest.raises(ValueError, match="batch_size"):
+        L.UnitInputRecorder(net.act3, batch_size=0, model=net)
+    with pytest.raises(TypeError):
+        L.UnitInputRecorder("act3", model=net)
+    with L.UnitInputRecorder(net.act3, 60, model=net), pytest.raises(ValueError, match="< the"):
+        with torch.no_grad():
+            net.eval()(torch.zeros(4, 784, dtype=torch.float64))

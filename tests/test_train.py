@@ -443,3 +443,59 @@ def test_layer_values_match_autograd_and_leave_training_state_alone() -> None:
     assert len(values) == 1 and values[0]["activation"] == "tanh"
     np.testing.assert_allclose(values[0]["act"], a1.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(values[0]["act_grad"], a1.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("metric", ["val_acc", "val_loss"])
+def test_restore_best_leaves_the_best_validation_checkpoint(digits, metric) -> None:
+    """The weights left in the model are those of the best record step: re-evaluating them
+    gives the recorded best value, and a run without restore_best (same seed, same steps)
+    passes through that checkpoint and ends elsewhere."""
+    x, y, xv, yv = digits
+    rng = np.random.default_rng(0)
+    noisy = np.where(rng.random(200) < 0.5, rng.integers(0, 10, 200), y[:200])  # over-fits
+    common = dict(steps=300, batch_size=20, lr=3e-3, optimizer="adam", record_every=20,
+                  stats=False, seed=0, progress=False)
+    model = mlp(64, [64, 64], 10, seed=0)
+    hist = train(model, (x[:200], noisy), (xv, yv), restore_best=metric, **common)
+    steps, values = hist.series(metric)
+    best = int(np.argmax(values) if metric == "val_acc" else np.argmin(values))
+    assert hist.best_step == steps[best] and hist.best_value == values[best]
+    assert hist.best_step < steps[-1]                   # the run did get worse again
+    assert values[best] != values[-1]
+    vl, va = evaluate(model, xv, yv)
+    assert (va if metric == "val_acc" else vl) == pytest.approx(hist.best_value, abs=1e-6)
+    assert hist.status == "completed 300 steps" and hist.to_dict()["best_step"] == best * 20
+    plain = mlp(64, [64, 64], 10, seed=0)
+    ref = train(plain, (x[:200], noisy), (xv, yv), **common)
+    np.testing.assert_array_equal(ref.series(metric)[1], values)   # same run, same curve
+    assert ref.best_step is None and math.isnan(ref.best_value)
+    assert evaluate(plain, xv, yv)[metric == "val_acc"] == pytest.approx(values[-1], abs=1e-6)
+
+
+def test_patience_stops_the_run_and_restores_the_best(digits) -> None:
+    x, y, xv, yv = digits
+    rng = np.random.default_rng(0)
+    noisy = np.where(rng.random(200) < 0.5, rng.integers(0, 10, 200), y[:200])
+    model = mlp(64, [64, 64], 10, seed=0)
+    hist = train(model, (x[:200], noisy), (xv, yv), steps=2000, batch_size=20, lr=3e-3,
+                 optimizer="adam", record_every=20, stats=False, seed=0, progress=False,
+                 restore_best="val_loss", patience=3)
+    steps, loss = hist.series("val_loss")
+    assert hist.status.startswith(f"stopped early at step {steps[-1]}: no better val_loss")
+    assert steps[-1] == hist.best_step + 3 * 20 and hist.steps_run == steps[-1] + 1
+    assert np.all(loss[-3:] >= hist.best_value) and loss.min() == hist.best_value
+    assert evaluate(model, xv, yv)[0] == pytest.approx(hist.best_value, abs=1e-6)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"restore_best": "train_acc"}, "unknown restore_best 'train_acc'; valid: val_acc, val_loss"),
+    ({"restore_best": "val_acc", "val": False}, "restore_best needs val_data"),
+    ({"patience": 2}, "patience needs restore_best"),
+    ({"restore_best": "val_acc", "patience": 0}, "patience must be an int >= 1"),
+])
+def test_restore_best_rejects_bad_arguments(kwargs: dict, match: str) -> None:
+    x = np.zeros((10, 4), dtype=np.float32)
+    y = np.zeros(10, dtype=np.int64)
+    val = (x, y) if kwargs.pop("val", True) else None
+    with pytest.raises(ValueError, match=match):
+        train(mlp(4, [3], 2), (x, y), val, steps=2, batch_size=4, progress=False, **kwargs)

@@ -151,7 +151,8 @@ def test_init_forward_stats_rejects_bad_arguments(cache):
 def test_init_explorer_follows_its_controls():
     ex = W.init_explorer(depth=4, width=256, widths=(64, 256))
     assert isinstance(ex, ipywidgets.VBox) and ex.output in ex.children
-    assert _png_count(ex) == 1 and ex.last_result["status"] == "ok"
+    # the opening setting (normal × 0.01, tanh) shrinks the std about 6× per layer at width 256
+    assert _png_count(ex) == 1 and ex.last_result["status"].startswith("vanished: ")
     png = ex.output.outputs[0]["data"]["image/png"]
     assert base64.b64decode(png)[:4] == b"\x89PNG"
     before = list(ex.last_result["std"])
@@ -220,7 +221,8 @@ def test_init_explorer_overflow_message_in_output():
     ex.controls["activation"].value = "linear"
     ex.controls["scale"].value = 10.0
     status = ex.last_result["status"]
-    assert status.startswith("diverged: activations overflow to inf at layer")
+    assert ex.last_result["diverged_at"] is not None       # overflow to inf ...
+    assert status.startswith("exploded: activation std ")  # ... after exploding past 100×
     assert status in _text(ex) and _png_count(ex) == 1
 
 
@@ -256,7 +258,8 @@ def test_lr_explorer_shows_divergence_without_bn(mnist_ok):
     ex.wait()
     res = ex.last_result
     assert res["diverged"]["no BN"] and res["diverged_at"]["no BN"] <= 30
-    assert res["status"].startswith("diverged: no BN at step")
+    assert res["status"].startswith("no BN: diverged: loss ")
+    assert f"at step {res['diverged_at']['no BN']}" in res["status"]
     assert _png_count(ex) == 1 and res["status"] in _text(ex)
     assert f"no BN diverged at step {res['diverged_at']['no BN']}" in res["summary"]
 
@@ -434,12 +437,12 @@ def test_backward_gradients_match_torch_autograd(cache):
 def test_exploding_and_vanishing_are_not_ok(cache):
     big = W.init_forward_stats(cache, "normal", 10.0, 3, 256, "linear")
     assert all(math.isfinite(s) for s in big["std"]) and big["std"][-1] > 1e4
-    assert big["status"].startswith("exploding: std ") and "layer" in big["status"]
+    assert big["status"].startswith("exploded: activation std ") and "layer" in big["status"]
     small = W.init_forward_stats(cache, "normal", 1e-3, 3, 256, "linear")
-    assert small["status"].startswith("vanishing: std ")
+    assert small["status"].startswith("vanished: activation std ")
     ex = W.init_explorer(depth=3, width=256, widths=(256,), scheme="normal", scale=10.0,
                          activations=("linear",))
-    assert ex.last_result["status"].startswith("exploding") and "exploding" in _text(ex)
+    assert ex.last_result["status"].startswith("exploded") and "exploded" in _text(ex)
 
 
 def test_depth_and_scale_moves_are_served_from_the_background_grid():
@@ -452,7 +455,7 @@ def test_depth_and_scale_moves_are_served_from_the_background_grid():
         direct = W.init_forward_stats(ex.cache, "normal", ex.controls["scale"].value, depth,
                                       64, "tanh")
         assert ex.last_result["std"] == pytest.approx(direct["std"], rel=1e-4)
-        assert ex.last_result["status"] == direct["status"]
+        assert ex.last_result["status"] == W._init_status(direct)["status"]
     ex.controls["scale"].value = 10 ** -0.5
     assert ex.grid.lookup(key, ex.controls["scale"].value, 3) is not None
     ex.controls["gradients"].value = True
@@ -742,3 +745,161 @@ def test_a_newer_run_waits_for_the_stale_one_so_its_numbers_do_not_depend_on_tim
     direct = keep_prob_seeds(0.6, n_train=100, label_noise=0.3, hidden=(32, 32), steps=60,
                              lr=2e-3, record_every=20)
     np.testing.assert_array_equal(ex.last_result["val_acc"], direct["val_acc"])
+
+
+# --------------------------------------------------------------------------------------------
+# status lines: every explorer names what it sees with trainlab.health's thresholds
+# --------------------------------------------------------------------------------------------
+def _init_status(ex: W.Explorer, **values) -> str:
+    params = {"scheme": "normal", "scale": 1.0, "depth": 4, "width": 256,
+              "activation": "tanh", "gain": True, "gradients": False, **values}
+    return ex.compute(**params)["status"]
+
+
+def test_init_explorer_status_names_each_state():
+    from trainlab import health
+
+    ex = W.init_explorer(depth=4, width=256, widths=(256,), background=False)
+    # the opening setting (normal × 0.01, tanh) shrinks the signal ~0.16× per layer
+    assert ex.last_result["status"].startswith("vanished: activation std ")
+    assert f"(< {health.VANISHED_RATIO:g} × input std" in ex.last_result["status"]
+    assert ex.last_result["status"] in _text(ex)
+    assert _init_status(ex, scheme="kaiming_normal", activation="relu") == "ok"
+    assert _init_status(ex, scheme="xavier_normal", activation="tanh") == "ok"
+    assert _init_status(ex, activation="linear").startswith("exploded: activation std ")
+    assert _init_status(ex, scale=10.0, depth=20, activation="linear").startswith(
+        "exploded: activation std ")             # overflow to inf counts as exploded
+    assert _init_status(ex, scale=1.0).startswith("saturated: ")
+    assert _init_status(ex, scheme="zeros").startswith("vanished: activation std 0 at layer 1")
+    both = _init_status(ex, scale=0.01, gradients=True)
+    assert "vanished: activation std" in both and "vanished: gradient dL/da std" in both
+    assert "output gradient std" in both
+
+
+def test_init_explorer_status_is_the_same_from_the_grid_and_the_prerendered_figure():
+    ex = W.init_explorer(depth=4, width=64, widths=(64,), scale=0.01)
+    ex.prerender.wait()
+    key = ("normal", 64, "tanh", True)
+    for scale in (0.01, 1.0):
+        ex.controls["scale"].value = scale
+        direct = W._init_status(W.init_forward_stats(ex.cache, "normal", scale, 4, 64, "tanh"))
+        assert ex.last_result["status"] == direct["status"] != "ok"
+        assert ex.grid.lookup(key, scale, 4)["status"] == direct["status"]
+
+
+def _fake_history(losses, val_acc, diverged_at=None, status=""):
+    from trainlab.train import History
+
+    hist = History(curves=[{"step": 10 * i, "train_loss": v, "val_acc": val_acc}
+                           for i, v in enumerate(losses)])
+    if diverged_at is not None:
+        hist.diverged, hist.diverged_at, hist.status = True, diverged_at, status
+    return hist
+
+
+def test_trained_problems_each_state():
+    import torch
+
+    from trainlab.models import mlp
+
+    x = np.random.default_rng(0).standard_normal((20, 5))
+    net = mlp(5, [8, 8], 3, seed=0)
+    assert W._trained_problems(net, _fake_history([1.1, 0.5], 0.9), x, 3) == []
+    chance = W._trained_problems(net, _fake_history([1.1, 1.1], 0.36), x, 3)
+    assert chance == ["chance accuracy: validation accuracy 0.36 (< 1/3 + 0.05 = 0.38)"]
+    grown = W._trained_problems(net, _fake_history([1.1, 12.0], 0.1), x, 3, label="BN")
+    assert grown == ["BN: diverged: loss 12 at step 10 (> 10 × first loss 1.1)"]
+    stopped = _fake_history([1.1, 1.0], 0.5, diverged_at=17,
+                            status="diverged at step 17 (loss = 6.814e+08 > max_loss = 1e+06)")
+    assert W._trained_problems(net, stopped, x, 3) == [
+        "diverged: loss 6.8e8 at step 17 (> 10 × first loss 1.1)"]
+    nan = _fake_history([1.1], 0.5, diverged_at=3, status="diverged at step 3 (loss = nan)")
+    assert W._trained_problems(net, nan, x, 3) == ["diverged: loss not finite at step 3"]
+    with torch.no_grad():
+        net.fc1.bias[:6] = -100.0                    # 6 of 8 units of layer 1 never fire
+    dead = W._trained_problems(net, _fake_history([1.1, 0.5], 0.9), x, 3)
+    assert dead == ["dead units: 75 % of layer 1 (> 50 %)"]
+
+
+def test_init_training_explorer_status_chance_and_diverged(mnist_ok):
+    ex = W.init_training_explorer(steps=30, n_train=400, n_val=100, width=64)
+    base = {"scheme": "normal", "depth": 3, "width": 64, "activation": "tanh"}
+    res = ex.compute(scale=0.01, lr=0.1, **base)
+    assert res["status"].startswith("chance accuracy: validation accuracy ")
+    res = ex.compute(scale=1.0, lr=10.0, **{**base, "scheme": "kaiming_normal",
+                                              "activation": "relu"})
+    assert res["diverged"] and res["status"].startswith("diverged: loss ")
+
+
+def test_dead_relu_explorer_status_names_dead_units(mnist_ok):
+    ex = W.dead_relu_explorer(lr=0.01, steps=30, n_train=400, n_probe=200, width=64)
+    assert ex.last_result["status"] in ("ok", ) or "chance" in ex.last_result["status"]
+    res = ex.compute(lr=0.3, optimizer="adam")
+    assert "dead units: " in res["status"] and "(> 50 %)" in res["status"]
+    assert any(d > 0.5 for d in res["dead"])
+
+
+def test_keep_prob_explorer_status_says_chance(mnist_ok):
+    ex = W.keep_prob_explorer(steps=2, record_every=1, n_train=100, train_sizes=(100,),
+                              step_counts=(2,))
+    assert ex.last_result["status"].startswith(
+        "chance accuracy: validation accuracy (mean over seeds) ")
+    assert W._keep_prob_status({"acc_mean": 0.8, "status": "ok"}) == "ok"
+    assert W._keep_prob_status({"acc_mean": 0.8, "status": "diverged at step 3 (loss = nan)"}
+                               ).startswith("diverged: a seed's loss was not finite")
+
+
+def test_preprocessing_explorer_status_diverging_then_diverged():
+    ex = W.preprocessing_explorer(step_fraction=1.1, steps=1)
+    assert ex.last_result["status"].startswith("diverging: |1 - η λ_max| = ")
+    ex.controls["steps"].value = 60
+    assert ex.last_result["status"].startswith("diverged: loss ")
+    assert "> 10 × first loss" in ex.last_result["status"]
+    ex.controls["step"].value = 0.5
+    assert ex.last_result["status"] == "ok"
+
+
+def test_landscape_status_each_state():
+    from types import SimpleNamespace as P
+
+    calm = [P(loss=2.0, losses=np.array([1.9, 2.5])) for _ in range(3)]
+    steep = calm[:2] + [P(loss=2.0, losses=np.array([1.0, np.inf]))]
+    assert W._landscape_status({"BN": calm}, {"BN": [2.3, 2.0]}, 0.4) == "ok"
+    text = W._landscape_status({"no BN": steep}, {"no BN": [2.3, 2.0]}, 0.4)
+    assert text.startswith("no BN: diverged: a step η ≤ 0.4 along the gradient at 1 of 3")
+    text = W._landscape_status({"no BN": calm}, {"no BN": [2.3, np.nan]}, 0.4)
+    assert text == "no BN: diverged: loss not finite at step 1"
+
+
+def test_batch_groups_status_each_state():
+    def res(bn_err, gn_err, diverged=False):
+        return {"B": 2, "groups": 10, "seeds": 1,
+                "bn": {"eval_error": [bn_err], "train_error": [0.1], "diverged": [diverged]},
+                "gn": {"eval_error": [gn_err], "train_error": [0.1], "diverged": [False]}}
+
+    assert W._batch_groups_status(res(0.2, 0.2)) == "ok"
+    assert W._batch_groups_status(res(0.9, 0.2)) == (
+        "BN (B = 2): chance accuracy: test-mode accuracy 0.10 (< 1/10 + 0.05 = 0.15)")
+    assert W._batch_groups_status(res(0.2, 0.88)).startswith(
+        "GN (G = 10): chance accuracy: validation accuracy 0.12")
+    assert W._batch_groups_status(res(0.2, 0.2, True)) == (
+        "BN (B = 2): diverged: loss not finite in 1 of 1 seeds")
+
+
+def test_dashboard_status_each_state(mnist_ok):
+    from functools import partial
+
+    from trainlab.models import mlp
+
+    data = W.mnist_subset(200, 50, 0)
+    ex = W.training_dashboard(partial(mlp, 784, [16] * 3, 10, activation="tanh",
+                                      init="normal", init_scale=1.0), data,
+                              steps=20, record_every=10, n_probe=32)
+    assert "saturated: " in ex.last_result["status"]
+    res = ex.compute(lr=10.0, optimizer="sgd")
+    assert res["status"].startswith("diverged: loss ")
+    tiny = W.training_dashboard(partial(mlp, 784, [16] * 3, 10, activation="tanh",
+                                        init="normal", init_scale=1e-4), data,
+                                steps=2, record_every=1, n_probe=32)
+    status = tiny.last_result["status"]
+    assert "chance accuracy" in status and "vanished: activation std" in status

@@ -19,7 +19,7 @@ def test_clear_axes_removes_an_errorbar_in_either_order():
         artist.remove()
     widgets._clear_axes([ax])
     assert not ax.containers and not ax.lines and not ax.collections
-    ax.errorbar([0, 1], [0, 1], yerr=[0.1, 0.2], fmt="o-", capsize=4)
+    ax.errorbar([0, 1], [0, 1], yerr=[0.1, 0.2], fmt="o-", capsize=4, label="again")
     ax.legend()
     widgets._clear_axes([ax])
     assert not ax.containers and not ax.lines and not ax.collections and ax.get_legend() is None

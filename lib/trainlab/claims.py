@@ -68,6 +68,10 @@ class Claim:
     def __bool__(self) -> bool:
         return self.holds
 
+    def _ipython_display_(self) -> None:
+        """Nothing: the verdict line is already printed, so a claim as a cell's last line
+        adds no second output (and no ``Claim(...)`` repr to compare under nbval)."""
+
 
 def _check_name(name: str) -> None:
     import re
@@ -122,6 +126,8 @@ def fmt_spread(values: Sequence[float] | np.ndarray, fmt: str = ".3f") -> str:
     significant digit."""
     arr = np.asarray(values, dtype=float).reshape(-1)
     sd = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    if sd <= 1e-12 * max(1.0, float(np.abs(arr).max(initial=0.0))):
+        sd = 0.0                # equal values up to round-off: no spread (and no CPU's digits)
     return f"{_fmt(arr.mean(), fmt)} ± {_sd_text(sd)}"
 
 

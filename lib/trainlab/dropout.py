@@ -30,6 +30,7 @@ __all__ = [
     "dropout_benefit",
     "dropout_backward",
     "dropout_forward",
+    "early_stopping_benefit",
     "keep_prob_data",
     "keep_prob_run",
     "keep_prob_seeds",
@@ -177,7 +178,8 @@ def dropout_benefit(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                     batch_size: int = 50, lr: float = 1e-3,
                     record_every: int = 125) -> dict[float, dict[str, Any]]:
     """Validation accuracy of a ReLU MLP trained with dropout (``keep_prob``) on a small,
-    partly mislabelled training set - the regime where dropout helps (Srivastava et al. 2014).
+    partly mislabelled training set - where dropout beats training to the last step (against an
+    early-stopped network its gain is inside the seed spread: :func:`early_stopping_benefit`).
 
     ``x_train`` (N, D), ``y_train`` (N,) int labels in 0..9, ``x_val``/``y_val`` likewise
     (clean labels). For each seed, a fraction ``label_noise`` of the training labels is replaced
@@ -230,6 +232,63 @@ def noisy_label_run(keep_prob: float, x_train: np.ndarray, y_train: np.ndarray,
                  batch_size=min(batch_size, len(labels)), lr=lr, optimizer="adam",
                  record_every=record_every, stats=False, seed=seed, progress=False,
                  on_record=on_record)
+
+
+def early_stopping_benefit(*, keep_prob: float = 0.5, n_train: int = 300,
+                           label_noise: float = 0.3, hidden: Sequence[int] = (128, 128),
+                           steps: int = 500, batch_size: int = 50, lr: float = 1e-3,
+                           record_every: int = 25, seeds: Sequence[int] = (0, 1, 2, 3, 4),
+                           clean_val: bool = True) -> dict[float, dict[str, np.ndarray]]:
+    """Lesson 06's comparison of dropout with early stopping, for other settings.
+
+    scikit-learn's digits (:func:`_digits`) in the order ``np.random.default_rng(0)
+    .permutation``: the first ``n_train`` (at most 600) for training, each label replaced by a
+    random class with probability ``label_noise`` (``np.random.default_rng(100 + seed)``, as
+    :func:`noisy_label_run`); images 600..999 with correct labels choose the early stop
+    (``clean_val=False`` replaces theirs too, with the same generator after the training
+    labels); the remaining 797 are the test set. For ``keep_prob`` 1.0 and ``keep_prob``, every
+    seed trains ``models.mlp(64, hidden, 10, keep_prob=..., seed=seed)`` with Adam and keeps
+    its best-validation-accuracy checkpoint (``train(..., restore_best="val_acc")``, checked
+    every ``record_every`` steps). Returns ``{kp: {"best": test accuracy of that checkpoint,
+    "last": test accuracy after the last step, "step": the checkpoint's step}}``, one entry per
+    seed. Raises ValueError for ``n_train`` outside [10, 600] or ``label_noise`` outside [0, 1].
+    """
+    from trainlab import models
+    from trainlab.train import evaluate, train
+
+    if isinstance(n_train, bool) or not isinstance(n_train, int | np.integer) \
+            or not 10 <= n_train <= 600:
+        raise ValueError(f"n_train must be an int in [10, 600], got {n_train!r}")
+    if not 0.0 <= label_noise <= 1.0:
+        raise ValueError(f"label_noise must be in [0, 1], got {label_noise}")
+    x, y = _digits()
+    order = np.random.default_rng(0).permutation(len(x))
+    tr, va, te = order[:n_train], order[600:1000], order[1000:]
+    out: dict[float, dict[str, np.ndarray]] = {}
+    for kp in (1.0, float(keep_prob)):
+        res: dict[str, list] = {"best": [], "last": [], "step": []}
+        for seed in seeds:
+            rng = np.random.default_rng(100 + seed)
+            labels, val_labels = y[tr].copy(), y[va].copy()
+            flip = rng.random(len(labels)) < label_noise
+            labels[flip] = rng.integers(0, 10, int(flip.sum()))
+            if not clean_val:
+                flip = rng.random(len(val_labels)) < label_noise
+                val_labels[flip] = rng.integers(0, 10, int(flip.sum()))
+            model = models.mlp(64, list(hidden), 10, keep_prob=kp, seed=seed)
+
+            def at_end(h: Any, m: Any = model, r: dict = res) -> None:
+                if h.curves[-1]["step"] == steps - 1:
+                    r["last"].append(evaluate(m, x[te], y[te])[1])
+
+            hist = train(model, (x[tr], labels), (x[va], val_labels), steps=steps,
+                         batch_size=min(batch_size, n_train), lr=lr, optimizer="adam",
+                         record_every=record_every, stats=False, seed=seed, progress=False,
+                         restore_best="val_acc", on_record=at_end)
+            res["best"].append(evaluate(model, x[te], y[te])[1])
+            res["step"].append(hist.best_step)
+        out[kp] = {k: np.asarray(v) for k, v in res.items()}
+    return out
 
 
 @functools.lru_cache(maxsize=1)

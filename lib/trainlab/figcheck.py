@@ -7,7 +7,7 @@ would and lists what they could not read:
   the overlapping panel titles of a grid of histograms, a suptitle on a panel title;
 - a legend on the data: a point of a line or a scatter of its own panel inside the legend's box;
 - a panel with data but no label on an axis (a label or tick labels that name the values are
-  required on both axes; an image panel (``imshow``) is exempt).
+  required on both axes; an image panel (``imshow``) and a colour bar are exempt).
 
 With ``TRAINLAB_FIGCHECK_LOG=path`` set, :func:`trainlab.setup_notebook` registers
 :func:`install` as a matplotlib figure hook (``rcParams["figure.hooks"]``), so that every
@@ -110,7 +110,8 @@ def figure_problems(fig: Any) -> list[str]:
             if inside.any():
                 problems.append(f"panel {i}'s legend covers {int(inside.sum())} data points")
         has_data = bool(ax.get_lines() or ax.collections or ax.patches)
-        if has_data and not ax.images:
+        if has_data and not ax.images and not hasattr(ax, "_colorbar"):   # a colour bar's
+            # own axis is its scale; its label sits on the long side only
             for name in ("x", "y"):
                 # a shared axis may be labelled once, on the panel at the edge of the grid
                 shared = getattr(ax, f"get_shared_{name}_axes")().get_siblings(ax)

@@ -98,20 +98,7 @@ def numeric_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
     _check_float64(x)
     if isinstance(h, bool) or not isinstance(h, int | float) or not 0 < h < np.inf:
         raise ValueError(f"h must be a finite number > 0, got {h!r}")
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + h
-        z_plus = x[i]
-        f_plus = float(f(x))
-        x[i] = old - h
-        z_minus = x[i]
-        f_minus = float(f(x))
-        x[i] = old
-        grad[i] = (f_plus - f_minus) / (z_plus - z_minus)
-    return grad
+    return _centred_and_one_sided(f, x, h)[0]
 
 
 def numeric_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,

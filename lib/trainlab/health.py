@@ -1,9 +1,9 @@
 """Is a network healthy? The thresholds the lessons' claims and the explorers' status lines share.
 
-One place says when a signal has *vanished* or *exploded*, when a layer's units are *dead*, when
-an accuracy is *at chance* and when a run has *diverged*; a lesson's claim and an explorer's
-status line that name one of these use the same threshold, so the words mean the same thing in
-the prose, in the printed verdict and under the slider.
+One place says when a signal has *vanished* or *exploded*, when a layer's units are *dead* or
+*saturated*, when an accuracy is *at chance* and when a run has *diverged*; a lesson's claim and
+an explorer's status line that name one of these use the same threshold, so the words mean the
+same thing in the prose, in the printed verdict and under the slider.
 
 Each ``*_problem`` function returns ``None`` when it sees nothing wrong, else a short text that
 names what it saw and the threshold (for a status line); :func:`status` joins them into
@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 __all__ = ["CHANCE_MARGIN", "DEAD_FRACTION", "DIVERGED_FACTOR", "EXPLODED_RATIO",
-           "VANISHED_RATIO", "at_chance", "chance_problem", "dead_problem", "diverged",
-           "diverged_problem", "signal_problem", "status"]
+           "SATURATED_FRACTION", "VANISHED_RATIO", "at_chance", "chance_problem", "dead_problem",
+           "diverged", "diverged_problem", "saturated_problem", "signal_problem", "status"]
 
 #: a signal has vanished when its std falls below this fraction of the input's std
 VANISHED_RATIO = 1e-2
@@ -26,6 +26,9 @@ VANISHED_RATIO = 1e-2
 EXPLODED_RATIO = 1e2
 #: a layer is "mostly dead" when more than this fraction of its ReLUs output 0 on every input
 DEAD_FRACTION = 0.5
+#: a tanh/sigmoid layer is "saturated" when more than this fraction of its outputs sit in the flat
+#: tails (|tanh| > 0.99, sigmoid outside [0.01, 0.99]), where the local slope is below 0.02
+SATURATED_FRACTION = 0.5
 #: an accuracy is "at chance" when it is below 1/classes plus this margin
 CHANCE_MARGIN = 0.05
 #: a run has diverged when its loss is not finite or exceeds this multiple of its first loss
@@ -39,21 +42,23 @@ def _num(x: float) -> str:
     return f"{x:.1e}".replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
 
 
-def signal_problem(stds: Sequence[float], input_std: float = 1.0, what: str = "activation"
-                   ) -> str | None:
+def signal_problem(stds: Sequence[float], input_std: float = 1.0, what: str = "activation",
+                   reference: str = "input std") -> str | None:
     """``stds``: the signal's std layer by layer. Vanished when a layer's std is below
-    ``VANISHED_RATIO × input_std`` (or not finite at 0), exploded when above
-    ``EXPLODED_RATIO × input_std`` or not finite; names the first such layer (1-based)."""
+    ``VANISHED_RATIO × input_std`` (0 included), exploded when above
+    ``EXPLODED_RATIO × input_std`` or not finite; names the first such layer (1-based).
+    ``reference`` names what ``input_std`` is the std of (for a gradient: the gradient at the
+    output)."""
     arr = np.asarray(stds, dtype=float).reshape(-1)
     if input_std <= 0 or not np.isfinite(input_std):
         raise ValueError(f"input_std must be a positive finite number, got {input_std!r}")
     for i, s in enumerate(arr, start=1):
         if not np.isfinite(s) or s > EXPLODED_RATIO * input_std:
             return (f"exploded: {what} std {_num(s)} at layer {i} "
-                    f"(> {EXPLODED_RATIO:g} × input std {_num(input_std)})")
+                    f"(> {EXPLODED_RATIO:g} × {reference} {_num(input_std)})")
         if s < VANISHED_RATIO * input_std:
             return (f"vanished: {what} std {_num(s)} at layer {i} "
-                    f"(< {VANISHED_RATIO:g} × input std {_num(input_std)})")
+                    f"(< {VANISHED_RATIO:g} × {reference} {_num(input_std)})")
     return None
 
 
@@ -66,6 +71,18 @@ def dead_problem(dead_fractions: Sequence[float]) -> str | None:
         return None
     where = ", ".join(f"{100 * f:.0f} % of layer {i}" for i, f in bad)
     return f"dead units: {where} (> {100 * DEAD_FRACTION:.0f} %)"
+
+
+def saturated_problem(saturated_fractions: Sequence[float]) -> str | None:
+    """``saturated_fractions``: per layer, the fraction of a tanh/sigmoid layer's outputs in
+    the flat tails (NaN for a layer without tails, e.g. ReLU: ignored). A problem when any
+    layer's fraction exceeds ``SATURATED_FRACTION``."""
+    arr = np.asarray(saturated_fractions, dtype=float).reshape(-1)
+    bad = [(i, f) for i, f in enumerate(arr, start=1) if np.isfinite(f) and f > SATURATED_FRACTION]
+    if not bad:
+        return None
+    where = ", ".join(f"{100 * f:.0f} % of layer {i}" for i, f in bad)
+    return f"saturated: {where} (> {100 * SATURATED_FRACTION:.0f} %)"
 
 
 def at_chance(accuracy: float, n_classes: int) -> bool:
@@ -93,15 +110,22 @@ def diverged(losses: Iterable[float]) -> bool:
     return bool(arr.max() > DIVERGED_FACTOR * abs(arr[0]))
 
 
-def diverged_problem(losses: Iterable[float]) -> str | None:
-    """A problem when the run :func:`diverged`; names the step (0-based index) where it did."""
+def diverged_problem(losses: Iterable[float], steps: Sequence[int] | None = None
+                     ) -> str | None:
+    """A problem when the run :func:`diverged`; names where it did: the training step
+    ``steps[k]`` when ``steps`` (one per loss) is given, else the 0-based record ``k``."""
     arr = np.asarray(list(losses), dtype=float)
     if not diverged(arr):
         return None
+    if steps is not None and len(steps) != arr.size:
+        raise ValueError(f"steps must hold one step per loss ({arr.size}), got {len(steps)}")
     bad = ~np.isfinite(arr) | (arr > DIVERGED_FACTOR * abs(arr[0]))
-    step = int(np.argmax(bad))
-    return (f"diverged: loss {_num(arr[step])} at record {step} "
-            f"(not finite or > {DIVERGED_FACTOR:g} × first loss {_num(arr[0])})")
+    k = int(np.argmax(bad))
+    where = f"step {int(steps[k])}" if steps is not None else f"record {k}"
+    if not np.isfinite(arr[k]):
+        return f"diverged: loss not finite at {where}"
+    return (f"diverged: loss {_num(arr[k])} at {where} "
+            f"(> {DIVERGED_FACTOR:g} × first loss {_num(arr[0])})")
 
 
 def status(*problems: str | None) -> str:

@@ -503,10 +503,6 @@ SCALED_SCHEMES: tuple[str, ...] = (
 """Schemes whose weights are a fixed standard matrix times a std (every :data:`SCHEMES` entry
 but ``orthogonal``): :func:`init_forward_stats` accepts these."""
 
-EXPLODING_STD = 1e4
-"""An activation std above this (finite) is reported as ``"exploding"``."""
-VANISHING_STD = 1e-4
-"""A non-zero activation std below this is reported as ``"vanishing"``."""
 
 _ACTIVATION_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 _STAT_KEYS = ("std", "mean", "pre_std", "hist", "frac_saturated", "frac_zero", "activations",
@@ -647,8 +643,9 @@ def init_forward_stats(ws_cache: WeightCache, scheme: str, scale: float, depth: 
     ReLU), ``activations`` (the arrays, unless ``keep_activations=False``), plus ``input_std``,
     ``status`` and ``diverged_at`` (first layer with a non-finite value, else None). Layers
     after a divergence are not computed (std ``inf``). ``status`` is ``"ok"``, ``"diverged:
-    ..."`` (overflow to inf), ``"exploding: ..."`` (a std above :data:`EXPLODING_STD`),
-    ``"vanishing: ..."`` (below :data:`VANISHING_STD`) or ``"vanished: ..."`` (std exactly 0).
+    ..."`` (overflow to inf), ``"exploded: ..."`` / ``"vanished: ..."`` (a layer's std above
+    100 or below 1/100 of the input's: :func:`trainlab.health.signal_problem`, the thresholds
+    the lessons' claims use) or ``"vanished: ..."`` (std exactly 0).
 
     ``backward=True`` also backpropagates a standard-normal gradient ``g`` at the last
     layer's output (``WeightCache.output_grad``): ``da_{l-1} = (da_l * f'(z_l)) W_l^T``, and
@@ -833,19 +830,13 @@ def _mark_diverged(res: dict[str, Any], layer: int, depth: int) -> None:
 
 
 def _flag_scale(res: dict[str, Any]) -> None:
-    """Turn an "ok" status into "exploding"/"vanishing" when a layer's std is extreme."""
+    """Turn an "ok" status into "exploded"/"vanished" when a layer's std leaves
+    :mod:`trainlab.health`'s range around the input's std."""
+    from trainlab.health import signal_problem
+
     if res["status"] != "ok":
         return
     stds = np.asarray(res["std"], dtype=np.float64)
-    big = np.flatnonzero(stds > EXPLODING_STD)
-    small = np.flatnonzero((stds > 0) & (stds < VANISHING_STD))
-    if big.size:
-        k = int(big[0])
-        res["status"] = (f"exploding: std {format_value(stds[k], 2)} at layer {k + 1} "
-                         f"(> {format_value(EXPLODING_STD)}), last layer "
-                         f"{format_value(stds[-1], 2)}")
-    elif small.size:
-        k = int(small[0])
-        res["status"] = (f"vanishing: std {format_value(stds[k], 2)} at layer {k + 1} "
-                         f"(< {format_value(VANISHING_STD)}), last layer "
-                         f"{format_value(stds[-1], 2)}")
+    problem = signal_problem(stds, input_std=float(res["input_std"]))
+    if problem:
+        res["status"] = f"{problem}, last layer {format_value(stds[-1], 2)}"

@@ -362,31 +362,37 @@ def gradient_ics(model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Te
 
 
 class UnitInputRecorder:
-    """Percentiles of one unit's input, recorded every time ``module`` runs in eval mode.
+    """Percentiles of one unit's input, measured in *training* mode every time ``model`` is
+    evaluated.
 
-    Use as a context manager around a training run whose evaluation passes show the module a
-    fixed held-out set in one batch (e.g. ``trainlab.train.train(..., eval_batch=len(X_val))``):
-    each eval-mode call appends ``np.percentile(z[:, unit], percentiles)`` of the module's input
-    ``z`` (N, D) (for (N, C, H, W), channel ``unit`` over N, H, W) to :attr:`values`, giving the
-    15/50/85th-percentile curves of Ioffe & Szegedy (2015), figure 1(b, c). Training-mode calls
-    are ignored, and so are eval-mode calls whose batch does not hold ``batch_size`` examples
-    when ``batch_size`` is given (e.g. a training loop's shape probe on two examples).
-    :meth:`series` pairs the rows with the record steps.
+    Use as a context manager around a training run whose evaluation passes show ``model`` a
+    fixed held-out set in one batch (e.g. ``trainlab.train.train(..., eval_batch=len(X_val))``).
+    After each eval-mode forward pass of ``model`` on a batch of ``batch_size`` examples (every
+    eval-mode pass when ``batch_size`` is None; a training loop's shape probe on two examples is
+    thus skipped), the recorder runs the same batch through ``model`` once more in training
+    mode, without gradients, and appends ``np.percentile(z[:, unit], percentiles)`` of the input
+    ``z`` (N, D) that ``module`` (a sub-module of ``model``) receives (for (N, C, H, W), channel
+    ``unit`` over N, H, W) to :attr:`values`: the 15/50/85th-percentile curves of Ioffe &
+    Szegedy (2015), figure 1(b, c). :meth:`series` pairs the rows with the record steps.
 
-    ``batch_norm``: record, instead of ``z`` itself, what this batch-norm module makes of it in
-    *training* mode: ``gamma * (z - mean_B) / sqrt(var_B + eps) + beta`` with the mean and biased
-    variance of the recorded batch (the module's running statistics are neither used nor
-    changed); hook that BN module itself (its input is the affine layer's output). A network
-    with and one without BN are then measured the same way, as the non-linearity sees its
-    input during training, also at step 0 when the running averages have not been learned.
+    Training mode is how the non-linearity sees its input while the network learns: every
+    batch-norm layer normalises with the probe batch's own mean and biased variance, so a
+    network with and one without batch norm are measured the same way, also at step 0, when
+    the running averages have not been learned yet (eval mode would normalise the first layers
+    with mean 0 and variance 1 and hand a later layer an almost constant input). The probe
+    leaves the model as it found it (parameters, running statistics, ``num_batches_tracked``,
+    train/eval mode) and restores torch's global random state, so a recorded run trains exactly
+    like an unrecorded one (dropout, if any, draws its masks for the probe and gives them back).
     """
 
     def __init__(self, module: nn.Module, unit: int = 0,
                  percentiles: Sequence[float] = (15, 50, 85),
-                 batch_size: int | None = None,
-                 batch_norm: nn.modules.batchnorm._BatchNorm | None = None) -> None:
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+                 batch_size: int | None = None, *, model: nn.Module) -> None:
+        if not isinstance(module, nn.Module) or not isinstance(model, nn.Module):
+            raise TypeError(f"module and model must be torch.nn.Modules, got "
+                            f"{type(module).__name__} and {type(model).__name__}")
+        if id(module) not in set(map(id, model.modules())):
+            raise ValueError(f"module {type(module).__name__} is not a sub-module of the model")
         if isinstance(unit, bool) or not isinstance(unit, int) or unit < 0:
             raise ValueError(f"unit must be an int >= 0, got {unit!r}")
         qs = np.asarray(percentiles, dtype=np.float64)
@@ -395,31 +401,29 @@ class UnitInputRecorder:
         if batch_size is not None and (isinstance(batch_size, bool)
                                        or not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be None or an int >= 1, got {batch_size!r}")
-        self.module, self.unit, self.percentiles = module, unit, qs
-        if batch_norm is not None and not isinstance(batch_norm,
-                                                     nn.modules.batchnorm._BatchNorm):
-            raise TypeError("batch_norm must be a torch batch-norm module or None, got "
-                            f"{type(batch_norm).__name__}")
-        self.batch_size, self.batch_norm = batch_size, batch_norm
+        self.module, self.model, self.unit, self.percentiles = module, model, unit, qs
+        self.batch_size = batch_size
         self.values: list[np.ndarray] = []
         self._handle: torch.utils.hooks.RemovableHandle | None = None
 
-    def _hook(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], _out: object) -> None:
-        z = inputs[0].detach()
-        if module.training or (self.batch_size is not None and z.shape[0] != self.batch_size):
+    def _hook(self, model: nn.Module, inputs: tuple[torch.Tensor, ...], _out: object) -> None:
+        x = inputs[0].detach()
+        if model.training or (self.batch_size is not None and x.shape[0] != self.batch_size):
             return
+        rng = torch.get_rng_state()
+        try:
+            with _Restore(model):
+                model.train()
+                z = layer_inputs(model, [self.module], x)[0]   # (N, D) or (N*H*W, C)
+        finally:
+            torch.set_rng_state(rng)
         if self.unit >= z.shape[1]:
             raise ValueError(f"unit must be < the module's {z.shape[1]} input features, "
                              f"got {self.unit}")
-        if self.batch_norm is not None:
-            bn = self.batch_norm
-            z = nn.functional.batch_norm(z, None, None, bn.weight, bn.bias, training=True,
-                                         eps=bn.eps).detach()
-        col = z[:, self.unit].reshape(-1).double().numpy()
-        self.values.append(np.percentile(col, self.percentiles))
+        self.values.append(np.percentile(z[:, self.unit], self.percentiles))
 
     def __enter__(self) -> UnitInputRecorder:
-        self._handle = self.module.register_forward_hook(self._hook)
+        self._handle = self.model.register_forward_hook(self._hook)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
@@ -280,8 +281,9 @@ def std_per_layer(stds: Mapping[str, Sequence[float]] | Sequence[float], *, log:
     handles, _ = ax.get_legend_handles_labels()
     handles += [Line2D([], [], ls="none", marker=m, mec=e, mfc="white", mew=1.5, label=t)
                 for k, (m, e, t) in _EDGE_LEGEND.items() if k in seen]
-    if handles:
-        ax.legend(handles=handles, loc="best")
+    if handles:                 # beside the panel: the curves fill the whole plotting area
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0.0)
     return fig
 
 
@@ -363,7 +365,8 @@ def training_curves(histories: Mapping[str, Any] | Any, *, metrics: Sequence[str
 
     ``histories``: dict run name -> History (or one History) whose ``.curves`` is a list of
     dicts with ``step`` and ``{split}_{metric}`` keys. Colour and marker = run, line style =
-    split (train solid, val dashed); the markers keep runs that coincide visible. A diverged
+    split (train solid, val dashed); the markers, and earlier runs drawn wider underneath later
+    ones, keep runs that coincide visible. A diverged
     run (``.diverged``, ``.diverged_at``) is drawn up to its last
     finite value and marked with a cross and the text "diverged at step k".
     """
@@ -384,7 +387,8 @@ def training_curves(histories: Mapping[str, Any] | Any, *, metrics: Sequence[str
         for i, (name, hist) in enumerate(runs.items()):
             for s in split:
                 _curve(ax, hist, f"{s}_{metric}", color(i), "-" if s == "train" else "--",
-                       f"{name} {s}".strip(), marker=_MARKERS[i % len(_MARKERS)], run=i)
+                       f"{name} {s}".strip(), marker=_MARKERS[i % len(_MARKERS)], run=i,
+                       under=len(runs) - 1 - i)
         ax.set_xlabel("training step")
         ax.set_ylabel(f"{_METRIC_LABELS.get(metric, metric)}")
         if log_loss and metric == "loss":
@@ -394,7 +398,9 @@ def training_curves(histories: Mapping[str, Any] | Any, *, metrics: Sequence[str
 
 
 def _curve(ax: Axes, hist: Any, key: str, col: str, ls: str, label: str,
-           marker: str | None = None, run: int = 0) -> None:
+           marker: str | None = None, run: int = 0, under: int = 0) -> None:
+    """One run's curve; ``under`` = how many later runs may lie on top of it: each widens its
+    line and marker so that a run hidden under an identical later one still shows as a rim."""
     curves = getattr(hist, "curves", None)
     if curves is None:
         raise TypeError(f"histories must map names to History objects with .curves, "
@@ -410,8 +416,10 @@ def _curve(ax: Axes, hist: Any, key: str, col: str, ls: str, label: str,
     diverged = bool(getattr(hist, "diverged", False))
     at = getattr(hist, "diverged_at", None) if diverged else None
     ok = np.isfinite(vals) & ((steps <= at) if at is not None else True)
-    ax.plot(steps[ok], vals[ok], ls=ls, color=col, label=label, marker=marker, ms=4,
-            markevery=_every(int(ok.sum()), run), mfc="white" if ls != "-" else col)
+    lw = mpl.rcParams["lines.linewidth"] * (1.0 + 0.6 * under)
+    ax.plot(steps[ok], vals[ok], ls=ls, color=col, label=label, marker=marker, ms=4 + 2 * under,
+            lw=lw, markevery=_every(int(ok.sum()), run), mfc="white" if ls != "-" else col,
+            zorder=2 + 0.01 * run)
     if diverged and ls == "-":
         planned = getattr(hist, "config", {}).get("steps")
         _divergence_marker(ax, steps[ok], vals[ok], at, col, planned)
@@ -506,7 +514,11 @@ def activation_curves(names: Sequence[str] | str, x: np.ndarray | None = None, *
         ax.set_title(title)
         ax.set_xlabel("x")
         ax.set_ylabel("f(x), f'(x)")
-    axs[0].legend(loc="best")
+    if axes is None:            # our own grid: one legend above the panels, off every curve
+        handles, labels = axs[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside upper center", ncols=2)
+    else:
+        axs[0].legend(loc="best")
     return fig
 
 

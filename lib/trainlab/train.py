@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
+BEST_METRICS = ("val_acc", "val_loss")
 LOSSES = ("ce", "mse")
 SATURATING = {"tanh", "sigmoid"}
 
@@ -224,7 +225,10 @@ class History:
       ``activation`` and the :data:`LAYER_METRICS`;
     - ``layer_info``: the :class:`LayerInfo` of each layer as dicts;
     - ``diverged``/``diverged_at``/``status``: how the run ended; ``steps_run``: optimizer steps
-      taken; ``seconds``: wall time; ``config``: the arguments of the run.
+      taken; ``seconds``: wall time; ``config``: the arguments of the run;
+    - ``best_step``/``best_value``: with ``train(..., restore_best=metric)``, the record step
+      whose validation ``metric`` was best and its value (the weights the model was left with);
+      ``None``/NaN otherwise.
     """
 
     curves: list[dict[str, Any]] = field(default_factory=list)
@@ -236,6 +240,8 @@ class History:
     status: str = "not started"
     steps_run: int = 0
     seconds: float = 0.0
+    best_step: int | None = None
+    best_value: float = math.nan
 
     @property
     def layers(self) -> list[int]:
@@ -283,6 +289,7 @@ class History:
         return {
             "status": self.status, "diverged": self.diverged, "diverged_at": self.diverged_at,
             "steps_run": self.steps_run, "seconds": self.seconds, "config": dict(self.config),
+            "best_step": self.best_step, "best_value": self.best_value,
             "layer_info": [dict(i) for i in self.layer_info],
             "curves": [dict(c) for c in self.curves], "records": [dict(r) for r in self.records],
         }
@@ -637,7 +644,8 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
           weight_decay: float = 0.0, loss: str = "ce", record_every: int = 50,
           stats: bool = True, seed: int = 0, eval_batch: int = 1024, progress: bool = True,
           max_seconds: float | None = None, max_loss: float | None = 1e6,
-          on_record: Callable[[History], None] | None = None) -> History:
+          on_record: Callable[[History], None] | None = None,
+          restore_best: str | None = None, patience: int | None = None) -> History:
     """Train ``model`` for ``steps`` minibatch steps and record what happens in it.
 
     Data: ``train_data = (X, y)`` NumPy arrays, ``X`` of shape (N, ...) (converted once to the
@@ -666,12 +674,27 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
     before the update: ``history.diverged`` is True, ``history.diverged_at`` the step and
     ``history.status`` ``"diverged at step k (loss = nan)"``; the curves end at the last record
     step before. ``max_seconds`` stops the run (after recording that step) once exceeded.
-    The model is left in train mode.
+
+    Early stopping: ``restore_best="val_acc"`` (higher is better) or ``"val_loss"`` (lower is
+    better; needs ``val_data``) keeps a copy of the weights (``state_dict``, buffers included)
+    at the record step with the best validation value so far (the first one on ties) and loads
+    it back when the run ends, so the model is the best-validation checkpoint;
+    ``history.best_step``/``best_value`` say which. ``patience=k`` (only with
+    ``restore_best``) also stops the run once ``k`` record steps in a row brought no better
+    value. The model is left in train mode.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     _validate_train_args(steps, batch_size, lr, optimizer, momentum, weight_decay, loss,
                          record_every, seed, eval_batch, max_seconds, max_loss)
+    if restore_best is not None:
+        _check_choice("restore_best", restore_best, BEST_METRICS)
+        if val_data is None:
+            raise ValueError("restore_best needs val_data (the best checkpoint is chosen on it)")
+    if patience is not None:
+        _check_int("patience", patience)
+        if restore_best is None:
+            raise ValueError("patience needs restore_best (the metric that must improve)")
     data = _prepare(model, train_data, "train_data", loss)
     if batch_size > len(data):
         raise ValueError(f"batch_size must be in [1, {len(data)}] (the number of training "
@@ -683,12 +706,13 @@ def train(model: nn.Module, train_data: tuple[np.ndarray, np.ndarray],
         "steps": steps, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
         "momentum": momentum, "weight_decay": weight_decay, "loss": loss,
         "record_every": record_every, "seed": seed, "n_train": len(data),
-        "n_val": len(val) if val is not None else 0, "max_loss": max_loss})
+        "n_val": len(val) if val is not None else 0, "max_loss": max_loss,
+        "restore_best": restore_best, "patience": patience})
     torch.manual_seed(seed)
     model.train()
     _run(model, data, val, opt, history, _Recorder(layers), _LoopConfig(
         steps, batch_size, loss, record_every, seed, eval_batch, progress, max_seconds,
-        max_loss, on_record))
+        max_loss, on_record, restore_best, patience))
     return history
 
 
@@ -704,6 +728,8 @@ class _LoopConfig:
     max_seconds: float | None
     max_loss: float | None
     on_record: Callable[[History], None] | None = None
+    restore_best: str | None = None
+    patience: int | None = None
 
 
 def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Optimizer,
@@ -719,6 +745,7 @@ def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Opti
         steps_iter = progress_bar(steps_iter, total=cfg.steps, desc="train")
     t0 = time.perf_counter()
     history.status = f"completed {cfg.steps} steps"
+    best = _Best(cfg.restore_best, cfg.patience)
     for step in steps_iter:
         timed_out = cfg.max_seconds is not None and time.perf_counter() - t0 > cfg.max_seconds
         record = step % cfg.record_every == 0 or step == cfg.steps - 1 or timed_out
@@ -752,13 +779,44 @@ def _run(model: nn.Module, data: _Data, val: _Data | None, opt: torch.optim.Opti
             running = _Running()
             if cfg.on_record is not None:
                 cfg.on_record(history)
+            if best.update(step, history.curves[-1], model) and step < cfg.steps - 1:
+                history.status = (f"stopped early at step {step}: no better "
+                                  f"{cfg.restore_best} in {cfg.patience} record steps")
+                break
         if timed_out:
             history.status = (f"stopped at step {step}: max_seconds = {cfg.max_seconds:g} "
                               "reached")
             break
     if hasattr(steps_iter, "close"):
         steps_iter.close()
+    best.restore(model, history)
     history.seconds = time.perf_counter() - t0
+
+
+class _Best:
+    """The best-validation checkpoint of ``train(..., restore_best=..., patience=...)``."""
+
+    def __init__(self, metric: str | None, patience: int | None) -> None:
+        self.metric, self.patience = metric, patience
+        self.sign = -1.0 if metric == "val_loss" else 1.0
+        self.value, self.step, self.state, self.stale = -math.inf, None, None, 0
+
+    def update(self, step: int, row: dict[str, Any], model: nn.Module) -> bool:
+        """Keep the weights when ``row`` is the best so far; True when patience ran out."""
+        if self.metric is None:
+            return False
+        value = self.sign * row[self.metric]
+        if value > self.value:                       # NaN never counts as better
+            self.value, self.step, self.stale = value, step, 0
+            self.state = copy.deepcopy(model.state_dict())
+        else:
+            self.stale += 1
+        return self.patience is not None and self.stale >= self.patience
+
+    def restore(self, model: nn.Module, history: History) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)
+            history.best_step, history.best_value = self.step, self.sign * self.value
 
 
 def _mark_diverged(history: History, step: int, value: float, max_loss: float | None) -> None:

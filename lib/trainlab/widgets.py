@@ -9,7 +9,10 @@ Every builder returns an :class:`Explorer`, a real ``ipywidgets.VBox`` (controls
 * ``.update()``: recompute and redraw now, in the calling thread;
 * ``.wait()``: block until a run started by a control change has finished;
 * ``.last_result``: the numbers last shown (per-layer stds, final losses, ...) and
-  ``"status"`` ("ok", "diverged ...", "exploding ...", or "error: ...").
+  ``"status"``: ``"ok"``, or what the explorer sees, named with the thresholds of
+  :mod:`trainlab.health` that the lessons' claims use ("vanished: ...", "exploded: ...",
+  "saturated: ...", "dead units: ...", "chance accuracy: ...", "diverged: ...", joined by
+  "; "), or "error: ...".
 
 A callback never lets an exception escape: it is caught, written into the output as
 ``error: ...`` and recorded in ``last_result["status"]``.
@@ -47,6 +50,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
+from trainlab import health
 from trainlab.data import mnist_subset
 from trainlab.dropout import keep_prob_data, keep_prob_run, keep_prob_seeds
 from trainlab.init import SCALED_SCHEMES, WeightCache, init_forward_grid, init_forward_stats
@@ -524,23 +528,31 @@ def _shown_layers(depth: int, n: int) -> list[int]:
 def _prefix(res: dict[str, Any], depth: int) -> dict[str, Any]:
     """The statistics of the first ``depth`` layers of a deeper forward result (the same
     weights, so the same numbers), with the status of that shorter net."""
-    from trainlab.init import _flag_scale
-
     out = dict(res)
     for key in ("std", "mean", "pre_std", "hist", "frac_saturated", "frac_zero",
                 "weight_std"):
         out[key] = list(res[key][:depth])
-    out.update(depth=depth, grad_std=[], grad_hist=[], activations=[], status="ok")
-    if res["diverged_at"] is not None and res["diverged_at"] <= depth:
-        out["status"] = res["status"]
-    else:
+    out.update(depth=depth, grad_std=[], grad_hist=[], activations=[])
+    if res["diverged_at"] is None or res["diverged_at"] > depth:
         out["diverged_at"] = None
-        zero = [i for i, s in enumerate(out["std"]) if s == 0.0]
-        if zero:
-            out["status"] = (f"vanished: every activation is exactly 0 from layer "
-                             f"{zero[0] + 1} on (std 0)")
-        _flag_scale(out)
-    return out
+    return _init_status(out)
+
+
+def _init_status(res: dict[str, Any]) -> dict[str, Any]:
+    """Set ``res["status"]`` of a forward result (:func:`trainlab.init.init_forward_stats`)
+    with :mod:`trainlab.health`: the activations' std per layer against the input's std
+    (vanished / exploded; an overflow to inf counts as exploded), the gradients' std against
+    the std of the gradient fed in at the output (when measured), and the saturated fraction
+    of tanh / sigmoid layers. Returns ``res``."""
+    problems = [health.signal_problem(res["std"], res["input_std"])]
+    grads = res.get("grad_std") or []
+    if grads and np.isfinite(grads[-1]) and grads[-1] > 0:
+        problems.append(health.signal_problem(grads, grads[-1], what="gradient dL/da",
+                                              reference="output gradient std"))
+    if res["activation"] in ("tanh", "sigmoid"):
+        problems.append(health.saturated_problem(res["frac_saturated"]))
+    res["status"] = health.status(*problems)
+    return res
 
 
 class _Grid:
@@ -729,9 +741,9 @@ def init_explorer(*, depth: int = 6, width: int = 4096, batch: int = 16,
         key = (scheme, width, activation, gain)
         res = None if gradients else grid.lookup(key, scale, depth)
         if res is None:
-            res = init_forward_stats(cache, scheme, scale, depth, width, activation,
-                                     use_gain=gain, backward=gradients,
-                                     keep_activations=False)
+            res = _init_status(init_forward_stats(cache, scheme, scale, depth, width,
+                                                  activation, use_gain=gain,
+                                                  backward=gradients, keep_activations=False))
         res["summary"] = "std per layer: " + " ".join(fmt(s) for s in res["std"])
         if background:
             grid.start(key, grid.index(scale), depth)
@@ -795,6 +807,11 @@ def _train_mlp(spec: _RunSpec, *, hidden: list[int], lr: float, stats: bool = Fa
     return model, history
 
 
+def _probe(spec: _RunSpec) -> np.ndarray:
+    """The validation images of a training explorer's data, on which dead units are counted."""
+    return mnist_subset(spec.n_train, spec.n_val, spec.seed)[2]
+
+
 def _live_hook(report: Callable[[dict], None] | None, cancelled: Callable[[], bool] | None,
                partial: Callable[[Any], dict[str, Any]], steps: int) -> Callable[[Any], None]:
     """A ``train(on_record=...)`` callback: stop a stale run, hand the curves so far to the
@@ -814,6 +831,37 @@ def _run_summary(history: Any) -> dict[str, Any]:
             "final_val_loss": history.final("val_loss"),
             "final_val_acc": history.final("val_acc"),
             "diverged": history.diverged, "diverged_at": history.diverged_at}
+
+
+def _trained_problems(model: Any, history: Any, probe: Any, n_classes: int = 10,
+                     label: str = "") -> list[str]:
+    """What :mod:`trainlab.health` sees in a trained run: ``diverged`` (the training-loss
+    records, plus the loss that stopped the run: not finite or above ``max_loss``), ``dead
+    units`` (per hidden layer, in eval mode on the images ``probe``, also after a divergence:
+    the weights of the last step before it) and, for a run that did not diverge, ``chance
+    accuracy`` (the last validation accuracy). ``label`` prefixes each problem ("no BN:
+    diverged: ...")."""
+    import re
+
+    from trainlab.train import pre_activation_stats
+
+    steps, losses = history.series("train_loss")
+    if history.diverged:
+        found = re.search(r"loss = ([-+0-9.e]+|nan|inf)", history.status)
+        steps = np.append(steps, history.diverged_at)
+        losses = np.append(losses, float(found.group(1)) if found else math.nan)
+    div = health.diverged_problem(losses, steps) if losses.size else None
+    was_training = model.training
+    model.eval()
+    with np.errstate(invalid="ignore"):
+        stats = pre_activation_stats(model, probe)
+    model.train(was_training)
+    problems = [div, health.dead_problem([s["dead"] for s in stats])]
+    acc = history.final("val_acc")
+    if div is None and math.isfinite(acc):
+        problems.append(health.chance_problem(acc, n_classes, "validation accuracy"))
+    prefix = f"{label}: " if label else ""
+    return [prefix + p for p in problems if p]
 
 
 class _Figures:
@@ -955,7 +1003,8 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
     ...)``, trained by ``trainlab.train.train`` for ``steps`` SGD steps of 64 on ``n_train``
     MNIST-10k images; the run is live (background thread, newer values cancel it).
     ``last_result``: ``final_train_loss``, ``final_val_loss``, ``final_val_acc``,
-    ``diverged``, ``diverged_at``, ``status``, ``histories`` (label -> History shown).
+    ``diverged``, ``diverged_at``, ``status`` (diverged, dead units on the validation images,
+    chance accuracy: :func:`_trained_problems`), ``histories`` (label -> History shown).
     """
     _check_choice("scheme", scheme, schemes)
     _check_choice("activation", activation, activations)
@@ -974,15 +1023,15 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
         def partial(hist: Any) -> dict[str, Any]:
             return {"histories": {**earlier, label: hist}, "summary": label}
 
-        _, hist = _train_mlp(spec, hidden=[width] * depth, lr=lr, activation=activation,
-                             init=scheme, init_scale=float(scale), dtype=dtype,
-                             on_record=_live_hook(report, cancelled, partial, spec.steps))
+        model, hist = _train_mlp(spec, hidden=[width] * depth, lr=lr, activation=activation,
+                                 init=scheme, init_scale=float(scale), dtype=dtype,
+                                 on_record=_live_hook(report, cancelled, partial, spec.steps))
         if not overlay:
             kept.clear()
         kept.pop(label, None)
         kept[label] = hist
         res = {**_run_summary(hist), "histories": {**earlier, label: hist}, "label": label}
-        res["status"] = hist.status if hist.diverged else "ok"
+        res["status"] = health.status(*_trained_problems(model, hist, _probe(spec)))
         res["summary"] = (f"train loss {fmt(res['final_train_loss'])}, val accuracy "
                           f"{fmt(res['final_val_acc'])}")
         return res
@@ -1010,7 +1059,8 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
     and ``norm="bn"`` (BN before the non-linearity), same init and seed, ``steps`` SGD steps on
     ``n_train`` MNIST-10k images; drawn live as they train. A diverged run ends at its
     divergence step with "diverged at step k". ``last_result``: ``final_train_loss`` /
-    ``final_val_acc`` / ``diverged`` / ``diverged_at`` as dicts by run name, and ``status``.
+    ``final_val_acc`` / ``diverged`` / ``diverged_at`` as dicts by run name, and ``status``
+    (each run's problems, :func:`_trained_problems`, prefixed by its name).
     """
     _check_choice("activation", activation, activations)
     spec = _RunSpec(n_train=n_train, n_val=n_val, steps=steps, seed=seed,
@@ -1030,20 +1080,21 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
                 dtype: str = "float32") -> dict[str, Any]:
         runs = {"no BN": "none", "BN": "bn"} if bn else {"no BN": "none"}
         hists: dict[str, Any] = {}
+        problems: list[str] = []
         for name, norm in runs.items():
             def partial(hist: Any, name: str = name) -> dict[str, Any]:
                 return {"histories": {**hists, name: hist}, "runs": list(runs),
                         "summary": f"lr {fmt(lr)}, {activation}: training {name}…"}
 
-            hists[name] = _train_mlp(spec, hidden=[width] * depth, lr=lr, activation=activation,
-                                     init=init, init_scale=float(scale), norm=norm,
-                                     dtype=dtype, on_record=_live_hook(report, cancelled, partial,
-                                                          spec.steps))[1]
+            model, hists[name] = _train_mlp(
+                spec, hidden=[width] * depth, lr=lr, activation=activation, init=init,
+                init_scale=float(scale), norm=norm, dtype=dtype,
+                on_record=_live_hook(report, cancelled, partial, spec.steps))
+            problems += _trained_problems(model, hists[name], _probe(spec), label=name)
         res: dict[str, Any] = {"histories": hists}
         for key in ("final_train_loss", "final_val_acc", "diverged", "diverged_at"):
             res[key] = {name: _run_summary(h)[key] for name, h in hists.items()}
-        bad = [f"{name} at step {h.diverged_at}" for name, h in hists.items() if h.diverged]
-        res["status"] = "diverged: " + ", ".join(bad) if bad else "ok"
+        res["status"] = health.status(*problems)
         res["summary"] = f"lr {fmt(lr)}, {activation}: " + ", ".join(
             f"{n} diverged at step {h.diverged_at}" if h.diverged
             else f"{n} loss {fmt(h.final('train_loss'))}" for n, h in hists.items())
@@ -1096,7 +1147,8 @@ def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
     first time a setting is visited), and the final validation accuracy (mean, error bar ± sd)
     of every ``keep_prob`` visited at the current setting (kept, so going back is instant).
     ``last_result``: what :func:`~trainlab.dropout.keep_prob_seeds` returns, ``reference`` (the
-    same for ``keep_prob = 1``), ``seen`` (keep_prob -> (mean, sd)) and ``status``. Raises
+    same for ``keep_prob = 1``), ``seen`` (keep_prob -> (mean, sd)) and ``status`` (diverged,
+    or chance accuracy of the mean over seeds: :func:`_keep_prob_status`). Raises
     ValueError for ``keep_prob`` outside [0.3, 1], fewer than 3 seeds, or a ``width``,
     ``depth`` or ``steps`` below 1.
     """
@@ -1166,6 +1218,7 @@ def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
         if kp != 1.0:
             ref = res["reference"]
             res["summary"] += f"; no dropout {ref['acc_mean']:.2f} ± {ref['acc_sd']:.2f}"
+        res["status"] = _keep_prob_status(res)
         return res
 
     if keep_prob != 1.0:
@@ -1173,6 +1226,17 @@ def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
     figures = _Figures()
     return Explorer(controls, compute, lambda res: _keep_prob_figure(figures, res),
                     title="Dropout on few, noisy labels: validation accuracy", live=True)
+
+
+def _keep_prob_status(res: dict[str, Any]) -> str:
+    """Diverged (a seed's loss was not finite: the status of
+    :func:`~trainlab.dropout.keep_prob_seeds`) or chance accuracy (the mean final validation
+    accuracy over the seeds, 10 classes), by :mod:`trainlab.health`."""
+    found = res.get("status", "ok")
+    if found.startswith("diverged"):
+        return health.status("diverged: a seed's loss was not finite: " + found)
+    return health.status(health.chance_problem(res["acc_mean"], 10,
+                                               "validation accuracy (mean over seeds)"))
 
 
 def _accuracy_seen(seen: dict[tuple, dict[str, Any]], setting: tuple) -> dict[float, tuple]:
@@ -1250,7 +1314,8 @@ def dead_relu_explorer(*, lr: float = 0.1, depth: int = 3, width: int = 128,
     recover), measured after training with ``trainlab.train.pre_activation_stats`` in eval
     mode. The loss curve is drawn live. ``last_result``: ``dead`` and ``inactive`` (lists, one
     fraction per hidden layer), ``dead_total``, ``inactive_total``, ``final_train_loss``,
-    ``diverged``, ``diverged_at``, ``status``.
+    ``diverged``, ``diverged_at``, ``status`` (diverged, dead units above
+    :data:`trainlab.health.DEAD_FRACTION` in a layer, chance accuracy).
     """
     spec = _RunSpec(n_train=n_train, n_val=min(500, n_probe), steps=steps, seed=seed,
                     batch_size=min(64, n_train))
@@ -1280,7 +1345,8 @@ def dead_relu_explorer(*, lr: float = 0.1, depth: int = 3, width: int = 128,
         inactive = [float(np.mean(np.all(np.asarray(s["pre"]) <= 0, axis=0))) for s in stats]
         res = {**_run_summary(hist), "dead": dead, "dead_total": float(np.mean(dead)),
                "inactive": inactive, "inactive_total": float(np.mean(inactive)),
-               "history": hist, "status": hist.status if hist.diverged else "ok"}
+               "history": hist}
+        res["status"] = health.status(*_trained_problems(model, hist, X))
         res["summary"] = (f"{activation}, {optimizer}, lr {fmt(lr)}: dead units "
                           f"{100 * res['dead_total']:.1f}%, inactive "
                           f"{100 * res['inactive_total']:.1f}%")
@@ -1346,7 +1412,8 @@ def training_dashboard(model_fn: Callable[..., Any], data: tuple[np.ndarray, ...
     update-to-data ratio ``||ΔW|| / ||W||`` is drawn as log10 with Karpathy's rule of thumb
     1e-3 as a dashed line; ``saturated`` (tanh/sigmoid tails) and ``dead`` (ReLU units off for
     every example) come from the recorder. ``last_result``: ``history``, ``layers``
-    (per-layer ``act``/``act_grad`` std, saturated and dead fractions at the end), ``status``.
+    (per-layer ``act``/``act_grad`` std, saturated and dead fractions at the end), ``status``
+    (:func:`_dashboard_status`).
     """
     X, y, Xv, yv = data if data is not None else mnist_subset(2000, 500, seed)
     probe = (X[:n_probe], y[:n_probe])
@@ -1384,7 +1451,7 @@ def training_dashboard(model_fn: Callable[..., Any], data: tuple[np.ndarray, ...
         res = snapshot(hist)
         res["layers"] = [{"layer": v["layer"], "act_std": float(np.std(v["act"])),
                           "grad_std": float(np.std(v["act_grad"]))} for v in res["values"]]
-        res["status"] = hist.status if hist.diverged else "ok"
+        res["status"] = _dashboard_status(model, hist, res, probe)
         res["summary"] = (f"{optimizer}, lr {fmt(lr)}: train loss "
                           f"{fmt(hist.final('train_loss'))}, val accuracy "
                           f"{fmt(hist.final('val_acc'))}")
@@ -1393,6 +1460,25 @@ def training_dashboard(model_fn: Callable[..., Any], data: tuple[np.ndarray, ...
     figures = _Figures()
     return Explorer(controls, compute, lambda res: _dashboard_figure(figures, res),
                     title="Training dashboard", live=True)
+
+
+def _dashboard_status(model: Any, hist: Any, res: dict[str, Any], probe: tuple) -> str:
+    """The dashboard's status: diverged, dead units, chance accuracy
+    (:func:`_trained_problems`), the activations' std per layer against the inputs' std
+    (vanished / exploded) and the saturated fraction of tanh / sigmoid layers, all on the
+    probe images at the end of training."""
+    problems = _trained_problems(model, hist, probe[0],
+                                 n_classes=max(2, int(np.max(probe[1])) + 1))
+    if hist.diverged:
+        return health.status(*problems)
+    x_std = float(np.std(np.asarray(probe[0], dtype=np.float64)))
+    if x_std > 0:
+        problems.append(health.signal_problem([v["act_std"] for v in res["layers"]], x_std))
+    sat = [float(np.mean(np.abs(v["act"]) > 0.99)) if v["activation"] == "tanh" else
+           float(np.mean((v["act"] < 0.01) | (v["act"] > 0.99)))
+           if v["activation"] == "sigmoid" else math.nan for v in res["values"]]
+    problems.append(health.saturated_problem(sat))
+    return health.status(*problems)
 
 
 def _dashboard_axes() -> tuple[Figure, list[Any]]:
@@ -1475,7 +1561,7 @@ def preprocessing_explorer(*, offset: float = 5.0, scale: float = 1.0,
     ``condition_number``,
     ``eigenvalues`` (2,), ``lr``, ``rate``, ``final_loss``, ``min_loss``, ``excess``,
     ``diverged``, ``centred_condition_number``, ``centred_excess``, ``path`` (steps + 1, 2),
-    ``status``.
+    ``status`` (:func:`_line_fit_status`).
 
     Raises ValueError for an opening value outside its slider's range.
     """
@@ -1522,13 +1608,26 @@ def preprocessing_explorer(*, offset: float = 5.0, scale: float = 1.0,
                           f"step{'s' if int(steps) != 1 else ''} "
                           f"{fmt(max(run['excess'], 0.0))} "
                           f"(centred {fmt(max(centred['excess'], 0.0))})")
-        res["status"] = (f"diverged: |1 - η λ_max| = {fmt(run['rate'])} > 1"
-                         if run["diverged"] else "ok")
+        res["status"] = _line_fit_status(run)
         return res
 
     figures = _Figures()
     return Explorer(controls, compute, lambda res: _preprocessing_figure(figures, res),
                     title="Offset and scale of the inputs: the loss surface of a line fit")
+
+
+def _line_fit_status(run: dict[str, Any]) -> str:
+    """Diverged by :mod:`trainlab.health` (a loss not finite or above 10 × the first), else,
+    when the step is past the stability limit (``|1 - η λ_max| > 1``), that the run is
+    diverging although it has not yet reached that threshold."""
+    losses = np.asarray(run["losses"], dtype=np.float64)
+    found = health.diverged_problem(losses, list(range(losses.size)))
+    if found is None and run["diverged"]:
+        found = (f"diverging: |1 - η λ_max| = {fmt(run['rate'])} > 1, the loss grows "
+                 f"(not yet > {health.DIVERGED_FACTOR:g} × the first)")
+    elif found is not None and run["diverged"]:
+        found += f"; |1 - η λ_max| = {fmt(run['rate'])} > 1"
+    return health.status(found)
 
 
 def _weight_box(run: dict[str, Any]) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -1685,7 +1784,7 @@ _LANDSCAPE_BATCHES = (8, 16, 32, 64, 128, 256)
 
 
 def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float = 0.4,
-                       steps: int = 40, probe_every: int = 8, n_etas: int = 5,
+                       steps: int = 80, probe_every: int = 16, n_etas: int = 5,
                        depth: int = 6, width: int = 100, lr: float = 0.1,
                        seed: int = 0) -> Explorer:
     """Santurkar et al.'s (2018, figure 4) probe of the loss landscape, live, with and without
@@ -1712,7 +1811,7 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
     ``max_eta ||g - grad L(x - eta g)||`` per probe, with ``||g||`` dotted; (b) and (c) on log
     scales. ``last_result``: ``loss_range``, ``grad_change``, ``grad_norm`` (dicts: run ->
     list per probe), ``median_loss_range``, ``median_grad_change`` (dicts: run -> float),
-    ``probe_steps``, ``etas``, ``status``.
+    ``probe_steps``, ``etas``, ``status`` (:func:`_landscape_status`).
 
     Raises ValueError for an opening value outside its control's range.
     """
@@ -1736,7 +1835,7 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
                                    description="probe η_max", continuous_update=False,
                                    readout_format=".2f", style={"description_width": "initial"}),
     }
-    trained: dict[tuple, tuple[Any, list]] = {}
+    trained: dict[tuple, tuple[Any, list, list]] = {}
     probed: dict[tuple, list] = {}
     data: list[Any] = []
     busy = threading.Lock()
@@ -1752,7 +1851,7 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
                          torch.as_tensor(y, dtype=torch.int64)])
         return data[0], data[1]
 
-    def run(key: tuple, cancelled: Any) -> tuple[Any, list]:
+    def run(key: tuple, cancelled: Any) -> tuple[Any, list, list]:
         from trainlab.landscape import sgd_checkpoints
         from trainlab.models import mlp
 
@@ -1766,11 +1865,11 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
             model = mlp(784, [width] * depth, 10, norm=norm, norm_kwargs=kwargs,
                         seed=seed).float()
             x, y = tensors()
-            cps, _ = sgd_checkpoints(model, x, y, lr=lr, steps=steps, batch_size=batch,
-                                     every=probe_every, seed=seed, cancelled=cancelled)
+            cps, losses = sgd_checkpoints(model, x, y, lr=lr, steps=steps, batch_size=batch,
+                                          every=probe_every, seed=seed, cancelled=cancelled)
             if cancelled():
                 raise Cancelled
-            trained[key] = (model, cps)
+            trained[key] = (model, cps, [float(v) for v in losses])
         return trained[key]
 
     def compute(batch: int, noise: float, eta: float, report: Any = None,
@@ -1789,7 +1888,7 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
         for key in runs.values():
             pkey = (*key, round(float(eta), 4))
             if pkey not in probed:
-                model, cps = run(key, cancelled)
+                model, cps, _ = run(key, cancelled)
                 found = probe_checkpoints(model, cps, etas, cancelled=cancelled,
                                           noise_seed=seed)
                 if cancelled():
@@ -1797,7 +1896,10 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
                 probed[pkey] = found
         for label, key in runs.items():
             probes[label] = probed[(*key, round(float(eta), 4))]
-        return _landscape_numbers(probes, etas, probe_every, batch)
+        res = _landscape_numbers(probes, etas, probe_every, batch)
+        res["status"] = _landscape_status(probes, {label: run(key, cancelled)[2]
+                                                   for label, key in runs.items()}, float(eta))
+        return res
 
     figures = _Figures()
     return Explorer(controls, compute, lambda res: _landscape_figure(figures, res),
@@ -1830,6 +1932,26 @@ def _landscape_numbers(probes: dict[str, list], etas: np.ndarray, every: int,
     res["status"] = ("ok" if not bad else
                      "overflow: non-finite loss along the gradient, " + ", ".join(bad))
     return res
+
+
+def _landscape_status(probes: dict[str, list], train_losses: dict[str, list[float]],
+                      eta: float) -> str:
+    """Per run, by :mod:`trainlab.health`: its SGD training diverged (a step's loss not finite
+    or above 10 × the first), or a probed step along the gradient diverges (``L(x - η g)`` not
+    finite or above 10 × ``L(x)``) at some probes."""
+    problems: list[str] = []
+    for label, found in probes.items():
+        losses = train_losses.get(label, [])
+        div = health.diverged_problem(losses, list(range(len(losses)))) if losses else None
+        if div:
+            problems.append(f"{label}: {div}")
+            continue
+        bad = [p for p in found if health.diverged([p.loss, *p.losses])]
+        if bad:
+            problems.append(f"{label}: diverged: a step η ≤ {fmt(eta)} along the gradient "
+                            f"at {len(bad)} of {len(found)} probes (loss not finite or > "
+                            f"{health.DIVERGED_FACTOR:g} × the loss before the step)")
+    return health.status(*problems)
 
 
 def _landscape_axes() -> tuple[Figure, list[Any]]:
@@ -1914,7 +2036,8 @@ def batch_groups_explorer(*, batch_per_stat: int = 2, groups: int = 10, seeds: i
     error and the fraction of training-mode predictions that change when the validation images
     are regrouped with other batch-mates (0 for group norm). ``last_result``: ``bn`` and ``gn``
     (dicts of lists over seeds: ``eval_error``, ``train_error``, ``flips``), ``bn_mean_error``,
-    ``gn_mean_error``, ``bn_sweep`` (B -> mean test-mode error of the B visited), ``status``.
+    ``gn_mean_error``, ``bn_sweep`` (B -> mean test-mode error of the B visited), ``status``
+    (:func:`_batch_groups_status`).
 
     Raises ValueError for ``batch_per_stat`` not in (2, 4, 8, 16, 32), ``groups`` not in
     ``GN_GROUPS`` or ``seeds`` outside [1, 3].
@@ -1977,7 +2100,7 @@ def _batch_groups_numbers(runs: dict[tuple, dict[str, Any]], B: int, groups: int
                           n_seeds: int) -> dict[str, Any]:
     """The numbers of the current (B, G) over the first ``n_seeds`` seeds, and the BN sweep
     over every B with all of those seeds done."""
-    keys = ("eval_error", "train_error", "flips")
+    keys = ("eval_error", "train_error", "flips", "diverged")
     res: dict[str, Any] = {"B": B, "groups": groups, "seeds": n_seeds}
     for norm, value in (("bn", B), ("gn", groups)):
         done = [runs[(norm, value, s)] for s in range(n_seeds)]
@@ -1996,8 +2119,27 @@ def _batch_groups_numbers(runs: dict[tuple, dict[str, Any]], B: int, groups: int
                       f"{groups}) {100 * res['gn_mean_error']:.0f}% (mean of {seeds_text});\n"
                       f"regrouping the images changes {100 * np.mean(bn['flips']):.0f}% of BN's "
                       f"training-mode predictions, {100 * np.mean(gn['flips']):.0f}% of GN's")
-    res["status"] = "ok"
+    res["status"] = _batch_groups_status(res)
     return res
+
+
+def _batch_groups_status(res: dict[str, Any]) -> str:
+    """By :mod:`trainlab.health`: a run that diverged, and chance accuracy (10 classes) of
+    BN in test mode, BN in training mode and GN (means over the seeds shown)."""
+    problems: list[str] = []
+    for norm, name in (("bn", f"BN (B = {res['B']})"), ("gn", f"GN (G = {res['groups']})")):
+        if any(res[norm]["diverged"]):
+            problems.append(f"{name}: diverged: loss not finite in "
+                            f"{sum(map(bool, res[norm]['diverged']))} of {res['seeds']} seeds")
+            continue
+        modes = (("eval_error", "test-mode"), ("train_error", "training-mode")) \
+            if norm == "bn" else (("eval_error", "validation"),)
+        for key, what in modes:
+            acc = 1.0 - float(np.mean(res[norm][key]))
+            found = health.chance_problem(acc, 10, f"{what} accuracy")
+            if found:
+                problems.append(f"{name}: {found}")
+    return health.status(*problems)
 
 
 def _batch_groups_axes() -> tuple[Figure, list[Any]]:

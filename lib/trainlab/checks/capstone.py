@@ -5,11 +5,19 @@ backward passes with :mod:`trainlab.checks.reference` (plain NumPy, independent 
 of trainlab). :func:`check_training` hands the learner's ``train_and_predict`` the MNIST-10k
 training images and labels and the validation images only; the validation labels stay with
 the check, which scores the returned predictions.
+
+The training is graded over seeds: ``train_and_predict`` runs once per seed of
+:data:`SEEDS`, and a tier counts when the **median** validation accuracy reaches it, so one
+unlucky seed does not fail a good network and one lucky seed does not pass a weak one. The
+tiers (:data:`TIERS`) lie at least 2, 3 and 4 points above what a linear softmax classifier
+reaches on the same split (0.9155 at its best regularisation; lesson 08 measures it in a claim
+cell, and ``tests/test_checks_capstone.py`` checks that a linear model earns no tier and that the
+capstone's old one-hidden-layer network misses the bar).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,17 +33,26 @@ from trainlab.checks import (
 from trainlab.checks.dropout import check_dropout_sampling
 
 __all__ = [
+    "SEEDS",
     "TARGET_ACCURACY",
+    "TIERS",
     "check_affine",
     "check_batchnorm",
     "check_dropout",
     "check_relu",
     "check_softmax_loss",
     "check_training",
+    "validation_accuracies",
 ]
 
-TARGET_ACCURACY = 0.92
-"""Validation accuracy on MNIST-10k the capstone's MLP must reach."""
+TARGET_ACCURACY = 0.96
+"""Median validation accuracy on MNIST-10k (over :data:`SEEDS`) the capstone's MLP must reach:
+at least 4 points above a linear softmax classifier's 0.9155."""
+TIERS = (0.94, 0.95, TARGET_ACCURACY)
+"""Partial credit: one part of the training exercise per tier (at least 2, 3 and 4 points above
+the linear classifier)."""
+SEEDS = (0, 1, 2)
+"""The seeds the training is graded on (one training run each)."""
 
 
 def _unchanged(name: str, given: np.ndarray, original: np.ndarray) -> None:
@@ -139,7 +156,7 @@ def check_batchnorm(forward: Callable[..., Any], backward: Callable[..., Any],
             gamma * inv_std * dout})
 
 
-_RESULTS: dict[tuple[int, int], tuple[Any, float]] = {}
+_RESULTS: dict[tuple[Any, ...], tuple[Any, float | str]] = {}
 
 
 def _mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -150,24 +167,51 @@ def _mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x_train, y_train, x_val, y_val
 
 
-def check_training(fn: Callable[..., Any], seed: int = 0,
+def _accuracy(fn: Callable[..., Any], seed: int, kwargs: dict[str, Any]) -> float:
+    key = (id(fn), seed, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+    if key not in _RESULTS:
+        x_train, y_train, x_val, y_val = _mnist()
+        pred = np.asarray(call_student(fn, x_train, y_train, x_val, seed, **kwargs))
+        if pred.shape != y_val.shape:
+            _RESULTS[key] = (fn, f"train_and_predict must return {y_val.shape[0]} labels, "
+                                 f"shape {y_val.shape}, got shape {pred.shape}")
+        else:
+            _RESULTS[key] = (fn, float(np.mean(pred == y_val)))
+    result = _RESULTS[key][1]
+    if isinstance(result, str):
+        raise ExerciseError(result)
+    return result
+
+
+def validation_accuracies(fn: Callable[..., Any], seeds: Sequence[int] = SEEDS,
+                          **kwargs: Any) -> np.ndarray:
+    """The validation accuracy of ``fn(x_train, y_train, x_val, seed, **kwargs)`` for each seed
+    (one training run per function, seed and keyword arguments, shared by every check)."""
+    return np.array([_accuracy(fn, int(s), kwargs) for s in seeds])
+
+
+def _hint(accs: np.ndarray) -> str:
+    if np.median(accs) < 0.2:
+        return ("that is chance level: return the predicted digit of each validation image, in "
+                "the order of x_val (argmax over the 10 scores), and check that the loss falls")
+    return ("standardise the inputs with training statistics, Kaiming init, batch norm before "
+            "ReLU, evaluation mode for the validation images (running averages, no dropout), "
+            "random one-pixel shifts of the training images, 10 epochs of SGD with momentum")
+
+
+def check_training(fn: Callable[..., Any], seeds: Sequence[int] | int = SEEDS,
                    target: float = TARGET_ACCURACY) -> None:
     """``fn(x_train, y_train, x_val, seed) -> labels``: train on MNIST-10k's 8,000 training
     images (float32, (8000, 784), values in [0, 1]) and return the predicted digit of each of
-    the 2,000 validation images (ints, shape (2000,)). Passes when the validation accuracy
-    reaches ``target``. One training per function and seed is shared by several targets."""
-    key = (id(fn), seed)
-    if key not in _RESULTS:
-        x_train, y_train, x_val, y_val = _mnist()
-        pred = np.asarray(call_student(fn, x_train, y_train, x_val, seed))
-        if pred.shape != y_val.shape:
-            _RESULTS[key] = (fn, float("nan"))
-            raise ExerciseError(f"train_and_predict must return {y_val.shape[0]} labels, shape "
-                                f"{y_val.shape}, got shape {pred.shape}")
-        _RESULTS[key] = (fn, float(np.mean(pred == y_val)))
-    acc = _RESULTS[key][1]
-    if not acc >= target:
-        raise ExerciseError(f"validation accuracy {acc:.3f} is below {target}. Hints: "
-                            "standardise the inputs with training statistics, Kaiming init, "
-                            "batch norm before ReLU, a few epochs of SGD with momentum")
-    print(f"✓ validation accuracy at least {target}")
+    the 2,000 validation images (ints, shape (2000,)). Passes when the median validation
+    accuracy over ``seeds`` reaches ``target``. One training per function and seed is shared by
+    several targets."""
+    seeds = (seeds,) if isinstance(seeds, int | np.integer) else tuple(seeds)
+    accs = validation_accuracies(fn, seeds)
+    median = float(np.median(accs))
+    per_seed = ", ".join(f"{a:.4f}" for a in accs)
+    if not median >= target:
+        raise ExerciseError(f"median validation accuracy {median:.4f} over seeds "
+                            f"{', '.join(map(str, seeds))} ({per_seed}) is below {target}. "
+                            f"Hints: {_hint(accs)}")
+    print(f"✓ median validation accuracy over {len(seeds)} seeds at least {target}")

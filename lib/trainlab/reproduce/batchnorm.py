@@ -50,9 +50,11 @@ def run_mnist_sigmoid(cfg: MnistSigmoidConfig | None = None, data: tuple[Arrays,
     training (step 0) and after every ``record_every`` updates, the held-out accuracy is
     measured (eval mode) and, on the same held-out images, the 15/50/85th percentiles of the
     input to unit ``unit`` of the last sigmoid layer. Both networks are measured the same way,
-    as the sigmoid sees its input during training: the BN network's input is normalised with
-    the held-out batch's own statistics (:class:`trainlab.landscape.UnitInputRecorder` with
-    ``batch_norm``; the running averages are untouched). ``step`` counts the updates done.
+    as the sigmoid sees its input during training: a training-mode forward pass of the held-out
+    batch, so every batch-norm layer of the BN network normalises with that batch's own
+    statistics (:class:`trainlab.landscape.UnitInputRecorder`; the running averages, the
+    parameters and the training's random state are untouched). ``step`` counts the updates
+    done.
     Returns a JSON-serialisable dict: ``{"config", "data", "runs": {"no BN"|"BN": {"step",
     "val_acc", "p15", "p50", "p85", "final_val_acc", "seconds", "status"}}}``.
     """
@@ -64,9 +66,8 @@ def run_mnist_sigmoid(cfg: MnistSigmoidConfig | None = None, data: tuple[Arrays,
     for label, norm in (("no BN", "none"), ("BN", "bn")):
         model = models.mlp(784, [cfg.width] * cfg.depth, 10, activation="sigmoid", init="normal",
                            init_scale=cfg.init_scale, norm=norm, seed=cfg.seed)
-        bn = getattr(model, f"norm{cfg.depth}", None)
-        with landscape.UnitInputRecorder(bn or getattr(model, f"act{cfg.depth}"), cfg.unit,
-                                         batch_size=len(xva), batch_norm=bn) as rec:
+        with landscape.UnitInputRecorder(getattr(model, f"act{cfg.depth}"), cfg.unit,
+                                         batch_size=len(xva), model=model) as rec:
             _, acc0 = evaluate(model, xva, yva, batch_size=len(xva))
             hist = train(model, (xtr, ytr), (xva, yva), steps=cfg.steps,
                          batch_size=cfg.batch_size, lr=cfg.lr, record_every=cfg.record_every,
@@ -89,7 +90,7 @@ def plot_mnist_sigmoid(result: dict[str, Any]) -> Figure:
     axes[0].set_xlabel("training step")
     axes[0].set_ylabel("held-out accuracy")
     axes[0].set_title("(a) accuracy")
-    axes[0].legend(loc="lower right")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
     plots.percentile_bands(result["runs"], axes=axes[1:],
                            ylabel=f"input to sigmoid unit {result['config']['unit']}")
     axes[2].sharey(axes[1])

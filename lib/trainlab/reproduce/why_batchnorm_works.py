@@ -150,34 +150,45 @@ def seed_mean_sd(results: dict[str, Any] | Sequence[dict[str, Any]], label: str,
     return values.mean(axis=0), values.std(axis=0)
 
 
+NOISY_METRICS: dict[str, str] = {"val_acc": "held-out accuracy",
+                                 "train_loss": "training loss (mean since last checkpoint)"}
+"""Curves :func:`plot_noisy_bn` can draw in panel (a) -> axis label."""
+
+
 def plot_noisy_bn(results: dict[str, Any] | Sequence[dict[str, Any]],
-                  layer: int | None = None) -> Figure:
-    """(a) held-out accuracy vs step for the three networks; (b) the input-distribution shift
-    between consecutive checkpoints of layer ``layer`` (default: the middle layer), in units of
-    each unit's spread (``shift_rel``), log scale. ``results``: one result of
-    :func:`run_noisy_bn` or several (one per seed, same settings): then each curve is the mean
-    over seeds with error bars of ± 1 standard deviation."""
+                  layer: int | None = None, metric: str = "val_acc") -> Figure:
+    """(a) ``metric`` vs step for the three networks (``"val_acc"``: held-out accuracy in eval
+    mode; ``"train_loss"``: the mean mini-batch loss since the previous checkpoint, each network
+    measured as it trains, log scale); (b) the input-distribution shift between consecutive
+    checkpoints of layer ``layer`` (default: the middle layer), in units of each unit's spread
+    (``shift_rel``), log scale. Both titles give the learning rate; the legend is in (a).
+    ``results``: one result of :func:`run_noisy_bn` or several (one per seed, same settings):
+    then each curve is the mean over seeds with error bars of ± 1 standard deviation."""
     seeds = _over_seeds(results)
     depth = seeds[0]["config"]["depth"]
     layer = layer or (depth + 1) // 2
     if not 1 <= layer <= depth:
         raise ValueError(f"layer must be in [1, {depth}], got {layer}")
+    if metric not in NOISY_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(NOISY_METRICS)}, got {metric!r}")
+    lr = seeds[0]["config"]["lr"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
     for i, label in enumerate(seeds[0]["runs"]):
         steps = seeds[0]["runs"][label]["step"]
-        for ax, key, reduce in ((axes[0], "val_acc", np.asarray),
+        for ax, key, reduce in ((axes[0], metric, np.asarray),
                                 (axes[1], "shift_rel", lambda a: a[:, layer - 1])):
             mean, sd = seed_mean_sd(seeds, label, key, reduce)
             ax.errorbar(steps, mean, yerr=sd if len(seeds) > 1 else None, color=color(i),
                         capsize=3, label=label)
     over = f"mean ± sd over {len(seeds)} seeds" if len(seeds) > 1 else "one seed"
-    axes[0].set(xlabel="training step", ylabel="held-out accuracy",
-                title=f"(a) accuracy ({over})")
+    axes[0].set(xlabel="training step", ylabel=NOISY_METRICS[metric],
+                title=f"(a) {NOISY_METRICS[metric].split(' (')[0]}, lr {lr:g} ({over})")
+    if metric == "train_loss":
+        axes[0].set(yscale="log")
     axes[1].set(xlabel="training step", yscale="log",
                 ylabel="W1 shift / sd of layer input\n(per unit, mean over units)",
-                title=f"(b) input shift of layer {layer} between checkpoints")
-    for ax in axes:
-        ax.legend(loc="best")
+                title=f"(b) input shift of layer {layer}, lr {lr:g}")
+    axes[0].legend(loc="best")     # one legend: the same networks in the same colours in (b)
     return fig
 
 
@@ -274,5 +285,6 @@ def plot_landscape(results: dict[str, Any] | Sequence[dict[str, Any]]) -> Figure
     axes[2].set(ylabel="max_η ‖Δ∇L‖ / ‖η g‖")
     for ax in axes:
         ax.set(xlabel="training step")
-        ax.legend(loc="best")
+    # one legend below the panels (the same runs in the same colours everywhere), off the data
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
     return fig
