@@ -115,4 +115,4 @@ reproduce: install
 	$(PY) -m trainlab.reproduce
 
 clean:
-	rm -rf $(VENV) .colab-venv .binder-check .pytest_cache .ruff_cache .hypothesis homework slides results test-artifacts
+	rm -rf $(VENV) .colab-venv .binder-check .uv-cache .pytest_cache .ruff_cache .hypothesis homework slides results test-artifacts

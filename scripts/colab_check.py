@@ -6,7 +6,9 @@
 1. A venv ``.colab-venv/`` on Colab's Python (``major.minor``) with Colab's versions of the
    packages trainlab cares about, both read from ``scripts/colab-runtime.json`` (Colab's runtime
    list and its date, refreshed by ``scripts/colab_runtime.py``; deviations recorded there),
-   cached: it is rebuilt only when the pins, tools or Python change. The interpreter is
+   installed by uv (the lock's version; its download cache ``.uv-cache/`` or
+   ``$TRAINLAB_UV_CACHE``) and cached: it is rebuilt only when the pins, tools, uv or Python
+   change. The interpreter is
    ``$TRAINLAB_COLAB_PYTHON``, else ``pythonX.Y`` on ``PATH``, else pyenv's newest ``X.Y.*``.
    Anything a previous run added to it (trainlab, missing requirements) is removed first.
 2. trainlab is installed by the lessons' own generated set-up cell (run as a script with
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib.metadata
 import json
 import os
 import resource
@@ -53,6 +56,10 @@ RUNTIME = colab_runtime.load()
 COLAB_PINS = colab_runtime.pins(RUNTIME)  # Colab's versions, deviations applied
 COLAB_PYTHON = colab_runtime.python_minor(RUNTIME)  # e.g. "3.13"
 TOOLS = ("nbclient>=0.7", "nbformat>=5.7", "pytest>=8")  # to execute and test; Colab has them
+try:  # uv installs the venvs; requirements-lock.txt pins it
+    UV_VERSION: str | None = importlib.metadata.version("uv")
+except importlib.metadata.PackageNotFoundError:
+    UV_VERSION = None
 
 
 def _py() -> str:
@@ -91,9 +98,32 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, **kw)
 
 
+def uv_cache() -> Path:
+    """uv's download cache: ``$TRAINLAB_UV_CACHE``, else ``.uv-cache/`` in the checkout (on the
+    venvs' file system uv hard-links from it instead of copying)."""
+    return Path(os.environ.get("TRAINLAB_UV_CACHE", ROOT / ".uv-cache")).resolve()
+
+
+def uv_pip_install(python: str, args: list[str], env: dict[str, str] | None = None,
+                   cwd: Path | None = None) -> None:
+    """``uv pip install ARGS`` into the venv of ``python``, with uv from the project's own venv
+    (the lock pins it): pip needed about 20 minutes for torch's 4.5 GB CUDA build on Python
+    3.13 on a loaded 2-core machine, uv 30-45 s from an empty cache. pip's options as pip.conf
+    and ``PIP_FIND_LINKS`` give them (uv reads neither): ``--find-links`` for the wheels
+    folder, and pip's choice among indexes (the best version on any of them)."""
+    if UV_VERSION is None:
+        raise SystemExit(f"FAIL uv is not installed in {sys.prefix}: `make install` installs "
+                         "the version requirements-lock.txt pins")
+    env = dict(os.environ if env is None else env)
+    env["UV_CACHE_DIR"] = str(uv_cache())
+    links = [f"--find-links={d}" for d in env.get("PIP_FIND_LINKS", "").split() if d]
+    _run([sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", python,
+          "--index-strategy", "unsafe-best-match", *links, *args], env=env, cwd=cwd)
+
+
 def _stamp_text() -> str:
-    return json.dumps({"pins": COLAB_PINS, "tools": TOOLS, "python": COLAB_PYTHON},
-                      sort_keys=True)
+    return json.dumps({"pins": COLAB_PINS, "tools": TOOLS, "python": COLAB_PYTHON,
+                       "installer": UV_VERSION}, sort_keys=True)
 
 
 def _freeze() -> dict[str, str]:
@@ -111,12 +141,13 @@ def build_venv(rebuild: bool = False) -> float:
         return 0.0
     python = find_python()
     shutil.rmtree(VENV, ignore_errors=True)
+    # a venv with pip in it: the set-up cell installs trainlab with pip, as on Colab
     _run([python, "-m", "venv", str(VENV)])
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
         pins.write("".join(f"{k}=={v}\n" for k, v in COLAB_PINS.items()))
     try:
-        _run([_py(), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-c",
-              pins.name, *(f"{k}=={v}" for k, v in COLAB_PINS.items()), *TOOLS])
+        uv_pip_install(_py(), ["-c", pins.name, *(f"{k}=={v}" for k, v in COLAB_PINS.items()),
+                               *TOOLS])
     finally:
         os.unlink(pins.name)
     BASE_FREEZE.write_text(json.dumps(_freeze(), indent=1, sort_keys=True))
@@ -228,13 +259,14 @@ def main(argv: list[str]) -> int:
                    capture_output=True, text=True).stdout.strip()
     devs = "; ".join(f"{k} {d['used']} instead of Colab's {d['colab']}"
                      for k, d in RUNTIME.get("deviations", {}).items())
+    base = json.loads(BASE_FREEZE.read_text())
     print(f"colab-check: Colab runtime list of {RUNTIME['date']} (Python {RUNTIME['python']}); "
-          f"venv on Python {version} " + (f"built in {built:.0f} s" if built else "cached")
-          + (f"; deviation: {devs}" if devs else ""))
+          f"venv on Python {version} "
+          + (f"built by uv {UV_VERSION} in {built:.0f} s" if built else "cached")
+          + f"; torch {base.get('torch')}" + (f"; deviation: {devs}" if devs else ""))
     removed = reset_venv()
     if removed:
         print(f"colab-check: removed what the last run added: {', '.join(removed)}")
-    base = json.loads(BASE_FREEZE.read_text())
     with tempfile.TemporaryDirectory() as tmp:
         wall, cpu = run_setup_cell(build_wheel(Path(tmp)))
     print(f"colab-check: set-up cell {wall:.1f} s wall, {cpu:.1f} s CPU (install, data, "

@@ -8,8 +8,9 @@
 the packages listed under ``"watch"`` and writes them with the date, the source and Colab's
 Python version into the data file. ``"deviations"`` (a package colab-check installs at another
 version than Colab's, and why) are kept; a deviation whose ``"colab"`` version no longer matches
-is reported so that a person re-reads its reason. ``make colab-check`` installs the pins
-(:func:`pins`) on Colab's Python ``major.minor``.
+is reported so that a person re-reads its reason; ``"builds"`` (where the same version is
+installed from another build than Colab's, and why) are kept too. ``make colab-check``
+installs the pins (:func:`pins`) on Colab's Python ``major.minor``.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def main(argv: list[str]) -> int:
         for name, version in pins(data).items():
             dev = data.get("deviations", {}).get(name)
             print(f"  {name}=={version}" + (f"  (Colab: {dev['colab']})" if dev else ""))
+        for name, why in data.get("builds", {}).items():
+            print(f"{name}'s build: {why}")
         return 0
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", opts.date):
         raise SystemExit("colab_runtime: --date must be YYYY-MM-DD")

@@ -51,14 +51,16 @@ def test_the_data_file_is_consistent():
         # a deviation names Colab's version (refresh keeps it current) and says why
         assert pins[name] == (dev["used"] if dev else version)
         assert not dev or (dev["colab"] == version and dev["why"])
-    # the course's lock pins torch; colab-check installs that version
-    lock = (ROOT / "requirements-lock.txt").read_text().splitlines()
-    assert f"torch=={pins['torch']}" in lock
+    # colab-check installs Colab's own torch release (PyPI's build of it: see "builds")
+    assert pins["torch"] == data["packages"]["torch"] and "torch" in data["builds"]
 
 
 def test_refresh_rewrites_versions_date_and_python(tmp_path):
     data = tmp_path / "colab-runtime.json"
-    shutil.copy(colab_runtime.DATA, data)
+    original = colab_runtime.load()
+    original["deviations"] = {"torch": {"colab": original["packages"]["torch"],
+                                        "used": "2.13.0", "why": "a test's reason"}}
+    data.write_text(json.dumps(original))
     freeze = tmp_path / "pip-freeze.txt"
     freeze.write_text(SAMPLE)
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "colab_runtime.py"),
@@ -71,6 +73,7 @@ def test_refresh_rewrites_versions_date_and_python(tmp_path):
     assert new["packages"]["matplotlib"] == "3.10.1" and "absl-py" not in new["packages"]
     pins = colab_runtime.pins(new)
     assert pins["torch"] == "2.13.0" and new["deviations"]["torch"]["colab"] == "2.12.0"
+    assert new["builds"] == original["builds"]  # kept, like the deviations
     assert colab_runtime.python_minor(new) == "3.13"
 
 
