@@ -158,8 +158,13 @@ def synced(nb: nbformat.NotebookNode, paths: list[Path], i: int,
     if paths[i].name == WELCOME:
         cells = [contents_cell(paths, titles, summaries)
                  if c.metadata.get("trainlab") == "contents" else c for c in cells]
+    old_ids = {c.metadata.get("trainlab"): c.get("id") for c in nb.cells}
     for cell in cells:
         continue_slide(cell)
+        # a regenerated cell keeps its old id: a merge then sees only the lines that changed
+        kind = cell.metadata.get("trainlab")
+        if kind in ("header", "nav", "contents") and old_ids.get(kind):
+            cell.id = old_ids[kind]
     new.cells = cells
     new.metadata["kernelspec"] = dict(KERNELSPEC)
     return new

@@ -130,3 +130,20 @@ def test_header_cell_has_colab_and_binder_badges():
     slug = nbtools.REPO_URL.split("github.com/", 1)[1]
     assert (f"[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/"
             f"{slug}/main?labpath=notebooks%2F06_dropout.ipynb)") in src
+
+
+def test_sync_keeps_the_ids_of_regenerated_cells():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import nbformat
+    import nbtools
+
+    paths = nbtools.lesson_paths()
+    nbs = [nbformat.read(p, as_version=4) for p in paths]
+    titles = [nbtools.title_of(nb, p) for nb, p in zip(nbs, paths, strict=True)]
+    summaries = [nbtools.summary_of(nb) for nb in nbs]
+    nb = nbs[1]
+    header = next(c for c in nb.cells if c.metadata.get("trainlab") == "header")
+    header.source = "an old badge"
+    new = nbtools.synced(nb, paths, 1, titles, summaries)
+    regenerated = next(c for c in new.cells if c.metadata.get("trainlab") == "header")
+    assert regenerated.id == header.id and "mybinder.org" in regenerated.source
