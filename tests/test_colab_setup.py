@@ -135,6 +135,7 @@ def test_header_cell_has_colab_and_binder_badges():
 def test_sync_keeps_the_ids_of_regenerated_cells():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import nbformat
+
     import nbtools
 
     paths = nbtools.lesson_paths()
