@@ -88,9 +88,12 @@ def repo2docker_dockerfile() -> str:
     py = tool / "bin" / "python"
     stamp = tool / ".stamp"
     if not (stamp.exists() and stamp.read_text() == " ".join((R2D, *HUB))):
+        start = time.perf_counter()
         _venv(tool, sys.executable)
         uv_pip_install(str(py), [R2D, *HUB], env=_clean_env())
         stamp.write_text(" ".join((R2D, *HUB)))
+        print(f"binder-check: {' '.join((R2D, *HUB))} installed by uv in a tool venv: "
+              f"{time.perf_counter() - start:.0f} s")
     out = subprocess.run([str(tool / "bin" / "repo2docker"), "--no-build", "--no-run",
                           str(ROOT)], capture_output=True, text=True, env=_clean_env())
     if out.returncode:

@@ -107,3 +107,23 @@ def test_ipywidgets_floor_excludes_the_releases_that_fail_at_import():
     spec = Requirement(line).specifier
     assert not any(spec.contains(v) for v in ("7.5.1", "7.6.0", "7.6.1", "7.6.2", "7.6.3"))
     assert all(spec.contains(v) for v in ("7.6.4", "7.7.1", "8.1.9"))
+
+
+def test_uv_installs_with_pips_wheel_folder_cache_and_bytecode(monkeypatch, tmp_path):
+    import colab_check
+
+    calls = []
+    monkeypatch.setattr(colab_check, "_run", lambda cmd, **kw: calls.append((cmd, kw)))
+    monkeypatch.setenv("TRAINLAB_UV_CACHE", str(tmp_path / "cache"))
+    env = {"PIP_FIND_LINKS": "/opt/a /opt/b", "PATH": "/bin"}
+    colab_check.uv_pip_install("/v/bin/python", ["-r", "reqs.txt"], env=env)
+    (cmd, kw), = calls
+    assert cmd[:5] == [sys.executable, "-m", "uv", "pip", "install"]
+    assert cmd[cmd.index("--python") + 1] == "/v/bin/python" and cmd[-2:] == ["-r", "reqs.txt"]
+    assert "--find-links=/opt/a" in cmd and "--find-links=/opt/b" in cmd
+    assert "--compile-bytecode" in cmd  # as pip does: the set-up cell's CPU time is not a compile
+    assert cmd[cmd.index("--index-strategy") + 1] == "unsafe-best-match"  # pip's index choice
+    assert kw["env"]["UV_CACHE_DIR"] == str(tmp_path / "cache") and kw["env"]["PATH"] == "/bin"
+    # the lock pins the uv that colab-check and binder-check run
+    lock = (ROOT / "requirements-lock.txt").read_text().splitlines()
+    assert f"uv=={colab_check.UV_VERSION}" in lock
