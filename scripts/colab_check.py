@@ -110,9 +110,9 @@ def uv_pip_install(python: str, args: list[str], env: dict[str, str] | None = No
     (the lock pins it): pip needed about 20 minutes for torch's 4.5 GB CUDA build on Python
     3.13 on a loaded 2-core machine, uv 30-45 s from an empty cache. pip's options as pip.conf
     and ``PIP_FIND_LINKS`` give them (uv reads neither): ``--find-links`` for the wheels
-    folder, and pip's choice among indexes (the best version on any of them); and, as pip does,
-    bytecode compiled at install (else the first ``import torch`` compiles it, and the set-up
-    cell's CPU time measured 19.8 s instead of about 8)."""
+    folder, and pip's choice among indexes (the best version on any of them). Unlike pip, uv
+    compiles no bytecode (``--compile-bytecode`` compiles all of torch's CUDA build: minutes
+    of CPU); :data:`WARM_UP` compiles what the lessons import."""
     if UV_VERSION is None:
         raise SystemExit(f"FAIL uv is not installed in {sys.prefix}: `make install` installs "
                          "the version requirements-lock.txt pins")
@@ -120,8 +120,15 @@ def uv_pip_install(python: str, args: list[str], env: dict[str, str] | None = No
     env["UV_CACHE_DIR"] = str(uv_cache())
     links = [f"--find-links={d}" for d in env.get("PIP_FIND_LINKS", "").split() if d]
     _run([sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", python,
-          "--compile-bytecode", "--index-strategy", "unsafe-best-match", *links, *args],
-         env=env, cwd=cwd)
+          "--index-strategy", "unsafe-best-match", *links, *args], env=env, cwd=cwd)
+
+
+# On Colab the packages were installed by pip, which writes their bytecode; uv does not, and
+# without this the set-up cell's CPU time would count compiling torch (19.8 s instead of ~8).
+# Importing what the lessons import writes the bytecode of just those modules.
+WARM_UP = ("import torch, numpy, matplotlib.pyplot, sklearn.datasets, sklearn.linear_model, "
+           "ipywidgets, IPython, "
+           "ipykernel.kernelapp, nbclient, nbformat, pytest")
 
 
 def _stamp_text() -> str:
@@ -153,6 +160,7 @@ def build_venv(rebuild: bool = False) -> float:
                                *TOOLS])
     finally:
         os.unlink(pins.name)
+    _run([_py(), "-c", WARM_UP])
     BASE_FREEZE.write_text(json.dumps(_freeze(), indent=1, sort_keys=True))
     STAMP.write_text(_stamp_text())
     return time.perf_counter() - start
