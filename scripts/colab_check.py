@@ -160,9 +160,12 @@ def build_venv(rebuild: bool = False) -> float:
                                *TOOLS])
     finally:
         os.unlink(pins.name)
-    _run([_py(), "-c", WARM_UP])
+    installed = time.perf_counter()
+    _run([_py(), "-c", WARM_UP], env={**colab_env(), "MPLBACKEND": "Agg"})
     BASE_FREEZE.write_text(json.dumps(_freeze(), indent=1, sort_keys=True))
     STAMP.write_text(_stamp_text())
+    print(f"colab-check: venv installed by uv in {installed - start:.0f} s, bytecode of what "
+          f"the lessons import written in {time.perf_counter() - installed:.0f} s")
     return time.perf_counter() - start
 
 
