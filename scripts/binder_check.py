@@ -13,9 +13,9 @@
 2. **The same install commands give a kernel that runs a lesson.** A new venv on that Python
    (``.binder-check/venv``), ``binder/requirements.txt`` installed into it by uv (the lock's
    version, with pip's choice among indexes: it resolves the same file as repo2docker's pip
-   and took about 30 s where pip took 17 minutes here; its cache is colab-check's,
-   ``.uv-cache/``), ``binder/postBuild`` (pip, as in the image)
-   with that venv first on ``PATH``, then a lesson (default 00) executed with nbclient in the
+   and took 145 s from an empty cache where pip took 17-20 minutes here, under load; its cache
+   is colab-check's, ``.uv-cache/``), ``binder/postBuild`` (pip, as in the image) with that
+   venv first on ``PATH``, then a lesson (default 00) executed with nbclient in the
    venv's ``python3`` kernel, which must report the venv's prefix and torch's CPU build. The
    venv is built from nothing whenever ``binder/requirements.txt``, ``binder/runtime.txt``, the
    lock or the interpreter changed (a stamp of them), else reused; postBuild and the lesson
