@@ -16,7 +16,8 @@ NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
          --nbval-sanitize-with nbval-sanitize.cfg --timeout 300
 
 .PHONY: install lab test lint unit robustness nbval execute data bench sync reproduce homework \
-        slides slides-check colab-check clean grade gradescope portability claims site site-check
+        slides slides-check colab-check binder-check bench-class clean grade gradescope \
+        portability claims site site-check
 
 install: $(STAMP)
 
@@ -105,15 +106,25 @@ slides: install
 slides-check: install
 	$(PY) -m pytest -p no:cacheprovider tests/test_slides.py
 
-# the lessons and widget tests on Colab's versions, installed as the Colab set-up cell does
+# the lessons and widget tests on Colab's versions (scripts/colab-runtime.json: Colab's Python
+# and runtime list), installed as the Colab set-up cell does
 colab-check: install
 	$(PY) scripts/colab_check.py
+
+# Binder without Docker: repo2docker --no-build resolves binder/, and binder/'s install commands
+# in a new venv give a kernel that runs lesson 00
+binder-check: install
+	$(PY) scripts/binder_check.py
+
+# how many students' kernels a machine holds (benchmarks/bench_class.py; N=1,2,4,... at once)
+bench-class: install
+	$(PY) benchmarks/bench_class.py
 
 reproduce: install
 	$(PY) -m trainlab.reproduce
 
 clean:
-	rm -rf $(VENV) .colab-venv .site-venv .pytest_cache .ruff_cache .hypothesis homework slides results test-artifacts
+	rm -rf $(VENV) .colab-venv .binder-check .uv-cache .site-venv .pytest_cache .ruff_cache .hypothesis homework slides results test-artifacts
 
 # the course website: Sphinx + myst-nb + sphinx-book-theme in their own venv (requirements-site.txt),
 # lessons with their stored outputs (nothing executed), offline (MathJax from npm), into build/site/html

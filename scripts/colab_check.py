@@ -3,8 +3,13 @@
     python scripts/colab_check.py            # what `make colab-check` runs
     python scripts/colab_check.py --rebuild  # rebuild the cached venv first
 
-1. A venv ``.colab-venv/`` with Colab's versions of the packages trainlab cares about
-   (:data:`COLAB_PINS`), cached: it is rebuilt only when the pins, tools or Python change.
+1. A venv ``.colab-venv/`` on Colab's Python (``major.minor``) with Colab's versions of the
+   packages trainlab cares about, both read from ``scripts/colab-runtime.json`` (Colab's runtime
+   list and its date, refreshed by ``scripts/colab_runtime.py``; deviations recorded there),
+   installed by uv (the lock's version; its download cache ``.uv-cache/`` or
+   ``$TRAINLAB_UV_CACHE``) and cached: it is rebuilt only when the pins, tools, uv or Python
+   change. The interpreter is
+   ``$TRAINLAB_COLAB_PYTHON``, else ``pythonX.Y`` on ``PATH``, else pyenv's newest ``X.Y.*``.
    Anything a previous run added to it (trainlab, missing requirements) is removed first.
 2. trainlab is installed by the lessons' own generated set-up cell (run as a script with
    ``TRAINLAB_SIMULATE_COLAB=1`` and ``TRAINLAB_INSTALL_SOURCE`` pointing at a wheel built from
@@ -23,6 +28,8 @@ Exit status 0 when all of that holds; prints the measured times.
 from __future__ import annotations
 
 import argparse
+import glob
+import importlib.metadata
 import json
 import os
 import resource
@@ -34,37 +41,99 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV = ROOT / ".colab-venv"
+# $TRAINLAB_COLAB_VENV keeps it outside the checkout (a CI cache): with torch's CUDA build
+# on Python 3.13 it holds about 5 GB
+VENV = Path(os.environ.get("TRAINLAB_COLAB_VENV", ROOT / ".colab-venv")).resolve()
 STAMP = VENV / ".colab-stamp"
 BASE_FREEZE = VENV / ".colab-base.json"
 SETUP_LIMIT_S = 30.0
 WIDGET_TESTS = ("tests/test_widgets.py", "tests/test_robustness_widgets.py")
 
-COLAB_PINS = {  # Google Colab's versions, as measured for issue 16
-    "ipywidgets": "7.7.1",
-    "ipykernel": "6.17.1",
-    "jupyter-client": "7.4.9",
-    "notebook": "6.5.7",
-    "numpy": "2.0.2",
-    "matplotlib": "3.10.9",
-    "scikit-learn": "1.6.1",
-    "torch": "2.13.0",
-    "ipython": "7.34.0",
-}
+sys.path.insert(0, str(ROOT / "scripts"))
+import colab_runtime  # noqa: E402
+
+RUNTIME = colab_runtime.load()
+COLAB_PINS = colab_runtime.pins(RUNTIME)  # Colab's versions, deviations applied
+COLAB_PYTHON = colab_runtime.python_minor(RUNTIME)  # e.g. "3.13"
 TOOLS = ("nbclient>=0.7", "nbformat>=5.7", "pytest>=8")  # to execute and test; Colab has them
+try:  # uv installs the venvs; requirements-lock.txt pins it
+    UV_VERSION: str | None = importlib.metadata.version("uv")
+except importlib.metadata.PackageNotFoundError:
+    UV_VERSION = None
 
 
 def _py() -> str:
     return str(VENV / "bin" / "python")
 
 
+def find_python(minor: str = COLAB_PYTHON) -> str:
+    """An interpreter of Python ``minor`` (e.g. "3.13"), or SystemExit saying how to get one."""
+    def version(exe: str) -> str:
+        out = subprocess.run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True)
+        return out.stdout.strip()
+
+    given = os.environ.get("TRAINLAB_COLAB_PYTHON")
+    candidates = [given] if given else []
+    if not given:
+        on_path = shutil.which(f"python{minor}")
+        candidates += [on_path] if on_path else []
+        root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+        found = glob.glob(os.path.join(root, "versions", f"{minor}.*", "bin", f"python{minor}"))
+        candidates += sorted(found, key=lambda p: [int(x) if x.isdigit() else -1 for x in
+                                                   Path(p).parents[1].name.split(".")],
+                             reverse=True)
+    for exe in candidates:
+        if os.access(exe, os.X_OK) and version(exe) == minor:
+            return exe
+    raise SystemExit(
+        f"colab-check: FAIL no Python {minor} found (Colab's runtime is Python "
+        f"{RUNTIME['python']}, scripts/colab-runtime.json of {RUNTIME['date']}). Install it "
+        f"(`pyenv install {minor}` or your system's python{minor}) or set "
+        f"TRAINLAB_COLAB_PYTHON=/path/to/python{minor}"
+        + (f"; TRAINLAB_COLAB_PYTHON={given} is not Python {minor}" if given else ""))
+
+
 def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, **kw)
 
 
+def uv_cache() -> Path:
+    """uv's download cache: ``$TRAINLAB_UV_CACHE``, else ``.uv-cache/`` in the checkout (on the
+    venvs' file system uv hard-links from it instead of copying)."""
+    return Path(os.environ.get("TRAINLAB_UV_CACHE", ROOT / ".uv-cache")).resolve()
+
+
+def uv_pip_install(python: str, args: list[str], env: dict[str, str] | None = None,
+                   cwd: Path | None = None) -> None:
+    """``uv pip install ARGS`` into the venv of ``python``, with uv from the project's own venv
+    (the lock pins it): pip needed about 20 minutes for torch's 4.5 GB CUDA build on Python
+    3.13 on a loaded 2-core machine, uv 30-45 s from an empty cache. pip's options as pip.conf
+    and ``PIP_FIND_LINKS`` give them (uv reads neither): ``--find-links`` for the wheels
+    folder, and pip's choice among indexes (the best version on any of them). Unlike pip, uv
+    compiles no bytecode (``--compile-bytecode`` compiles all of torch's CUDA build: minutes
+    of CPU); :data:`WARM_UP` compiles what the lessons import."""
+    if UV_VERSION is None:
+        raise SystemExit(f"FAIL uv is not installed in {sys.prefix}: `make install` installs "
+                         "the version requirements-lock.txt pins")
+    env = dict(os.environ if env is None else env)
+    env["UV_CACHE_DIR"] = str(uv_cache())
+    links = [f"--find-links={d}" for d in env.get("PIP_FIND_LINKS", "").split() if d]
+    _run([sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", python,
+          "--index-strategy", "unsafe-best-match", *links, *args], env=env, cwd=cwd)
+
+
+# On Colab the packages were installed by pip, which writes their bytecode; uv does not, and
+# without this the set-up cell's CPU time would count compiling torch (19.8 s instead of ~8).
+# Importing what the lessons import writes the bytecode of just those modules.
+WARM_UP = ("import torch, numpy, matplotlib.pyplot, sklearn.datasets, sklearn.linear_model, "
+           "ipywidgets, IPython, "
+           "ipykernel.kernelapp, nbclient, nbformat, pytest")
+
+
 def _stamp_text() -> str:
-    return json.dumps({"pins": COLAB_PINS, "tools": TOOLS, "python": sys.version.split()[0]},
-                      sort_keys=True)
+    return json.dumps({"pins": COLAB_PINS, "tools": TOOLS, "python": COLAB_PYTHON,
+                       "installer": UV_VERSION}, sort_keys=True)
 
 
 def _freeze() -> dict[str, str]:
@@ -80,17 +149,23 @@ def build_venv(rebuild: bool = False) -> float:
     start = time.perf_counter()
     if not rebuild and STAMP.exists() and STAMP.read_text() == _stamp_text():
         return 0.0
+    python = find_python()
     shutil.rmtree(VENV, ignore_errors=True)
-    _run([sys.executable, "-m", "venv", str(VENV)])
+    # a venv with pip in it: the set-up cell installs trainlab with pip, as on Colab
+    _run([python, "-m", "venv", str(VENV)])
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
         pins.write("".join(f"{k}=={v}\n" for k, v in COLAB_PINS.items()))
     try:
-        _run([_py(), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-c",
-              pins.name, *(f"{k}=={v}" for k, v in COLAB_PINS.items()), *TOOLS])
+        uv_pip_install(_py(), ["-c", pins.name, *(f"{k}=={v}" for k, v in COLAB_PINS.items()),
+                               *TOOLS])
     finally:
         os.unlink(pins.name)
+    installed = time.perf_counter()
+    _run([_py(), "-c", WARM_UP], env={**colab_env(), "MPLBACKEND": "Agg"})
     BASE_FREEZE.write_text(json.dumps(_freeze(), indent=1, sort_keys=True))
     STAMP.write_text(_stamp_text())
+    print(f"colab-check: venv installed by uv in {installed - start:.0f} s, bytecode of what "
+          f"the lessons import written in {time.perf_counter() - installed:.0f} s")
     return time.perf_counter() - start
 
 
@@ -128,6 +203,8 @@ def colab_env() -> dict[str, str]:
     if "TRAINLAB_DATA_MIRROR" not in env and mirror.is_dir():
         env["TRAINLAB_DATA_MIRROR"] = str(mirror)
     env.pop("MPLBACKEND", None)
+    # Colab has no PYTHONPATH: a checkout's lib/ on it would hide the set-up cell's install
+    env.pop("PYTHONPATH", None)
     return env
 
 
@@ -189,13 +266,21 @@ def main(argv: list[str]) -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--rebuild", action="store_true", help="rebuild the cached venv")
     opts = args.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # in order with pip's output in CI logs
     total = time.perf_counter()
     built = build_venv(opts.rebuild)
-    print("colab-check: venv " + (f"built in {built:.0f} s" if built else "cached"))
+    version = _run([_py(), "-c", "import sys; print(sys.version.split()[0])"],
+                   capture_output=True, text=True).stdout.strip()
+    devs = "; ".join(f"{k} {d['used']} instead of Colab's {d['colab']}"
+                     for k, d in RUNTIME.get("deviations", {}).items())
+    base = json.loads(BASE_FREEZE.read_text())
+    print(f"colab-check: Colab runtime list of {RUNTIME['date']} (Python {RUNTIME['python']}); "
+          f"venv on Python {version} "
+          + (f"built by uv {UV_VERSION} in {built:.0f} s" if built else "cached")
+          + f"; torch {base.get('torch')}" + (f"; deviation: {devs}" if devs else ""))
     removed = reset_venv()
     if removed:
         print(f"colab-check: removed what the last run added: {', '.join(removed)}")
-    base = json.loads(BASE_FREEZE.read_text())
     with tempfile.TemporaryDirectory() as tmp:
         wall, cpu = run_setup_cell(build_wheel(Path(tmp)))
     print(f"colab-check: set-up cell {wall:.1f} s wall, {cpu:.1f} s CPU (install, data, "

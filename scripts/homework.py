@@ -105,7 +105,8 @@ def student_version(path: Path, graded: set[str]) -> nbformat.NotebookNode:
         if cell.metadata.get("trainlab") == "header":
             cell.source = (
                 "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-                f"({student_url(path.name)})\n\n"
+                f"({student_url(path.name)}) [![Binder]({nbtools.BINDER_BADGE})]"
+                f"({nbtools.binder_url('student%2F' + path.name)})\n\n"
                 "**Student version.** Write your code where a function raises "
                 "`NotImplementedError`, run its check cell, then hand in this notebook "
                 "(any file name).")

@@ -3,9 +3,9 @@
     python scripts/nbtools.py sync    # write them into notebooks/*.ipynb
     python scripts/nbtools.py check   # exit 1 if any notebook is out of date (CI)
 
-Generated cells carry ``metadata.trainlab`` = ``"header"`` (Open-in-Colab badge, first cell),
-``"setup"`` (the Colab-aware setup code, placed as the first code cell, after the title and
-learning goals), ``"nav"`` (previous / contents / next
+Generated cells carry ``metadata.trainlab`` = ``"header"`` (Open-in-Colab and Binder badges,
+first cell), ``"setup"`` (the Colab-aware setup code, placed as the first code cell, after the
+title and learning goals), ``"nav"`` (previous / contents / next
 links, last cell) and, in 00_welcome only, ``"contents"`` (the course map, kept where the author
 put it). Everything else in a notebook is written by hand. The repository URL comes from
 ``trainlab._meta.REPO_URL``, its one definition.
@@ -59,6 +59,15 @@ def colab_url(name: str) -> str:
     return f"https://colab.research.google.com/github/{slug}/blob/main/notebooks/{name}"
 
 
+def binder_url(name: str) -> str:
+    """mybinder.org building ``binder/`` of the main branch, JupyterLab opened on the lesson."""
+    slug = REPO_URL.split("github.com/", 1)[1]
+    return f"https://mybinder.org/v2/gh/{slug}/main?labpath=notebooks%2F{name}"
+
+
+BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
+
+
 def lesson_paths() -> list[Path]:
     return sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb"))
 
@@ -79,7 +88,7 @@ def summary_of(nb: nbformat.NotebookNode) -> str:
 
 def header_cell(name: str) -> nbformat.NotebookNode:
     badge = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-             f"({colab_url(name)})")
+             f"({colab_url(name)}) [![Binder]({BINDER_BADGE})]({binder_url(name)})")
     cell = nbformat.v4.new_markdown_cell(badge)
     cell.metadata = {"trainlab": "header", "slideshow": {"slide_type": "skip"}}
     return cell
@@ -149,8 +158,13 @@ def synced(nb: nbformat.NotebookNode, paths: list[Path], i: int,
     if paths[i].name == WELCOME:
         cells = [contents_cell(paths, titles, summaries)
                  if c.metadata.get("trainlab") == "contents" else c for c in cells]
+    old_ids = {c.metadata.get("trainlab"): c.get("id") for c in nb.cells}
     for cell in cells:
         continue_slide(cell)
+        # a regenerated cell keeps its old id: a merge then sees only the lines that changed
+        kind = cell.metadata.get("trainlab")
+        if kind in ("header", "nav", "contents") and old_ids.get(kind):
+            cell.id = old_ids[kind]
     new.cells = cells
     new.metadata["kernelspec"] = dict(KERNELSPEC)
     return new

@@ -119,3 +119,32 @@ def test_generated_setup_cell_installs_with_no_deps():
     assert '"--no-deps"' in SETUP_CODE and "colab_setup(_started)" in SETUP_CODE
     assert "--upgrade" not in SETUP_CODE
     compile(SETUP_CODE, "<setup cell>", "exec")
+
+
+def test_header_cell_has_colab_and_binder_badges():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import nbtools
+
+    src = nbtools.header_cell("06_dropout.ipynb").source
+    assert "colab.research.google.com/github/" in src and "/notebooks/06_dropout.ipynb)" in src
+    slug = nbtools.REPO_URL.split("github.com/", 1)[1]
+    assert (f"[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/"
+            f"{slug}/main?labpath=notebooks%2F06_dropout.ipynb)") in src
+
+
+def test_sync_keeps_the_ids_of_regenerated_cells():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import nbformat
+
+    import nbtools
+
+    paths = nbtools.lesson_paths()
+    nbs = [nbformat.read(p, as_version=4) for p in paths]
+    titles = [nbtools.title_of(nb, p) for nb, p in zip(nbs, paths, strict=True)]
+    summaries = [nbtools.summary_of(nb) for nb in nbs]
+    nb = nbs[1]
+    header = next(c for c in nb.cells if c.metadata.get("trainlab") == "header")
+    header.source = "an old badge"
+    new = nbtools.synced(nb, paths, 1, titles, summaries)
+    regenerated = next(c for c in new.cells if c.metadata.get("trainlab") == "header")
+    assert regenerated.id == header.id and "mybinder.org" in regenerated.source

@@ -82,6 +82,7 @@ def test_student_version_is_clean_and_opens_itself(lesson):
     assert student.metadata["trainlab_homework"]["lesson"] == lesson.stem
     header = student.cells[0]
     assert f"/blob/main/notebooks/student/{lesson.name})" in header.source
+    assert f"/main?labpath=notebooks%2Fstudent%2F{lesson.name})" in header.source  # Binder
     assert "Student version" in header.source
     assert "holds the solutions" not in text and "*Student version:*" in text
     assert f"/blob/main/notebooks/{lesson.name})" in source.cells[0].source
