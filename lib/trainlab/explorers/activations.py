@@ -18,13 +18,14 @@ from trainlab.explorers._training import (
     _train_mlp,
     _trained_problems,
 )
-from trainlab.explorers.core import Explorer, _explorer_figure, _log_slider, fmt
+from trainlab.explorers.core import Explorer, _explorer_figure, _log_slider, fmt, serves_grid
 from trainlab.style import (
     color,
     text_size,
 )
 
 
+@serves_grid
 def dead_relu_explorer(*, lr: float = 0.1, depth: int = 3, width: int = 128,
                        init: str = "kaiming_normal", steps: int = 150, n_train: int = 2000,
                        n_probe: int = 1000, seed: int = 0) -> Explorer:

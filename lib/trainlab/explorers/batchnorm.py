@@ -19,9 +19,10 @@ from trainlab.explorers._training import (
     _train_mlp,
     _trained_problems,
 )
-from trainlab.explorers.core import Explorer, _check_choice, _log_slider, fmt
+from trainlab.explorers.core import Explorer, _check_choice, _log_slider, fmt, serves_grid
 
 
+@serves_grid
 def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaiming_normal",
                 depth: int = 3, width: int = 128, steps: int = 150, n_train: int = 2000,
                 n_val: int = 500, seed: int = 0,

@@ -12,7 +12,14 @@ from matplotlib.ticker import NullFormatter
 
 from trainlab import health
 from trainlab.explorers._training import _Figures
-from trainlab.explorers.core import Cancelled, Explorer, _check_choice, _check_int, _explorer_figure
+from trainlab.explorers.core import (
+    Cancelled,
+    Explorer,
+    _check_choice,
+    _check_int,
+    _explorer_figure,
+    serves_grid,
+)
 from trainlab.style import (
     color,
     text_size,
@@ -24,6 +31,7 @@ from trainlab.style import (
 _PER_STAT_BATCHES = (2, 4, 8, 16, 32)
 
 
+@serves_grid
 def batch_groups_explorer(*, batch_per_stat: int = 2, groups: int = 10, seeds: int = 1,
                           steps: int = 150) -> Explorer:
     """Batch norm against group norm as the number of images per BN statistic shrinks

@@ -35,6 +35,8 @@ show the figure.
 from __future__ import annotations
 
 import base64
+import contextvars
+import functools
 import html
 import io
 import math
@@ -67,6 +69,27 @@ redraw's time to training between two redraws (the first segment is drawn at onc
 _LOG_READOUT = ".3"
 """d3-format of a log slider's readout: 3 significant digits, plain decimals from 1e-6 on,
 trailing zeros dropped (0.01, 0.00316, 10)."""
+
+
+_PENDING_GRID: contextvars.ContextVar[Any] = contextvars.ContextVar("trainlab_pending_grid",
+                                                                 default=None)
+
+
+def serves_grid(builder: Callable[..., Explorer]) -> Callable[..., Explorer]:
+    """Give the explorer that ``builder(**kwargs)`` makes the stored grid precomputed for these
+    arguments (:func:`trainlab.explorers.spec.grid_for`; none if there is no fresh one)."""
+
+    @functools.wraps(builder)
+    def wrapper(**kwargs: Any) -> Explorer:
+        from trainlab.explorers.spec import grid_for
+
+        token = _PENDING_GRID.set(grid_for(builder.__name__, kwargs))
+        try:
+            return builder(**kwargs)
+        finally:
+            _PENDING_GRID.reset(token)
+
+    return wrapper
 
 
 class Cancelled(Exception):
@@ -105,6 +128,10 @@ class Explorer(widgets.VBox):
         self.render = render
         self.live = live
         self.partial_draws = 0
+        self.stored = _PENDING_GRID.get()
+        """The precomputed grid this explorer serves states from (None: computes them all)."""
+        self.served = 0
+        """How many updates were served from :attr:`stored` instead of computed."""
         self._generation = 0
         self._threads: list[threading.Thread] = []
         self._lock = threading.RLock()
@@ -122,8 +149,11 @@ class Explorer(widgets.VBox):
         """The current value of every control, by name."""
         return {name: w.value for name, w in self.controls.items()}
 
+    def _stored(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        return self.stored.get(params) if self.stored is not None else None
+
     def _on_change(self, _change: dict) -> None:
-        if not self.live:
+        if not self.live or self._stored(self.values()) is not None:
             self.update()
             return
         with self._lock:
@@ -173,10 +203,14 @@ class Explorer(widgets.VBox):
 
         extra = {"report": report, "cancelled": cancelled} if self.live else {}
         try:
-            with self._compute_lock:  # a stale run stops at its next record step first
-                if cancelled():
-                    raise Cancelled
-                result = self.compute(**params, **extra)
+            result = self._stored(params)
+            if result is not None:
+                self.served += 1
+            else:
+                with self._compute_lock:  # a stale run stops at its next record step first
+                    if cancelled():
+                        raise Cancelled
+                    result = self.compute(**params, **extra)
             png = result.pop("png", None)
             if png is None:
                 png = self._draw(result)

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from trainlab import health
 from trainlab.dropout import keep_prob_seeds
 from trainlab.explorers._training import _Figures
-from trainlab.explorers.core import Cancelled, Explorer, _check_int, _explorer_figure
+from trainlab.explorers.core import Cancelled, Explorer, _check_int, _explorer_figure, serves_grid
 from trainlab.style import (
     color,
     text_size,
@@ -26,6 +26,7 @@ helps (300 scikit-learn digits, 30 % wrong labels, a 64-128-128-10 ReLU MLP, thr
 trained in half the steps (Adam 2e-3 for 250 steps of 50 instead of 1e-3 for 500)."""
 
 
+@serves_grid
 def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
                        label_noise: float = 0.3, seeds: Sequence[int] = (0, 1, 2),
                        width: int = 128, depth: int = 2, steps: int = 250,

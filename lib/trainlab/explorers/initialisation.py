@@ -35,6 +35,7 @@ from trainlab.explorers.core import (
     _LogTicks,
     fmt,
     render_png,
+    serves_grid,
 )
 from trainlab.init import WeightCache, init_forward_grid, init_forward_stats
 from trainlab.style import (
@@ -345,6 +346,7 @@ class _Prerender:
             self.pngs[(key, i, depth)] = render_png(self._figures[n].draw(res))
 
 
+@serves_grid
 def init_explorer(*, depth: int = 6, width: int = 4096, batch: int = 16,
                   schemes: Sequence[str] = DEFAULT_SCHEMES,
                   activations: Sequence[str] = ("tanh", "relu", "sigmoid", "linear", "selu"),
@@ -430,6 +432,7 @@ def init_explorer(*, depth: int = 6, width: int = 4096, batch: int = 16,
     return explorer
 
 
+@serves_grid
 def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = "relu",
                            depth: int = 3, width: int = 128, lr: float = 0.1,
                            schemes: Sequence[str] = DEFAULT_SCHEMES,

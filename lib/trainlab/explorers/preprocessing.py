@@ -20,6 +20,7 @@ from trainlab.explorers.core import (
     _log_slider,
     _LogTicks,
     fmt,
+    serves_grid,
 )
 from trainlab.style import (
     OKABE_ITO,
@@ -31,6 +32,7 @@ from trainlab.style import (
 # --------------------------------------------------------------------------------------------
 # lesson 02: offset and scale of the inputs -> the loss surface of a line fit
 # --------------------------------------------------------------------------------------------
+@serves_grid
 def preprocessing_explorer(*, offset: float = 5.0, scale: float = 1.0,
                            step_fraction: float = 0.5, steps: int = 60, n: int = 50,
                            seed: int = 0) -> Explorer:

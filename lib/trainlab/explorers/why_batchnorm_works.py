@@ -21,6 +21,7 @@ from trainlab.explorers.core import (
     _decade_label,
     _explorer_figure,
     fmt,
+    serves_grid,
 )
 from trainlab.style import (
     OKABE_ITO,
@@ -34,6 +35,7 @@ from trainlab.style import (
 _LANDSCAPE_BATCHES = (8, 16, 32, 64, 128, 256)
 
 
+@serves_grid
 def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float = 0.4,
                        steps: int = 80, probe_every: int = 16, n_etas: int = 5,
                        depth: int = 6, width: int = 100, lr: float = 0.1,
