@@ -16,7 +16,8 @@ NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
          --nbval-sanitize-with nbval-sanitize.cfg --timeout 300
 
 .PHONY: install lab test lint unit robustness nbval execute data bench sync reproduce homework \
-        slides slides-check colab-check clean grade portability claims
+        slides slides-check colab-check clean grade portability claims explorers \
+        explorers-check explorers-export
 
 install: $(STAMP)
 
@@ -54,6 +55,7 @@ test: install
 	$(MAKE) --no-print-directory lint
 	$(PY) scripts/nbtools.py check
 	$(PY) scripts/claims.py check
+	$(PY) -m trainlab.explorers check
 	$(PY) scripts/homework.py check
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
@@ -71,6 +73,19 @@ execute: install
 # every claim holds, every summary line points at one, every number in prose is printed
 claims: install
 	$(PY) scripts/claims.py check
+
+# every explorer's precomputed grid (data/explorers/*.json.gz, committed; see README)
+explorers: install
+	$(PY) -m trainlab.explorers precompute $(NAMES)
+
+# fails if a stored grid is missing or was made by other code (version, code hash)
+explorers-check: install
+	$(PY) -m trainlab.explorers check
+
+# the kernel-free viewers: EXPORT/<name>/index.html and EXPORT/index.json
+EXPORT ?= site/explorers
+explorers-export: install
+	$(PY) -m trainlab.explorers export $(EXPORT)
 
 sync: install
 	$(PY) scripts/nbtools.py sync

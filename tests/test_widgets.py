@@ -1,4 +1,4 @@
-"""Tests of trainlab.explorers (through its old name trainlab.widgets): the numbers behind each explorer, driven through its controls."""
+"""Tests of trainlab.explorers (old name trainlab.widgets): each explorer driven by its controls."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ from typing import Any
 from trainlab.explorers import *  # noqa: F403
 from trainlab.explorers import __all__  # noqa: F401
 
-_MODULES = ("core", "_training", "initialisation", "activations", "preprocessing", "batchnorm",
-            "dashboard", "why_batchnorm_works", "dropout", "beyond_batchnorm")
+_MODULES = ("core", "live", "_training", "initialisation", "activations", "preprocessing",
+            "batchnorm", "dashboard", "why_batchnorm_works", "dropout", "beyond_batchnorm")
 
 
 def __getattr__(name: str) -> Any:

@@ -21,10 +21,11 @@ from trainlab.dropout import keep_prob_data, keep_prob_run
 from trainlab.explorers.activations import dead_relu_explorer
 from trainlab.explorers.batchnorm import lr_explorer
 from trainlab.explorers.beyond_batchnorm import batch_groups_explorer
-from trainlab.explorers.core import DEFAULT_SCHEMES, Cancelled, Explorer, render_png
+from trainlab.explorers.core import DEFAULT_SCHEMES, Cancelled, render_png
 from trainlab.explorers.dashboard import training_dashboard
 from trainlab.explorers.dropout import KEEP_PROB_DEFAULTS, keep_prob_explorer
 from trainlab.explorers.initialisation import init_explorer, init_training_explorer
+from trainlab.explorers.live import Explorer
 from trainlab.explorers.preprocessing import preprocessing_explorer
 from trainlab.explorers.why_batchnorm_works import landscape_explorer
 from trainlab.init import WeightCache, init_forward_stats

@@ -18,7 +18,8 @@ from trainlab.explorers._training import (
     _train_mlp,
     _trained_problems,
 )
-from trainlab.explorers.core import Explorer, _explorer_figure, _log_slider, fmt, serves_grid
+from trainlab.explorers.core import _explorer_figure, _log_slider, fmt
+from trainlab.explorers.live import Explorer, serves_grid
 from trainlab.style import (
     color,
     text_size,

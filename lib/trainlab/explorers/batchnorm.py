@@ -19,7 +19,8 @@ from trainlab.explorers._training import (
     _train_mlp,
     _trained_problems,
 )
-from trainlab.explorers.core import Explorer, _check_choice, _log_slider, fmt, serves_grid
+from trainlab.explorers.core import _check_choice, _log_slider, fmt
+from trainlab.explorers.live import Explorer, serves_grid
 
 
 @serves_grid

@@ -14,12 +14,11 @@ from trainlab import health
 from trainlab.explorers._training import _Figures
 from trainlab.explorers.core import (
     Cancelled,
-    Explorer,
     _check_choice,
     _check_int,
     _explorer_figure,
-    serves_grid,
 )
+from trainlab.explorers.live import Explorer, serves_grid
 from trainlab.style import (
     color,
     text_size,

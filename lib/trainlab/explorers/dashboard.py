@@ -14,7 +14,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from trainlab import health
 from trainlab.data import mnist_subset
 from trainlab.explorers._training import _Figures, _trained_problems
-from trainlab.explorers.core import Cancelled, Explorer, _explorer_figure, _log_slider, fmt
+from trainlab.explorers.core import Cancelled, _explorer_figure, _log_slider, fmt
+from trainlab.explorers.live import Explorer
 from trainlab.style import (
     color,
     text_size,

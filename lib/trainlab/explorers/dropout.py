@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 from trainlab import health
 from trainlab.dropout import keep_prob_seeds
 from trainlab.explorers._training import _Figures
-from trainlab.explorers.core import Cancelled, Explorer, _check_int, _explorer_figure, serves_grid
+from trainlab.explorers.core import Cancelled, _check_int, _explorer_figure
+from trainlab.explorers.live import Explorer, serves_grid
 from trainlab.style import (
     color,
     text_size,

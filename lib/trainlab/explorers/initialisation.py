@@ -27,7 +27,6 @@ from trainlab.explorers._training import (
 )
 from trainlab.explorers.core import (
     DEFAULT_SCHEMES,
-    Explorer,
     _check_choice,
     _check_int,
     _explorer_figure,
@@ -35,8 +34,8 @@ from trainlab.explorers.core import (
     _LogTicks,
     fmt,
     render_png,
-    serves_grid,
 )
+from trainlab.explorers.live import Explorer, serves_grid
 from trainlab.init import WeightCache, init_forward_grid, init_forward_stats
 from trainlab.style import (
     OKABE_ITO,

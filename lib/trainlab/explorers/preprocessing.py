@@ -12,7 +12,6 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 from trainlab import health
 from trainlab.explorers._training import _Figures
 from trainlab.explorers.core import (
-    Explorer,
     _check_int,
     _decade_label,
     _explorer_figure,
@@ -20,8 +19,8 @@ from trainlab.explorers.core import (
     _log_slider,
     _LogTicks,
     fmt,
-    serves_grid,
 )
+from trainlab.explorers.live import Explorer, serves_grid
 from trainlab.style import (
     OKABE_ITO,
     color,

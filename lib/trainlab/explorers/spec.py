@@ -117,6 +117,10 @@ def state_key(state: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 # what a grid was computed with
 # --------------------------------------------------------------------------------------------
+_NOT_COMPUTE = ("trainlab.explorers.spec", "trainlab.explorers.export", "trainlab.explorers.live")
+"""Modules that wire, store or show results and never change one: left out of the hash."""
+
+
 def _trainlab_modules(module: Any, seen: dict[str, Any]) -> None:
     """``module`` and every trainlab module it references (imports, or the module of a
     function/class it imports), transitively."""
@@ -127,7 +131,7 @@ def _trainlab_modules(module: Any, seen: dict[str, Any]) -> None:
         target = value if inspect.ismodule(value) else inspect.getmodule(value)
         name = getattr(target, "__name__", "")
         if (target is not None and name.startswith("trainlab")
-                and not name.startswith(("trainlab.explorers.spec", "trainlab.explorers.export"))):
+                and not name.startswith(_NOT_COMPUTE)):
             _trainlab_modules(target, seen)
 
 
@@ -393,6 +397,31 @@ class Grid:
 
     def states(self) -> list[dict[str, Any]]:
         return [dict((k, v) for k, v in json.loads(key)) for key in self.doc["states"]]
+
+    @staticmethod
+    def key(state: Mapping[str, Any]) -> str:
+        return state_key(state)
+
+    def neighbours(self, state: Mapping[str, Any], steps: int = 2) -> list[dict[str, Any]]:
+        """The stored states 1..``steps`` grid steps from ``state`` along one control,
+        nearest first (the states one keypress away come first)."""
+        if not hasattr(self, "_axes"):
+            self._axes = {c["name"]: [decode(v) for v in c["grid"]]
+                          for c in self.doc["controls"]}
+        out: list[dict[str, Any]] = []
+        for d in range(1, steps + 1):
+            for name, values in self._axes.items():
+                keys = [state_key({name: v}) for v in values]
+                here = state_key({name: state[name]})
+                if here not in keys:
+                    continue
+                i = keys.index(here)
+                for j in (i - d, i + d):
+                    if 0 <= j < len(values):
+                        other = {**state, name: values[j]}
+                        if state_key(other) in self.doc["states"]:
+                            out.append(other)
+        return out
 
 
 def load(name: str, root: Path | None = None) -> Grid:

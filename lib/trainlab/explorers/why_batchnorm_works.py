@@ -15,14 +15,13 @@ from trainlab import health
 from trainlab.explorers._training import _Figures
 from trainlab.explorers.core import (
     Cancelled,
-    Explorer,
     _check_choice,
     _check_int,
     _decade_label,
     _explorer_figure,
     fmt,
-    serves_grid,
 )
+from trainlab.explorers.live import Explorer, serves_grid
 from trainlab.style import (
     OKABE_ITO,
     color,
