@@ -9,7 +9,8 @@ learner presses an arrow key), and the wall time from the assignment to the new 
 the served explorer has drawn the stored neighbours of the state shown (what it does between
 keypresses); p50 of both and their ratio are printed side by side. This is the Python side
 of the keypress latency (no browser, no websocket). Wall times depend on the machine's load:
-compare the ratio, which comes from the same run. ``python benchmarks/bench_explorer_grids.py [NAME ...]``.
+compare the ratio, which comes from the same run.
+``python benchmarks/bench_explorer_grids.py [NAME ...]``.
 """
 
 from __future__ import annotations
