@@ -189,7 +189,7 @@ def test_the_exported_viewer_redraws_the_stored_state_in_chromium(small_grid, tm
             assert key.split(",")[offset] == "2"
             image, status = data["states"][key]
             assert img.get_attribute("src") == image
-            assert tab.locator("#status").inner_text() == status
+            assert tab.locator("#status").text_content() == status
             assert tab.evaluate("document.getElementById('figure').naturalWidth") > 100
             assert tab.locator("#ctl-offset + output").inner_text() == "5.5"
             assert not errors
