@@ -78,9 +78,9 @@ claims: install
 explorers: install
 	$(PY) -m trainlab.explorers precompute $(NAMES)
 
-# fails if a stored grid is missing or was made by other code (version, code hash)
+# fails if a stored grid was made by other code (version, code hash); ARGS=--all: or is missing
 explorers-check: install
-	$(PY) -m trainlab.explorers check
+	$(PY) -m trainlab.explorers check $(ARGS)
 
 # the kernel-free viewers: EXPORT/<name>/index.html and EXPORT/index.json
 EXPORT ?= site/explorers
