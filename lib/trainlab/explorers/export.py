@@ -54,7 +54,7 @@ def _value_text(v: Any) -> str:
 def export_one(s: S.ExplorerSpec, outdir: Path, grid: S.Grid | None = None) -> dict[str, Any]:
     """Write ``outdir/<name>/`` for explorer ``s`` from its stored grid; its index entry."""
     grid = grid or S.load(s.name)
-    explorer = s.build()
+    explorer = s.build(quiet=True)
     controls = grid.doc["controls"]
     grid_values = [[S.decode(v) for v in c["grid"]] for c in controls]
     index = [{S.state_key({c["name"]: v}): i for i, v in enumerate(vals)}

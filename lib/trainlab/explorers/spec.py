@@ -250,15 +250,20 @@ class ExplorerSpec:
             out["cache"] = WeightCache(**out["cache"]["WeightCache"])
         return out
 
-    def build(self, *, attach_grid: bool = False) -> Any:
+    def build(self, *, attach_grid: bool = False, quiet: bool = False) -> Any:
         """The live explorer, as the lesson calls it (without its stored grid unless
-        ``attach_grid``)."""
+        ``attach_grid``; ``quiet``: without background work -- the init explorer's own
+        background grid -- where the builder has a ``background`` switch, for precompute and
+        export, which call ``compute``/``render`` directly)."""
         fn = getattr(self.module, self.builder.partition(":")[2])
+        kwargs = self.build_kwargs()
+        if quiet and "background" in inspect.signature(fn).parameters:
+            kwargs["background"] = False
         if attach_grid:
-            return fn(**self.build_kwargs())
+            return fn(**kwargs)
         token = _SKIP.set(True)
         try:
-            return fn(**self.build_kwargs())
+            return fn(**kwargs)
         finally:
             _SKIP.reset(token)
 
@@ -344,7 +349,7 @@ def precompute(s: ExplorerSpec, root: Path | None = None,
     """Compute every state of ``s``'s sub-grid with the explorer's own ``compute`` and store
     the results (gzip'd JSON, ``data/explorers/<name>.json.gz``)."""
     start = time.perf_counter()
-    explorer = s.build()
+    explorer = s.build(quiet=True)
     controls = s.controls(explorer)
     states = list(s.states(controls))
     stored: dict[str, Any] = {}
