@@ -29,6 +29,7 @@ import inspect
 import itertools
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -467,8 +468,9 @@ def _jsonable_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def grid_for(builder: str, kwargs: Mapping[str, Any]) -> Grid | None:
     """The fresh stored grid of the explorer that ``builder(**kwargs)`` makes, or None (no
-    spec with these arguments, no file, or a stale file: the explorer then computes)."""
-    if _SKIP.get():
+    spec with these arguments, no file, a stale file, or ``TRAINLAB_EXPLORER_GRIDS=0``: the
+    explorer then computes every state)."""
+    if _SKIP.get() or os.environ.get("TRAINLAB_EXPLORER_GRIDS") == "0":
         return None
     plain = _jsonable_kwargs(kwargs)
     for s in SPECS:
