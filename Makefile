@@ -17,7 +17,7 @@ NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
 
 .PHONY: install lab test lint unit robustness nbval execute data bench sync reproduce homework \
         slides slides-check colab-check binder-check bench-class clean grade gradescope \
-        portability claims site site-check
+        portability claims site site-check explorers explorers-check explorers-export
 
 install: $(STAMP)
 
@@ -55,6 +55,7 @@ test: install
 	$(MAKE) --no-print-directory lint
 	$(PY) scripts/nbtools.py check
 	$(PY) scripts/claims.py check
+	$(PY) -m trainlab.explorers check
 	$(PY) scripts/homework.py check
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
@@ -72,6 +73,19 @@ execute: install
 # every claim holds, every summary line points at one, every number in prose is printed
 claims: install
 	$(PY) scripts/claims.py check
+
+# every explorer's precomputed grid (data/explorers/*.json.gz, committed; see README)
+explorers: install
+	$(PY) -m trainlab.explorers precompute $(NAMES)
+
+# fails if a stored grid was made by other code (version, code hash); ARGS=--all: or is missing
+explorers-check: install
+	$(PY) -m trainlab.explorers check $(ARGS)
+
+# the kernel-free viewers: EXPORT/<name>/index.html and EXPORT/index.json
+EXPORT ?= build/explorers
+explorers-export: install
+	$(PY) -m trainlab.explorers export $(EXPORT)
 
 sync: install
 	$(PY) scripts/nbtools.py sync

@@ -1,4 +1,4 @@
-"""Tests of trainlab.widgets: the numbers behind each explorer, driven through its controls."""
+"""Tests of trainlab.explorers (old name trainlab.widgets): each explorer driven by its controls."""
 
 from __future__ import annotations
 
@@ -668,14 +668,16 @@ def test_init_explorer_serves_the_slider_neighbours_before_the_whole_grid(monkey
     """The background thread computes the scale's three neighbours on each side at the shown
     depth first and draws their figures, while the whole grid (here held back) is pending."""
     release = threading.Event()
-    real = W.init_forward_grid
+    from trainlab.explorers import initialisation as init_module
+
+    real = init_module.init_forward_grid
 
     def held(cache, scheme, scales, *args, **kwargs):
         if len(scales) > 7:
             release.wait(120)
         return real(cache, scheme, scales, *args, **kwargs)
 
-    monkeypatch.setattr(W, "init_forward_grid", held)
+    monkeypatch.setattr(init_module, "init_forward_grid", held)
     try:
         ex = W.init_explorer(depth=3, width=64, widths=(64,), max_depth=6, scale=0.01)
         key = (ex.controls["scheme"].value, 64, ex.controls["activation"].value, True)

@@ -1,0 +1,201 @@
+"""Explorers as data: finite controls, stored grids (fresh or refused), the live explorer
+serving a grid state with the same figure, and the exported kernel-free viewer in Chromium."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import importlib
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import ipywidgets  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from trainlab.explorers import spec as S  # noqa: E402
+from trainlab.explorers.export import export_one  # noqa: E402
+from trainlab.train import History  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _small_preprocessing() -> S.ExplorerSpec:
+    """The lesson's preprocessing explorer on a 3-state grid (offset 4.5, 5, 5.5)."""
+    return dataclasses.replace(S.spec("preprocessing"), grid={"offset": (4.5, 5.0, 5.5)})
+
+
+@pytest.fixture(scope="module")
+def small_grid(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grids")
+    S.precompute(_small_preprocessing(), root, log=lambda _m: None)
+    return root, S.load("preprocessing", root)
+
+
+def test_every_control_is_a_finite_list_from_end_to_end():
+    log = S.control_of("lr", ipywidgets.FloatLogSlider(value=0.1, base=10, min=-3, max=1,
+                                                        step=0.1))
+    assert (len(log.values), log.values[0], log.values[-1], log.kind) == (41, 0.001, 10.0,
+                                                                          "slider")
+    lin = S.control_of("kp", ipywidgets.FloatSlider(value=0.5, min=0.3, max=1.0, step=0.05))
+    assert lin.values[0] == 0.3 and lin.values[-1] == 1.0 and 0.35 in lin.values
+    labelled = S.control_of("noise", ipywidgets.Dropdown(options=[("0 %", 0.0), ("30 %", 0.3)],
+                                                         value=0.3))
+    assert labelled.values == (0.0, 0.3) and labelled.kind == "choice"
+    assert S.control_of("g", ipywidgets.Checkbox(value=True)).values == (False, True)
+    with pytest.raises(TypeError, match="'t'.*Text"):
+        S.control_of("t", ipywidgets.Text())
+    assert S.state_key({"x": 0.1 * 3}) == S.state_key({"x": 0.3})
+
+
+def test_a_subgrid_value_that_the_control_cannot_take_is_refused():
+    bad = dataclasses.replace(S.spec("preprocessing"), grid={"offset": (0.25,)})
+    controls = [S.control_of("offset", ipywidgets.FloatSlider(value=5, min=-10, max=10,
+                                                              step=0.5))]
+    with pytest.raises(ValueError, match=r"\[0.25\].*'offset'"):
+        list(bad.states(controls))
+    with pytest.raises(ValueError, match="unknown explorer 'nope'"):
+        S.spec("nope")
+
+
+def test_results_round_trip_as_plain_data():
+    h = History(curves=[{"step": 0, "train_loss": 2.3}], config={"lr": 0.1}, diverged=True,
+                diverged_at=7)
+    res = {"h": {"bn": h}, "arr": np.arange(6, dtype=np.float32).reshape(2, 3),
+           "seen": {(0.5, 300): (0.8, 0.1)}, "nan": float("nan"), "t": ("a", 1)}
+    back = S.decode(json.loads(json.dumps(S.encode(res))))
+    assert dataclasses.replace(back["h"]["bn"], best_value=0.0) == dataclasses.replace(
+        h, best_value=0.0) and np.isnan(back["h"]["bn"].best_value)
+    assert back["arr"].dtype == np.float32 and np.array_equal(back["arr"], res["arr"])
+    assert back["seen"] == {(0.5, 300): (0.8, 0.1)} and np.isnan(back["nan"])
+    assert back["t"] == ("a", 1)
+    with pytest.raises(TypeError, match=r"result\.f: a function"):
+        S.encode({"f": lambda: 0})
+
+
+def test_the_live_view_of_a_grid_state_is_the_figure_drawn_from_the_stored_result(small_grid):
+    _root, grid = small_grid
+    assert len(grid) == 3
+    served = _small_preprocessing().build()
+    served.stored = grid
+    computed = _small_preprocessing().build()
+    for offset in (5.5, 4.5):
+        served.controls["offset"].value = offset
+        computed.controls["offset"].value = offset
+        assert served.last_png == computed.last_png
+        assert served.output.outputs[-1]["data"]["text/plain"] == \
+            computed.output.outputs[-1]["data"]["text/plain"]
+    assert served.served == 2 and computed.served == 0
+    served.controls["offset"].value = 0.0            # off the grid: computed
+    assert served.served == 2 and served.last_result["offset"] == 0.0
+
+
+def test_a_changed_compute_function_invalidates_its_grid(tmp_path, monkeypatch, small_grid):
+    mod = tmp_path / "tl_fake_explorer.py"
+    mod.write_text(textwrap.dedent("""
+        from trainlab.style import color  # noqa: F401
+
+        def compute(x):
+            return {"y": 2 * x}
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    m = importlib.import_module("tl_fake_explorer")
+    before = S.code_hash(m)
+    mod.write_text(mod.read_text().replace("2 * x", "3 * x"))
+    importlib.invalidate_caches()
+    import linecache
+
+    linecache.checkcache(str(mod))
+    m = importlib.reload(m)
+    assert S.code_hash(m) != before
+    sys.modules.pop("tl_fake_explorer", None)
+    # the hash covers the trainlab modules the explorer's module calls
+    seen: dict = {}
+    S._trainlab_modules(S.spec("preprocessing").module, seen)
+    assert {"trainlab.health", "trainlab.explorers.core", "trainlab.style"} <= set(seen)
+    # a stored grid with another hash is refused, and the live explorer then computes
+    root, _grid = small_grid
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    doc = json.loads(gzip.decompress(S.path_of("preprocessing", root).read_bytes()))
+    doc["code_hash"] = "0" * 16
+    S.path_of("preprocessing", stale).write_bytes(gzip.compress(json.dumps(doc).encode()))
+    with pytest.raises(S.StaleGrid, match="code_hash '0000000000000000'"):
+        S.load("preprocessing", stale)
+    monkeypatch.setattr(S, "GRID_DIR", stale)
+    monkeypatch.setattr(S, "_LOADED", {})
+    assert S.grid_for("preprocessing_explorer", {}) is None
+
+
+def test_committed_grids_are_fresh_and_hold_no_errors():
+    files = sorted(S.GRID_DIR.glob("*.json.gz"))
+    assert files, "no stored grids: run `make explorers`"
+    for path in files:
+        name = path.name.removesuffix(".json.gz")
+        grid = S.load(name)            # StaleGrid if the code changed since `make explorers`
+        statuses = [json.loads(json.dumps(r.get("status"))) for r in grid.doc["states"].values()]
+        assert not any(str(st).startswith("error") for st in statuses), name
+        # the grid reaches both ends of every control it varies
+        for c in grid.doc["controls"]:
+            if len(c["grid"]) > 1 and c["kind"] == "slider" and c["grid"] == c["values"]:
+                assert c["grid"][0] == c["values"][0] and c["grid"][-1] == c["values"][-1]
+
+
+def test_a_lesson_call_gets_its_stored_grid():
+    s = S.spec("preprocessing")
+    if not S.path_of(s.name).exists():
+        pytest.skip("no stored preprocessing grid: run `make explorers`")
+    ex = s.build(attach_grid=True)
+    assert ex.stored is not None and ex.served == 1   # the opening state came from the grid
+    ex.controls["offset"].value = -10.0               # a grid extreme, served
+    assert ex.served == 2 and ex.last_result["offset"] == -10.0
+    ex.controls["step"].value = 0.3                   # off the grid: computed
+    assert ex.served == 2 and ex.last_result["step_fraction"] == pytest.approx(0.3)
+
+
+def test_the_exported_viewer_redraws_the_stored_state_in_chromium(small_grid, tmp_path):
+    root, grid = small_grid
+    entry = export_one(_small_preprocessing(), tmp_path, grid)
+    assert entry["states"] == 3 and entry["path"] == "preprocessing/index.html"
+    page = tmp_path / entry["path"]
+    text = page.read_text()
+    assert "http://" not in text and "https://" not in text
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    data = json.loads((page.parent / "data.js").read_text()
+                      .removeprefix("window.TRAINLAB_EXPLORER = ").rstrip().rstrip(";"))
+    offset = [c["name"] for c in data["controls"]].index("offset")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu"])
+        try:
+            tab = browser.new_page()
+            errors: list[str] = []
+            tab.on("pageerror", lambda e: errors.append(str(e)))
+            tab.goto(page.as_uri())
+            img = tab.locator("#figure")
+            start = img.get_attribute("data-state")
+            assert start.split(",")[offset] == "1"                  # the lesson's offset 5
+            assert tab.locator("label[for=ctl-offset]").inner_text() == "input offset"
+            tab.focus("#ctl-offset")
+            tab.keyboard.press("ArrowRight")
+            key = img.get_attribute("data-state")
+            assert key.split(",")[offset] == "2"
+            image, status = data["states"][key]
+            assert img.get_attribute("src") == image
+            assert tab.locator("#status").text_content() == status
+            assert tab.evaluate("document.getElementById('figure').naturalWidth") > 100
+            assert tab.locator("#ctl-offset + output").inner_text() == "5.5"
+            assert not errors
+        finally:
+            browser.close()
+    from trainlab.explorers.core import _status_line
+
+    stored = grid.get(grid.states()[2])
+    assert stored is not None and stored["offset"] == 5.5 and _status_line(stored) == status
