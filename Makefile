@@ -57,6 +57,7 @@ test: install
 	$(PY) scripts/claims.py check
 	$(PY) -m trainlab.explorers check
 	$(PY) scripts/homework.py check
+	$(PY) scripts/homework.py giveaways
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
 
