@@ -128,8 +128,25 @@ def _prelude(paths: dict[str, str]) -> str:
     return "".join(f"{k} = {v!r}\n" for k, v in paths.items())
 
 
+def _grab(obj: str, attr: str, name: str) -> str:
+    """Top-level code binding ``name`` to ``obj.attr`` through a class pattern: a keyword
+    pattern is no attribute access, so the audit, which refuses ``obj._private`` and
+    ``from numpy import fromfile``, does not see it."""
+    return f"match {obj}:\n    case object({attr}={name}):\n        pass\n"
+
+
+IMPORT = (_grab("(lambda: 0)", "__globals__", "g") +
+          "b = [v for k, v in g.items() if k.endswith('builtins_' + '_')][0]\n" +
+          _grab("b", "__import__", "imp"))
+"""Top-level code binding ``imp`` to the builtin ``__import__`` (the match-case route)."""
+AUDIT_CLOSED = {"from-import": "imports `_sys`"}
+"""Attacks whose route the audit now closes (it refuses importing a private name): still
+handed in, refused before they run; the same harm through another route runs in the sandbox."""
+
+
 def _attacks(paths: dict[str, str]) -> dict[str, str]:
-    """Hostile solution cells for 06 ex1, by kind (each passes today's audit on purpose)."""
+    """Hostile solution cells for 06 ex1, by kind (each but AUDIT_CLOSED passes today's audit
+    on purpose)."""
     head = _prelude(paths)
     harm = HARM.replace("\n", "\n    ")
     fn = "def dropout_forward(x, dropout_param):\n"
@@ -155,14 +172,20 @@ def _attacks(paths: dict[str, str]) -> dict[str, str]:
         "    o = imp('os')\n    " + harm + "\n    raise RuntimeError(loot)\n",
         "pickle-read_array": head + reader + fn +
         "    return np.lib.format.read_array(F(PAYLOAD), allow_pickle=True)\n",
-        "pickle-private-npyio": head + "from numpy.lib._npyio_impl import load as ld\n" +
-        reader + fn + "    return ld(F(PAYLOAD), allow_pickle=True)\n",
-        "ctypes-via-numpy": head + "from numpy._core._internal import ctypes as c\n" + fn +
+        "private-via-pattern": head + "import collections\n" +
+        _grab("collections", "_sys", "s") + fn + "    o = s.modules['os']\n" + "    " + harm +
+        "\n    raise RuntimeError(loot)\n",
+        "pickle-private-npyio": head + _grab("np.lib", "_npyio_impl", "m") +
+        _grab("m", "load", "ld") + reader + fn +
+        "    return ld(F(PAYLOAD), allow_pickle=True)\n",
+        "ctypes-via-numpy": head + _grab("np", "_core", "core") + _grab("core", "_internal", "i") +
+        _grab("i", "ctypes", "c") + fn +
         "    libc = c.CDLL(None)\n    status = libc.system(b'touch ' + CANARY.encode())\n"
         "    pids = [libc.kill(p, 9) for p in (GRADER, 1)]\n"
         "    raise RuntimeError(f'system={status} kill={pids}')\n",
-        "numpy-file-readers": head + "from numpy import fromfile\n"
-        "from numpy.ma.mrecords import openfile\nfrom numpy.ma.core import inspect\n" + fn +
+        "numpy-file-readers": head + "import numpy.ma.core\nimport numpy.ma.mrecords\n" +
+        _grab("np", "fromfile", "fromfile") + _grab("numpy.ma.mrecords", "openfile", "openfile") +
+        _grab("numpy.ma.core", "inspect", "inspect") + fn +
         "    got = []\n    for t in TARGETS:\n"
         "        for read in (lambda p: openfile(p).read(), lambda p: fromfile(p, np.uint8)"
         ".tobytes(), lambda p: ''.join(inspect.linecache.getlines(p))):\n"
@@ -170,16 +193,17 @@ def _attacks(paths: dict[str, str]) -> dict[str, str]:
         "            except BaseException as exc:\n                got.append(repr(exc))\n"
         "    raise RuntimeError(got)\n",
         "always-true-eq": "class Yes:\n    def __eq__(self, other):\n        return True\n"
-        "    def __array__(self, *a, **k):\n        return self\n" + fn + "    return Yes(), Yes()\n",
+        "    def __array__(self, *a, **k):\n        return self\n" + fn +
+        "    return Yes(), Yes()\n",
         "patch-showtraceback": "try:\n    get_ipython().showtraceback = lambda *a, **k: None\n"
         "except NameError:\n    pass\n" + fn + IDENTITY,
         "rebind-allclose": "np.allclose = lambda *a, **k: True\nnp.array_equal = np.allclose\n"
         "np.isclose = lambda *a, **k: True\n" + fn + IDENTITY,
-        "forge-results": head + "from collections import _sys\no = _sys.modules['os']\n"
+        "forge-results": head + IMPORT + "o = imp('os')\n"
         "for name in ('results.json', 'marks.csv', MARKS, RESULTS):\n    try:\n"
         "        o.write(o.open(name, 577), b'forged')\n    except BaseException:\n"
         "        pass\nprint('\\u2713 Exercise: all checks passed')\n" + fn + IDENTITY,
-        "stop-itself": "from collections import _sys\no = _sys.modules['os']\n" + fn +
+        "stop-itself": IMPORT + "o = imp('os')\n" + fn +
         "    o.kill(o.getpid(), 19)\n" + CORRECT,
         "endless-loop": fn + CORRECT + "while True:\n    pass\n",
         "4x400MB": fn + "    return [np.zeros(50_000_000) for _ in range(4)]\n",
@@ -235,8 +259,10 @@ def test_a_class_with_every_attack_is_graded_and_nothing_escapes(tmp_path, monke
             _write(_notebook({EX1: cell}), inbox / f"mallory-{kind}" / "hw.ipynb")
         before = {p: _digest(p) for p in (canary, classmate)}
         start = time.monotonic()
+        # 45 s per exercise: 06 ex5 trains the network 8 times (about 1.6 s of CPU); on a
+        # loaded machine with two graders at once that took over 10 s of wall time
         assert homework.main(["grade", str(inbox), "--out", str(out), "--workers", "2",
-                              "--timeout", "10"]) == 0
+                              "--timeout", "45"]) == 0
         took = time.monotonic() - start
         marks = (out / "marks.csv").read_text(encoding="utf-8")
         time.sleep(2)  # a daemon would rewrite marks.csv now
@@ -256,7 +282,14 @@ def test_a_class_with_every_attack_is_graded_and_nothing_escapes(tmp_path, monke
                              for p in out.rglob("*") if p.is_file())
         assert token not in everything
         results = {r["student"]: r for r in json.loads((out / "results.json").read_text())}
-        for kind in ("from-import", "match-case", "pickle-read_array", "pickle-private-npyio"):
+        for kind, why in AUDIT_CLOSED.items():
+            first = results[f"mallory-{kind}"]["questions"][0]["parts"][0]
+            assert first["status"] == "refused" and why in first["message"], (kind, first)
+        for kind in set(attacks) - set(AUDIT_CLOSED):  # the others ran, in the sandbox
+            assert all(p["status"] != "refused"
+                       for p in results[f"mallory-{kind}"]["questions"][0]["parts"]), kind
+        for kind in ("private-via-pattern", "match-case", "pickle-read_array",
+                     "pickle-private-npyio"):
             ran = results[f"mallory-{kind}"]["questions"][0]["parts"][0]["message"]
             assert "BlockingIOError" in ran and "ProcessLookupError" in ran, (kind, ran)
         shell = results["mallory-ctypes-via-numpy"]["questions"][0]["parts"][0]["message"]
@@ -342,7 +375,7 @@ def test_an_endless_loop_zeroes_only_its_exercise():
                     "    while True:\n        pass\n")
     loop_at_top = "def expected_loss(*a):\n    return 0\nwhile True:\n    pass\n"
     sub = _grade(_notebook({"06-ex2-solution": loop_in_call, "06-ex3-solution": loop_at_top},
-                           base="lesson"), timeout=6)
+                           base="lesson"), timeout=20)  # 06 ex5 trains 8 times: > 6 s loaded
     scores = _scores(sub)
     assert scores["06-ex2"] == 0 and scores["06-ex3"] == 0
     points = {q.qid: q.points for q in sub.questions if not q.manual}
