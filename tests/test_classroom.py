@@ -95,7 +95,7 @@ def test_moodle_class_duplicates_foreign_notebooks_marks_and_gradebooks(tmp_path
     into, out = tmp_path / "class", tmp_path / "graded"
     assert homework.main(["collect", str(inbox), "--into", str(into)]) == 0
     assert homework.main(["grade", str(into), "--out", str(out), "--workers", "2",
-                          "--timeout", "30"]) == 0
+                          "--timeout", "60"]) == 0    # 06 ex5 trains 8 times: slow when loaded
     printed = capsys.readouterr().out
     assert "duplicate: 101 06_dropout: graded 06_dropout_v2_final.ipynb" in printed
     assert "ignored 06_dropout_zz_copy.ipynb" in printed
@@ -111,12 +111,13 @@ def test_moodle_class_duplicates_foreign_notebooks_marks_and_gradebooks(tmp_path
     assert maxima["03_initialisation total"] == f"{full['03_initialisation'][0]:g}"
     assert float(maxima["total"]) == full["06_dropout"][0] + full["03_initialisation"][0]
     assert float(rows["101"]["06_dropout total"]) == full["06_dropout"][0]
-    assert float(rows["101"]["06-ex1"]) == 1
+    assert float(rows["101"]["06-ex1"]) == 3 == float(maxima["06-ex1"])
     assert float(rows["102"]["03_initialisation total"]) == 0
     assert rows["102"]["06_dropout total"] == ""
     assert "FullyConnectedNets.ipynb: not a notebook of this course" in rows["102"]["errors"]
-    assert re.search(r"closest: 08_capstone \(0 of \d+ grade ids, 2 of \d+ exercise functions\)",
-                     rows["102"]["errors"])
+    # affine_forward and relu_forward: lesson 01's track layers (and 08's), the first is named
+    assert re.search(r"closest: 01_activations \(0 of \d+ grade ids, 2 of \d+ exercise "
+                     r"functions\)", rows["102"]["errors"])
     assert "lab.ipynb: not a notebook of this course" in rows["103"]["errors"]
     assert not any(k.startswith("08") and v for k, v in rows["103"].items())
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -277,11 +278,18 @@ def test_gradescope_bundle_runs_in_a_simulated_autograder(tmp_path):
         assert "nbformat==" in zf.read("setup.sh").decode() and not any(
             "__pycache__" in n for n in names)
         zf.extractall(root / "source")
-    slip = "def inverted_dropout_forward(x, keep_prob, mask):\n    return x * mask\n"
+    slip = ("def dropout_forward(x, dropout_param):\n"     # forgets to divide by keep_prob
+            "    keep_prob = dropout_param['keep_prob']\n"
+            "    if dropout_param['mode'] == 'eval':\n        return x, (None, keep_prob)\n"
+            "    mask = np.random.default_rng(dropout_param.get('seed')).random(x.shape) < "
+            "keep_prob\n    return x * mask, (mask, keep_prob)\n")
     payload = _run_autograder(root, _with(_lesson("06_dropout"), "06-ex1-solution", slip))
     _valid_results(payload)
     tests = {t["number"]: t for t in payload["tests"]}
-    assert payload["score"] == 6.0 == sum(t["score"] for t in payload["tests"])
+    automatic, written = _points("06_dropout")
+    assert payload["score"] == automatic - 3 == sum(t["score"] for t in payload["tests"])
+    assert [t["score"] for t in payload["tests"] if "manual" in t.get("tags", [])] == [0.0]
+    assert sum(t["max_score"] for t in payload["tests"]) == automatic + written
     assert tests["06-ex1"]["score"] == 0 and "keep_prob" in tests["06-ex1"]["output"]
     assert "hidden case: failed" in tests["06-ex1"]["output"]
     assert "seed=3" not in tests["06-ex1"]["output"]        # a hidden case's code stays hidden
@@ -313,13 +321,21 @@ class Dropper:
     def __init__(self):
         self._cache = None
 
-    def __call__(self, x, keep_prob, mask):
-        self._cache = copy.copy(mask)
-        return x * self._cache / keep_prob
+    def __call__(self, x, keep_prob, seed):
+        self._cache = np.random.default_rng(seed).random(x.shape) < keep_prob
+        return x * copy.copy(self._cache) / keep_prob
+
+    def mask(self):
+        return self._cache
 
 
-def inverted_dropout_forward(x, keep_prob, mask):
-    return Dropper()(x, keep_prob, mask) * Scale().factor
+def dropout_forward(x, dropout_param):
+    keep_prob: float = dropout_param["keep_prob"]
+    if dropout_param["mode"] == "eval":
+        return x, (None, keep_prob)
+    drop = Dropper()
+    out = drop(x, keep_prob, dropout_param.get("seed")) * Scale().factor
+    return out, (drop.mask(), keep_prob)
 
 
 if __name__ == "__main__":
@@ -357,10 +373,13 @@ def test_the_check_cell_audits_the_whole_cell_like_the_grader(tmp_path):
     grader scores the idioms' cell in full."""
     setup = ("import numpy as np\nfrom trainlab.checks import dropout as checks\n"
              "from trainlab.checks import passed\n")
-    check = ("checks.check_dropout_forward(inverted_dropout_forward, seed=0, keep_prob=0.8)\n"
+    check = ("checks.check_dropout_layer(dropout_forward, seed=0, keep_prob=0.8)\n"
              "passed('Exercise 1')\n")
-    refused = "import sys\n\ndef inverted_dropout_forward(x, keep_prob, mask):\n" \
-              "    return x * mask / keep_prob\n"
+    refused = ("import sys\n\ndef dropout_forward(x, dropout_param):\n"
+               "    keep_prob = dropout_param['keep_prob']\n"
+               "    if dropout_param['mode'] == 'eval':\n        return x, (None, keep_prob)\n"
+               "    mask = np.random.default_rng(dropout_param['seed']).random(x.shape) < "
+               "keep_prob\n    return x * mask / keep_prob, (mask, keep_prob)\n")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in
                                          (setup, refused, check, IDIOMS, check)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
@@ -376,7 +395,7 @@ def test_the_check_cell_audits_the_whole_cell_like_the_grader(tmp_path):
     warned, clean = text(nb.cells[2]), text(nb.cells[4])
     assert "✓ Exercise 1: all checks passed" in warned
     assert "⚠ but the grader will score it 0 (it will not run that cell): the cell defining " \
-           "inverted_dropout_forward imports sys (line 1 of its cell)" in warned
+           "dropout_forward imports sys (line 1 of its cell)" in warned
     assert "To fix: rewrite that line" in warned
     assert "✓ Exercise 1: all checks passed" in clean and "⚠" not in clean
     lesson = _with(_lesson("06_dropout"), "06-ex1-solution", IDIOMS)

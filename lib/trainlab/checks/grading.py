@@ -146,7 +146,7 @@ class Lesson:
         """The other questions whose functions question ``q`` uses (its reference solution,
         the learner's cell or its checks name them), transitively, in the lesson's order.
         Their *reference* cells run before the learner's cell in ``q``'s child, so a refused
-        or failing earlier exercise costs only its own points (08 ex7 uses ex1-ex6)."""
+        or failing earlier exercise costs only its own points (08 ex7 uses ex1-ex4, ex6)."""
         owner = {f: other.qid for other in self.questions for f in other.functions}
         wanted: set[str] = set()
         todo = [learner_source, self.references.get(q.qid, ""), *(p.code for p in q.parts)]
@@ -895,24 +895,30 @@ NOT_ATTEMPTED = "still the stub: replace `raise NotImplementedError` with your c
 
 def _is_stub(source: str) -> bool:
     """True for a cell made only of functions whose body is the released stub (a docstring,
-    then ``raise NotImplementedError(...)``): graded "not attempted" without starting a child."""
+    then ``raise NotImplementedError(...)``), or of classes (08's ``FullyConnectedNet``,
+    ``Solver``) holding only a docstring and such methods: graded "not attempted" without
+    starting a child."""
     try:
         body = ast.parse(source).body
     except SyntaxError:
         return False
-    if not body:
+    return bool(body) and all(_is_stub_definition(node) for node in body)
+
+
+def _is_stub_definition(node: ast.stmt) -> bool:
+    if isinstance(node, ast.ClassDef):
+        members = node.body[1:] if ast.get_docstring(node) is not None else node.body
+        return not node.bases and not node.keywords and not node.decorator_list and \
+            bool(members) and all(isinstance(m, ast.FunctionDef) and _is_stub_definition(m)
+                                  for m in members)
+    if not isinstance(node, ast.FunctionDef) or node.decorator_list:
         return False
-    for node in body:
-        if not isinstance(node, ast.FunctionDef):
-            return False
-        stmts = node.body[1:] if ast.get_docstring(node) is not None else node.body
-        if len(stmts) != 1 or not isinstance(stmts[0], ast.Raise):
-            return False
-        exc = stmts[0].exc
-        name = exc.func if isinstance(exc, ast.Call) else exc
-        if not (isinstance(name, ast.Name) and name.id == "NotImplementedError"):
-            return False
-    return True
+    stmts = node.body[1:] if ast.get_docstring(node) is not None else node.body
+    if len(stmts) != 1 or not isinstance(stmts[0], ast.Raise):
+        return False
+    exc = stmts[0].exc
+    name = exc.func if isinstance(exc, ast.Call) else exc
+    return isinstance(name, ast.Name) and name.id == "NotImplementedError"
 
 
 def _refuse(q: Question, status: str, message: str) -> None:
