@@ -55,7 +55,7 @@ test: install
 	$(MAKE) --no-print-directory lint
 	$(PY) scripts/nbtools.py check
 	$(PY) scripts/claims.py check
-	$(PY) -m trainlab.explorers check
+	$(PY) -m trainlab.explorers check --all
 	$(PY) scripts/homework.py check
 	$(PY) scripts/homework.py giveaways
 	$(MAKE) --no-print-directory unit
