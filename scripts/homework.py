@@ -98,6 +98,7 @@ def student_url(name: str) -> str:
 def student_version(path: Path, graded: set[str]) -> nbformat.NotebookNode:
     """The student notebook of the lesson at ``path``."""
     nb = nbformat.read(path, as_version=4)
+    written = any(grading.is_written(c) for c in nb.cells)
     cells = []
     for cell in nb.cells:
         cell = nbformat.from_dict(cell)
@@ -108,8 +109,10 @@ def student_version(path: Path, graded: set[str]) -> nbformat.NotebookNode:
                 f"({student_url(path.name)}) [![Binder]({nbtools.BINDER_BADGE})]"
                 f"({nbtools.binder_url('student%2F' + path.name)})\n\n"
                 "**Student version.** Write your code where a function raises "
-                "`NotImplementedError`, run its check cell, then hand in this notebook "
-                "(any file name).")
+                "`NotImplementedError` and run its check cell"
+                + (f", write your answers in place of `{grading.WRITTEN_STUB}`" if written
+                   else "")
+                + ", then hand in this notebook (any file name).")
         elif cell.metadata.get("trainlab") == "nav":
             cell.source = re.sub(r"\]\((\d\d_[a-z_]+\.ipynb)",
                                  lambda m: "](" + (m.group(1) if Path(m.group(1)).stem in graded
