@@ -109,10 +109,10 @@ grade: install
 	    --timeout $(TIMEOUT) $(if $(LMS),--lms $(LMS),) $(if $(SECRET),--secret-file $(SECRET)) \
 	    $(if $(UNSAFE),--unsafe)
 
-# make gradescope [LESSON=06_dropout]: the Gradescope autograder zip, homework/gradescope.zip
+# make gradescope [LESSON=06_dropout] [SECRET=path/to/term-secret]: the Gradescope autograder zip, homework/gradescope.zip
 gradescope: install
 	$(PY) scripts/gradescope.py build --out homework/gradescope.zip \
-	    $(if $(LESSON),--lesson $(LESSON),)
+	    $(if $(LESSON),--lesson $(LESSON),) $(if $(SECRET),--secret-file $(SECRET))
 
 slides: install
 	$(PY) scripts/slides.py

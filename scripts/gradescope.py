@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "lib"))
 import homework  # noqa: E402
 from trainlab import data  # noqa: E402
+from trainlab.checks import grading  # noqa: E402
 
 PINNED = ("numpy", "nbformat")
 """What the grader needs besides the standard library, at the lock's versions."""
@@ -84,8 +85,10 @@ def _lesson_stems(lesson: str | None) -> list[str]:
     return [lesson] if lesson else stems
 
 
-def build(out: Path, lesson: str | None = None) -> Path:
-    """The autograder zip for ``lesson`` (every graded lesson when None)."""
+def build(out: Path, lesson: str | None = None, secret: bytes | None = None) -> Path:
+    """The autograder zip for ``lesson`` (every graded lesson when None). ``secret``: the term's
+    grading secret, stored in the zip (Gradescope keeps autograders private to the course's
+    staff) so that the hidden cases are drawn from it, as ``homework.py grade --secret-file``."""
     stems = _lesson_stems(lesson)
     out.parent.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
@@ -106,6 +109,8 @@ def build(out: Path, lesson: str | None = None) -> Path:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, text)
         zf.writestr("config.json", json.dumps({"lessons": stems, "timeout": TIMEOUT}))
+        if secret:
+            zf.writestr("secret", secret)
         for name, path in files.items():
             zf.write(path, name)
     return out
@@ -164,7 +169,17 @@ def run(root: Path) -> dict[str, Any]:
         ours = [(p, s) for p, s, _ in found if s in config["lessons"]]
         if ours:
             path, stem = max(ours, key=lambda ps: ps[0].stat().st_mtime)
-            result = homework.grade_file("student", path, float(config["timeout"]), stem=stem)
+            secret_file = root / "source" / "secret"
+            secret = homework.read_secret(secret_file) if secret_file.exists() else None
+            # Gradescope grades every submission in a fresh container of its own, which stands in
+            # for the sandbox where the container does not allow bubblewrap's namespaces.
+            why = grading.isolation.problem()
+            result = homework.grade_file("student", path, float(config["timeout"]), stem=stem,
+                                         secret=secret, unsafe=bool(why))
+            notes = [f"graded without bubblewrap inside Gradescope's own container ({why})"
+                     if why else "", "" if secret else homework.PUBLIC_CASES.removeprefix(
+                         "warning: ")]
+            result["error"] = "; ".join(filter(None, [result.get("error"), *notes]))
             if len(notebooks) > 1:
                 result["error"] = "; ".join(filter(None, [result.get("error"), (
                     f"graded {path.name}, the latest of {len(notebooks)} notebooks")]))
@@ -188,14 +203,16 @@ def main(argv: list[str]) -> int:
     b = sub.add_parser("build", help="write the autograder zip")
     b.add_argument("--out", type=Path, default=ROOT / "homework" / "gradescope.zip")
     b.add_argument("--lesson", help="the one lesson of this Gradescope assignment (default: all)")
+    b.add_argument("--secret-file", type=Path, help="the term's grading secret (else "
+                   f"${homework.SECRET_ENV}), stored in the zip: hidden cases are drawn from it")
     r = sub.add_parser("run", help="grade /autograder/submission (what run_autograder does)")
     r.add_argument("--root", type=Path,
                    default=Path(os.environ.get("GRADESCOPE_ROOT", "/autograder")))
     args = parser.parse_args(argv)
     if args.cmd == "build":
         try:
-            print(build(args.out, args.lesson))
-        except ValueError as exc:
+            print(build(args.out, args.lesson, homework.read_secret(args.secret_file)))
+        except (OSError, ValueError) as exc:
             parser.error(str(exc))
         return 0
     run(args.root)

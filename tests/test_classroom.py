@@ -431,3 +431,29 @@ def test_an_ids_table_names_students_and_its_submitted_time_picks_the_latest(tmp
     with pytest.raises(SystemExit):
         homework.main(["grade", str(inbox), "--out", str(out), "--ids", str(ids)])
     assert "needs the columns file and student (it lacks file)" in capsys.readouterr().err
+
+
+def test_gradescope_bundle_carries_the_secret_and_grades_in_a_container_without_bwrap(
+        tmp_path, monkeypatch):
+    """Gradescope's container may refuse bubblewrap's namespaces: the submission is then graded
+    in that container (one per submission), said in the output, never a traceback; a secret given
+    at build time draws the hidden cases."""
+    secret = tmp_path / "term-secret"
+    secret.write_text("s" * 32, encoding="utf-8")
+    bundle = tmp_path / "autograder.zip"
+    assert gradescope.main(["build", "--out", str(bundle), "--lesson", "06_dropout",
+                            "--secret-file", str(secret)]) == 0
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as zf:
+        assert zf.read("secret") == b"s" * 32
+        zf.extractall(root / "source")
+    _write(_lesson("06_dropout"), root / "submission" / "hw.ipynb")
+    monkeypatch.setattr(grading.isolation, "problem", lambda: "no user namespaces here")
+    payload = gradescope.run(root)
+    _valid_results(payload)
+    automatic, _ = _points("06_dropout")
+    assert payload["score"] == automatic
+    assert "without bubblewrap inside Gradescope's own container (no user namespaces here)" \
+        in payload["output"] and "public ones" not in payload["output"]
+    (root / "source" / "secret").unlink()
+    assert "hidden cases are the public ones" in gradescope.run(root)["output"]
