@@ -100,9 +100,12 @@ def _softmax_loss(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]
 def reference_loss(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray | None,
                    hidden: int, normalization: str | None = None, keep_prob: float = 1.0,
                    reg: float = 0.0, dropout_seed: int = 0,
-                   running: list[tuple[np.ndarray, np.ndarray]] | None = None) -> Any:
+                   running: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                   batch_stats: list[tuple[np.ndarray, np.ndarray]] | None = None) -> Any:
     """FullyConnectedNet's loss and gradients (train mode, y given) or scores (eval mode, y
-    None: batch norm with ``running`` = [(mean, var)] per hidden layer, no dropout)."""
+    None: batch norm with ``running`` = [(mean, var)] per hidden layer, no dropout).
+    ``batch_stats``, a list, receives batch norm's (mean, biased variance) of each hidden
+    layer's pre-activations in train mode."""
     h, caches = x, []
     for i in range(1, hidden + 1):
         a = h @ params[f"W{i}"] + params[f"b{i}"]
@@ -111,6 +114,8 @@ def reference_loss(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray |
             mu, var = running[i - 1]  # type: ignore[index]
             a = params[f"gamma{i}"] * (a - mu) / np.sqrt(var + EPS) + params[f"beta{i}"]
         elif normalization is not None:
+            if normalization == "batchnorm" and batch_stats is not None:
+                batch_stats.append((a.mean(axis=0), a.var(axis=0)))
             x_hat, inv_std = _normalise(a, 0 if normalization == "batchnorm" else 1)
             norm = (x_hat, inv_std)
             a = params[f"gamma{i}"] * x_hat + params[f"beta{i}"]
@@ -420,8 +425,10 @@ def check_fc_net(net_class: Callable[..., Any], seed: int = 0,
                  normalization: str | None = None, keep_prob: float = 1.0) -> None:
     """``FullyConnectedNet(hidden_dims, input_dim, num_classes, normalization, keep_prob, reg,
     weight_scale, init, seed, dropout_seed)``: its params (keys, shapes, initialisation), its
-    loss and gradients in train mode (dropout masks of ``dropout_seed + i`` in layer i) and its
-    scores in eval mode, against :func:`reference_loss`."""
+    loss and gradients in train mode (dropout masks of ``dropout_seed + i`` in layer i), with
+    batch norm the running averages that train-mode call left in ``bn_params`` (from zeros and
+    ones, the layer's momentum, 0.1 unless set), and its scores in eval mode, against
+    :func:`reference_loss`."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
     rng = seeded_rng(seed)
@@ -450,8 +457,9 @@ def check_fc_net(net_class: Callable[..., Any], seed: int = 0,
         elif k.startswith("gamma"):
             expect_close(v, np.ones_like(v), f"initial {k} (ones)")
     x, y = rng.normal(size=(n, d)) * 2, rng.integers(0, c, size=n)
+    stats: list[tuple[np.ndarray, np.ndarray]] = []
     loss, grads = reference_loss(params, x, y, len(hidden), normalization, keep_prob, reg,
-                                 drop_seed)
+                                 drop_seed, batch_stats=stats)
     got_loss, got_grads = result_tuple(call_student(model.loss, x.copy(), y.copy()), 2,
                                        "model.loss(X, y)")
     no_reg = reference_loss(params, x, y, len(hidden), normalization, keep_prob, 0.0,
@@ -469,6 +477,18 @@ def check_fc_net(net_class: Callable[..., Any], seed: int = 0,
         bn = model.bn_params
         running = [(np.asarray(p["running_mean"], float), np.asarray(p["running_var"], float))
                    for p in bn]
+        if len(running) != len(hidden):
+            raise ExerciseError(f"bn_params holds {len(running)} dicts for {len(hidden)} hidden "
+                                f"layers with batch norm")
+        for i, ((mean, var), (mu, var_b), p) in enumerate(zip(running, stats, bn, strict=True)):
+            m = float(p.get("momentum", 0.1))     # one train-mode call from zeros and ones
+            _overall_close(mean, m * mu, f"bn_params[{i}]['running_mean'] after one train-mode "
+                           f"loss", hints={
+                               "the model's bn_params must keep the running averages that "
+                               "batchnorm_forward updates in train mode (pass the model's own "
+                               "dicts, not copies)": np.zeros_like(mean)})
+            _overall_close(var, (1 - m) + m * var_b * n / (n - 1),
+                           f"bn_params[{i}]['running_var'] after one train-mode loss")
     x2 = rng.normal(size=(3, d))
     _overall_close(call_student(model.loss, x2.copy()),
                  reference_loss(params, x2, None, len(hidden), normalization, running=running),
