@@ -174,6 +174,50 @@ def test_gradient_check_and_solver_slips_fail(sol):
         cap_checks.check_solver(sol["Solver"], stub)
 
 
+def test_a_network_that_never_updates_its_running_averages_fails(sol):
+    """A FullyConnectedNet that hands batchnorm_forward a copy of its bn_params (running mean 0
+    and variance 1 forever) used to pass: the eval-mode check compared with the model's own,
+    stale, running averages."""
+    ns = {"np": np, "math": math}
+    for qid in ("08-ex1", "08-ex2"):
+        exec(grading.load_lesson(LESSON).references[qid], ns)  # noqa: S102
+    src = grading.load_lesson(LESSON).references["08-ex4"]
+    old = 'self.bn_params = [{"mode": "train"} for _ in self.hidden_dims]'
+    assert old in src and "self.bn_params[i - 1])" in src
+    src = src.replace(old, 'self.bn_params = [{"mode": "train", "running_mean": np.zeros(h), '
+                           '"running_var": np.ones(h)} for h in self.hidden_dims]')
+    exec(src.replace("self.bn_params[i - 1])", "dict(self.bn_params[i - 1]))"), ns)  # noqa: S102
+    for seed in (0, 6):
+        _fails(lambda seed=seed: cap_checks.check_fc_net(ns["FullyConnectedNet"], seed=seed,
+                                                         normalization="batchnorm"),
+               "running_mean.*not copies")
+    cap_checks.check_fc_net(ns["FullyConnectedNet"], seed=0, normalization="layernorm")
+
+
+def test_a_solver_that_only_fills_in_its_histories_fails(sol):
+    """train() that reports plausible histories (one loss per batch, falling; the model's own
+    validation accuracy every epoch) but never updates the parameters used to pass."""
+    class NoTraining:
+        def __init__(self, model, data, update_rule="sgd", optim_config=None, lr_decay=1.0,
+                     batch_size=100, num_epochs=10, seed=0, augment=None):
+            self.model, self.data = model, data
+            self.lr_decay, self.batch_size, self.num_epochs = lr_decay, batch_size, num_epochs
+
+        def train(self):
+            per_epoch = -(-len(self.data["X_train"]) // self.batch_size)
+            scores = self.model.loss(self.data["X_val"])
+            acc = float(np.mean(scores.argmax(axis=1) == self.data["y_val"]))
+            first = [2.0 if self.lr_decay > 0 else 1.0] * per_epoch
+            self.loss_history = first + [1.0] * (per_epoch * (self.num_epochs - 1))
+            self.val_acc_history = [acc] * self.num_epochs
+            self.best_val_acc = acc
+            return self
+
+    for seed in (0, 3, 4):
+        _fails(lambda seed=seed: cap_checks.check_solver(NoTraining, sol["FullyConnectedNet"],
+                                                         seed=seed), "did not train")
+
+
 # --------------------------------------------------------------------------------------------
 # the trained network: graded on its parameters, on a split it never saw
 # --------------------------------------------------------------------------------------------

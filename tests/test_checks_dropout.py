@@ -197,6 +197,25 @@ def test_backward_slips(kind: str, hint: str) -> None:
         chk.check_dropout_layer_backward(dropout_forward, backward)
 
 
+@pytest.mark.parametrize("kind", ["drops_all", "keeps_all"])
+def test_backward_is_checked_only_on_a_correct_forward(kind: str) -> None:
+    """A forward that drops every unit (or keeps every one) used to let a backward that never
+    touches the mask pass exercise 2 (in the grader the learner's exercise-2 cell may define
+    its own dropout_forward over the reference of exercise 1)."""
+    def forward(x, param):
+        if param["mode"] == "eval":
+            return x, 1.0
+        if kind == "drops_all":
+            return 0 * x, 0.0
+        return x / param["keep_prob"], 1.0 / param["keep_prob"]
+
+    def backward(dout, cache):
+        return dout * cache
+
+    with pytest.raises(ExerciseError, match="fix exercise 1 first"):
+        chk.check_dropout_layer_backward(forward, backward, seed=0, keep_prob=0.7)
+
+
 def _slip_loss(X: np.ndarray, y: np.ndarray, w: np.ndarray, p: float) -> float:
     return float(np.sum((y - X @ w) ** 2) + (1 - p) * np.sum(w ** 2))
 

@@ -60,6 +60,10 @@ SEEDS = (0, 1, 2)
 MAX_WIDTH, MAX_DEPTH = 1024, 6
 """The widest hidden layer and the most hidden layers a submitted network may have: room for
 any sensible MLP, none for a lookup table of the 8,000 training images."""
+TRAINED_LOSS_RATIO = 0.8
+"""check_solver: the trained model's training loss (the grader's forward pass on
+``model.params``) must be at most this fraction of the initial one. The lesson's Solver reaches
+at most 0.37 over 40 seeds; a ``train()`` that only fills in the histories stays at 1."""
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
 EPS = 1e-5
 
@@ -96,9 +100,12 @@ def _softmax_loss(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]
 def reference_loss(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray | None,
                    hidden: int, normalization: str | None = None, keep_prob: float = 1.0,
                    reg: float = 0.0, dropout_seed: int = 0,
-                   running: list[tuple[np.ndarray, np.ndarray]] | None = None) -> Any:
+                   running: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                   batch_stats: list[tuple[np.ndarray, np.ndarray]] | None = None) -> Any:
     """FullyConnectedNet's loss and gradients (train mode, y given) or scores (eval mode, y
-    None: batch norm with ``running`` = [(mean, var)] per hidden layer, no dropout)."""
+    None: batch norm with ``running`` = [(mean, var)] per hidden layer, no dropout).
+    ``batch_stats``, a list, receives batch norm's (mean, biased variance) of each hidden
+    layer's pre-activations in train mode."""
     h, caches = x, []
     for i in range(1, hidden + 1):
         a = h @ params[f"W{i}"] + params[f"b{i}"]
@@ -107,6 +114,8 @@ def reference_loss(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray |
             mu, var = running[i - 1]  # type: ignore[index]
             a = params[f"gamma{i}"] * (a - mu) / np.sqrt(var + EPS) + params[f"beta{i}"]
         elif normalization is not None:
+            if normalization == "batchnorm" and batch_stats is not None:
+                batch_stats.append((a.mean(axis=0), a.var(axis=0)))
             x_hat, inv_std = _normalise(a, 0 if normalization == "batchnorm" else 1)
             norm = (x_hat, inv_std)
             a = params[f"gamma{i}"] * x_hat + params[f"beta{i}"]
@@ -416,8 +425,10 @@ def check_fc_net(net_class: Callable[..., Any], seed: int = 0,
                  normalization: str | None = None, keep_prob: float = 1.0) -> None:
     """``FullyConnectedNet(hidden_dims, input_dim, num_classes, normalization, keep_prob, reg,
     weight_scale, init, seed, dropout_seed)``: its params (keys, shapes, initialisation), its
-    loss and gradients in train mode (dropout masks of ``dropout_seed + i`` in layer i) and its
-    scores in eval mode, against :func:`reference_loss`."""
+    loss and gradients in train mode (dropout masks of ``dropout_seed + i`` in layer i), with
+    batch norm the running averages that train-mode call left in ``bn_params`` (from zeros and
+    ones, the layer's momentum, 0.1 unless set), and its scores in eval mode, against
+    :func:`reference_loss`."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
     rng = seeded_rng(seed)
@@ -446,8 +457,9 @@ def check_fc_net(net_class: Callable[..., Any], seed: int = 0,
         elif k.startswith("gamma"):
             expect_close(v, np.ones_like(v), f"initial {k} (ones)")
     x, y = rng.normal(size=(n, d)) * 2, rng.integers(0, c, size=n)
+    stats: list[tuple[np.ndarray, np.ndarray]] = []
     loss, grads = reference_loss(params, x, y, len(hidden), normalization, keep_prob, reg,
-                                 drop_seed)
+                                 drop_seed, batch_stats=stats)
     got_loss, got_grads = result_tuple(call_student(model.loss, x.copy(), y.copy()), 2,
                                        "model.loss(X, y)")
     no_reg = reference_loss(params, x, y, len(hidden), normalization, keep_prob, 0.0,
@@ -465,6 +477,18 @@ def check_fc_net(net_class: Callable[..., Any], seed: int = 0,
         bn = model.bn_params
         running = [(np.asarray(p["running_mean"], float), np.asarray(p["running_var"], float))
                    for p in bn]
+        if len(running) != len(hidden):
+            raise ExerciseError(f"bn_params holds {len(running)} dicts for {len(hidden)} hidden "
+                                f"layers with batch norm")
+        for i, ((mean, var), (mu, var_b), p) in enumerate(zip(running, stats, bn, strict=True)):
+            m = float(p.get("momentum", 0.1))     # one train-mode call from zeros and ones
+            _overall_close(mean, m * mu, f"bn_params[{i}]['running_mean'] after one train-mode "
+                           f"loss", hints={
+                               "the model's bn_params must keep the running averages that "
+                               "batchnorm_forward updates in train mode (pass the model's own "
+                               "dicts, not copies)": np.zeros_like(mean)})
+            _overall_close(var, (1 - m) + m * var_b * n / (n - 1),
+                           f"bn_params[{i}]['running_var'] after one train-mode loss")
     x2 = rng.normal(size=(3, d))
     _overall_close(call_student(model.loss, x2.copy()),
                  reference_loss(params, x2, None, len(hidden), normalization, running=running),
@@ -541,10 +565,21 @@ def check_solver(solver_class: Callable[..., Any], net_class: Callable[..., Any]
     batch, epochs = int(rng.integers(15, 40)), 4
     model = call_student(net_class, [10], input_dim=d, num_classes=c, weight_scale=0.3,
                          seed=seed)
+    dims = [d, 10, c]
+    start = {k: v.copy() for k, v in _params_of(model, dims, None).items()}  # not a view
     solver = call_student(solver_class, model, data, update_rule="sgd",
                           optim_config={"learning_rate": 0.5}, lr_decay=0.8,
                           batch_size=batch, num_epochs=epochs, seed=seed)
     call_student(solver.train)
+    trained = _params_of(model, dims, None)
+    before = float(reference_loss(start, data["X_train"], data["y_train"], 1)[0])
+    after = float(reference_loss(trained, data["X_train"], data["y_train"], 1)[0])
+    if not after <= TRAINED_LOSS_RATIO * before:
+        raise ExerciseError(f"train() did not train the model: the training loss of "
+                            f"model.params (computed by the grader) went from {before:.4f} to "
+                            f"{after:.4f}; every epoch must update model.params with the "
+                            f"gradients of model.loss, and train() must leave the best epoch's "
+                            f"parameters in the model")
     losses, accs = list(solver.loss_history), list(solver.val_acc_history)
     per_epoch = math.ceil(100 / batch)
     if len(losses) != epochs * per_epoch:
@@ -558,7 +593,7 @@ def check_solver(solver_class: Callable[..., Any], net_class: Callable[..., Any]
         raise ExerciseError("the training loss did not fall on an easy problem: update every "
                             "parameter with its gradient (model.params[k], grads[k])")
     expect_close(float(solver.best_val_acc), max(accs), "best_val_acc (the best epoch's)")
-    scores = np.asarray(call_student(model.loss, data["X_val"]), dtype=float)
+    scores = reference_loss(trained, data["X_val"], None, 1)   # the grader's forward pass
     final = float(np.mean(scores.argmax(1) == data["y_val"]))
     expect_close(final, max(accs), "the model's validation accuracy after train() (it must "
                  "hold the best epoch's parameters)")

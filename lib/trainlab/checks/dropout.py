@@ -142,7 +142,10 @@ def check_dropout_layer_backward(forward: Callable[..., Any], backward: Callable
                                  keep_prob: float = 0.7) -> None:
     """Check the track's ``backward(dout, cache) -> dx`` with the cache of the learner's own
     ``forward(x, dropout_param)``: dx = dout * mask / keep_prob in training (the mask the
-    forward pass used, read off its output), dx = dout in eval mode."""
+    forward pass used, read off its output), dx = dout in eval mode. The forward pass must
+    pass :func:`check_dropout_layer`'s comparison first (out = x * track mask / keep_prob;
+    x in eval mode): otherwise a forward that drops everything (or nothing) would let a
+    backward without the mask pass."""
     kp = _check_keep_prob(keep_prob)
     rng, x, s = _track_input(seed, shape, kp)
     dout = rng.normal(size=x.shape)
@@ -152,6 +155,11 @@ def check_dropout_layer_backward(forward: Callable[..., Any], backward: Callable
         if out.shape != x.shape:
             raise ExerciseError(f"your dropout_forward returned shape {out.shape} for x of "
                                 f"shape {x.shape}: fix exercise 1 first")
+        want = x if mode == "eval" else reference.dropout(x, kp, _reference_mask(x.shape, kp, s))
+        if not np.allclose(out, want, rtol=1e-6, atol=1e-9):
+            raise ExerciseError(f"your dropout_forward does not pass its check yet ({mode} "
+                                f"mode): fix exercise 1 first (the backward pass is checked "
+                                f"with the cache of a correct forward pass)")
         mask = out != 0
         dout_in = dout.copy()
         dx = call_student(backward, dout_in, cache)
