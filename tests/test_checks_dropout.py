@@ -325,6 +325,56 @@ def test_training_shortcuts_fail(kind, hint) -> None:
         chk.check_train_dropout_net(_train_cheat(kind), seed=1)
 
 
+def _closed_form_cheat(kind):
+    """train_dropout_net without the training it asks for: seeded random ReLU features (Kaiming
+    scale, so they look like an initialisation) and a least-squares readout of the one-hot
+    labels, the "steps" and accuracies written to look like a run ("readout_knows_the_probe"
+    returns Kaiming-looking weights when lr = 0). "gd_from_closed_form" starts
+    honest gradient descent (full batch, no dropout) from that readout instead of from Kaiming
+    weights, and runs the honest loop otherwise."""
+    def train(data, keep_prob, steps, lr, seed, hidden=64, batch_size=50, record_every=25):
+        X, y, Xv, yv = data
+        rng = np.random.default_rng([seed, int(1000 * keep_prob)])   # dropout "matters"
+        d = X.shape[1]
+        W1 = rng.normal(0, np.sqrt(2 / d), (d, hidden))
+        b1 = np.zeros(hidden)
+        h = np.maximum(X @ W1, 0)
+        W2 = np.linalg.lstsq(np.c_[h, np.ones(len(h))], np.eye(10)[y], rcond=None)[0]
+        p = {"W1": W1, "b1": b1, "W2": W2[:-1], "b2": W2[-1]}
+        if kind == "readout_knows_the_probe" and lr == 0:     # looks like an initialisation
+            p = {"W1": W1, "b1": b1, "W2": rng.normal(0, np.sqrt(2 / hidden), (hidden, 10)),
+                 "b2": np.zeros(10)}
+        if kind == "gd_from_closed_form" and keep_prob == 1.0 and batch_size >= len(X):
+            for _ in range(steps):
+                grads = mlp_loss(p, X, y, {"mode": "train", "keep_prob": 1.0, "seed": 0})[1]
+                p = {k: v - lr * grads[k] for k, v in p.items()}
+        elif kind == "gd_from_closed_form":
+            return train_dropout_net(data, keep_prob, steps, lr, seed, hidden, batch_size,
+                                     record_every)
+        acc = float(np.mean(mlp_loss(p, Xv, None, {"mode": "eval", "keep_prob": 1})
+                            .argmax(1) == yv))
+        n = steps // record_every
+        curve = [acc * (i + 1) / n for i in range(n)]                 # a rising "curve"
+        return {"step": list(range(record_every, steps + 1, record_every)), "val_acc": curve,
+                "best_step": steps, "best": p, "last": p}
+    return train
+
+
+@pytest.mark.parametrize(("kind", "hint"), [
+    ("readout", "Kaiming normal"),
+    ("readout_knows_the_probe", "not 25 steps of plain gradient descent"),
+    ("gd_from_closed_form", "Kaiming normal")])
+def test_a_closed_form_classifier_through_a_relu_layer_fails(kind, hint) -> None:
+    """The cheat reaches the accuracy, differs with keep_prob and seed and repeats a seed: the
+    checks before the last two pass it; the replayed gradient descent and the initial weights
+    do not."""
+    cheat = _closed_form_cheat(kind)
+    with pytest.raises(ExerciseError, match=hint):
+        chk.check_train_dropout_net(cheat, seed=1)
+    with pytest.raises(ExerciseError, match=hint):
+        chk.check_train_dropout_net(cheat, seed=5, keep_prob=0.4)
+
+
 @pytest.mark.parametrize("call", [
     lambda: chk.check_dropout_layer(stub), lambda: chk.check_mlp_loss(stub),
     lambda: chk.check_dropout_layer_backward(dropout_forward, stub),

@@ -359,7 +359,12 @@ def check_train_dropout_net(fn: Callable[..., Any], seed: int = 0, keep_prob: fl
     (recomputed here with the reference network); that both keep_prob and 1.0 learn the
     digits (validation accuracy >= 0.8); that the same seed repeats the training even when the
     validation labels change (so the validation set only measures), and another seed or
-    keep_prob changes it."""
+    keep_prob changes it. Then that the loop *is* the training the exercise asks for, not a
+    classifier found another way (say a closed-form readout wired through a ReLU layer): with
+    ``lr = 0`` the returned weights are the initial ones, Kaiming normal with zero biases; and
+    with the whole training set as one batch and keep_prob 1 (a run then depends on its initial
+    weights alone), 25 steps of the grader's own gradient descent from those initial weights
+    give the student's 25-step run."""
     from trainlab.dropout import digits_split
 
     kp = _check_keep_prob(keep_prob)
@@ -370,9 +375,10 @@ def check_train_dropout_net(fn: Callable[..., Any], seed: int = 0, keep_prob: fl
     hidden, every = int(rng.choice([32, 48, 64])), 25
     name = getattr(fn, "__name__", "train_dropout_net")
 
-    def run(p: float, s: int, val_labels: np.ndarray = yv) -> dict[str, Any]:
+    def run(p: float, s: int, val_labels: np.ndarray = yv, n_steps: int = steps,
+            lr: float = 0.2, batch: int = 50) -> dict[str, Any]:
         data = (X.copy(), y.copy(), Xv.copy(), val_labels.copy())
-        got = call_student(fn, data, p, steps, 0.2, s, hidden=hidden, batch_size=50,
+        got = call_student(fn, data, p, n_steps, lr, s, hidden=hidden, batch_size=batch,
                            record_every=every)
         if not isinstance(got, dict) or not {"step", "val_acc", "best_step", "best",
                                              "last"} <= set(got):
@@ -425,3 +431,43 @@ def check_train_dropout_net(fn: Callable[..., Any], seed: int = 0, keep_prob: fl
                             "seeds) from np.random.default_rng(seed)")
     if np.array_equal(np.asarray(run(kp, s + 1)["last"]["W1"]), np.asarray(r["last"]["W1"])):
         raise ExerciseError(f"{name}: another seed gave the same weights")
+    _check_gradient_descent(run, accuracy, X, y, hidden, every, s, name)
+
+
+def _check_gradient_descent(run: Callable[..., dict[str, Any]], accuracy: Callable[..., float],
+                            X: np.ndarray, y: np.ndarray, hidden: int, every: int, seed: int,
+                            name: str) -> None:
+    """check_train_dropout_net's last two probes (see its docstring): the initial weights
+    (a run with lr = 0) and plain full-batch gradient descent, replayed by the grader."""
+    n = len(X)
+    start = run(1.0, seed, n_steps=every, lr=0.0, batch=n)["last"]
+    accuracy(start, "'last'")                                   # the shapes, with a message
+    init = {k: np.asarray(start[k], dtype=np.float64) for k in PARAM_NAMES}
+    for key, fan_in in (("W1", X.shape[1]), ("W2", hidden)):
+        ratio = float(init[key].std()) / np.sqrt(2.0 / fan_in)
+        if not (abs(float(init[key].mean())) < 0.2 * np.sqrt(2.0 / fan_in)
+                and 0.75 < ratio < 1.25):
+            raise ExerciseError(
+                f"{name}: with lr = 0 the 'last' parameters are the initial ones, and "
+                f"{key}'s have mean {float(init[key].mean()):.3g} and std "
+                f"{float(init[key].std()):.3g}: draw {key} from a Kaiming normal, "
+                f"N(0, 2 / fan_in) = N(0, {2.0 / fan_in:.3g}), with your seeded rng")
+    if np.any(init["b1"] != 0) or np.any(init["b2"] != 0):
+        raise ExerciseError(f"{name}: with lr = 0 the 'last' parameters are the initial ones, "
+                            "and their biases are not 0: start b1 and b2 at zero")
+    lr = 0.2
+    trained = run(1.0, seed, n_steps=every, lr=lr, batch=n)["last"]
+    replay = dict(init)
+    for _ in range(every):
+        grads = _mlp_reference(replay, X, y, None, 1.0)[1]
+        replay = {k: v - lr * grads[k] for k, v in replay.items()}
+    for key in PARAM_NAMES:
+        got = np.asarray(trained[key], dtype=np.float64)
+        if got.shape != replay[key].shape or not \
+                np.abs(got - replay[key]).max() <= 1e-6 * (1.0 + np.abs(replay[key]).max()):
+            raise ExerciseError(
+                f"{name}: your {every}-step run at lr {lr} is not {every} steps of plain "
+                f"gradient descent from your initial weights (the lr = 0 run's; batch_size = "
+                f"all {n} training examples, keep_prob = 1, same seed: {key} differs from the "
+                "grader's replay): update every parameter as params - lr * grads, with the "
+                "gradients of your network's loss on each mini-batch")
