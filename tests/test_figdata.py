@@ -95,3 +95,16 @@ def test_install_adds_the_record_to_a_figure_display():
     assert series["min"] == [1.0, 1.0]
     data, metadata = shell.display_formatter.format([1, 2])
     assert figdata.META_KEY not in metadata
+
+
+def test_a_diagram_is_described_by_its_drawing_function():
+    from trainlab import diagrams
+
+    f = diagrams.norm_axes_cube(groups=3)
+    record = figdata.describe(f)
+    plt.close(f)
+    group = record["panels"][3]
+    assert group["title"] == "Group norm (G = 3)" and group["series"] == []
+    assert "2 of 36 columns shaded (example 6, channels 1–2)" in group["description"]
+    text = figdata.alt_text(record, "norm axes")
+    assert "“Batch norm”: 6 examples × 6 channels" in text and "(examples 1–6, channel 1)" in text

@@ -445,6 +445,7 @@ def _record_numbers(record: dict) -> set[str]:
 
     for panel in record["panels"]:
         walk(panel["series"])
+        found.update(re.findall(r"\d+", panel.get("description", "")))
     return found
 
 

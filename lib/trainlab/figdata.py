@@ -6,9 +6,10 @@ figure in a kernel, :func:`install` (called by :func:`trainlab.setup_notebook`) 
 output's metadata under :data:`META_KEY`, what :func:`describe` reads from the figure's artists:
 per panel its title, axis labels, ranges and scales, and per plotted series its label and a short
 numeric summary (a line's first and last point, its lowest and highest; a histogram's bins and
-peak; a bar chart's bars; an image's size and value range; a scatter's extent). Numbers are kept
-to 4 significant digits, so the stored outputs do not change with a CPU's last bits; nbval
-ignores output metadata (``../shared/NBVAL-NOTES.md``), so nothing else changes.
+peak; a bar chart's bars; an image's size and value range; a scatter's extent), and, for a
+diagram, the words its drawing function left on the panel (:data:`DESCRIPTION_ATTR`). Numbers
+are kept to 4 significant digits, so the stored outputs do not change with a CPU's last bits;
+nbval ignores output metadata (``../shared/NBVAL-NOTES.md``), so nothing else changes.
 
 :func:`alt_text` turns that record into a few sentences, which the website build
 (``scripts/build_site.py``) puts on the figure's ``<img>``.
@@ -19,10 +20,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["META_KEY", "alt_text", "describe", "install"]
+__all__ = ["DESCRIPTION_ATTR", "META_KEY", "alt_text", "describe", "install"]
 
 META_KEY = "trainlab_figure"
 """The key of a figure output's metadata that holds :func:`describe`'s record."""
+
+DESCRIPTION_ATTR = "trainlab_description"
+"""An axes attribute a drawing function may set to say in words what a panel without plotted
+series shows (a diagram drawn from patches, :func:`trainlab.diagrams.norm_axes_cube`); it is
+recorded as the panel's ``description``."""
 
 MAX_SERIES = 4      # series described per panel; the rest are counted
 MAX_PANELS = 4      # panels described per figure; the rest are counted
@@ -159,13 +165,15 @@ def describe(fig: Any) -> dict:
         for im in ax.get_images():
             if (s := _image(im)):
                 series.append(s)
-        if not series and not _text(ax.title):
+        description = str(getattr(ax, DESCRIPTION_ATTR, "") or "")
+        if not series and not _text(ax.title) and not description:
             continue
         panels.append({
             "title": _text(ax.title) or _text(getattr(ax, "_left_title", None)),
             "xlabel": ax.get_xlabel().strip(), "ylabel": ax.get_ylabel().strip(),
             "xlim": [_num(v) for v in ax.get_xlim()], "ylim": [_num(v) for v in ax.get_ylim()],
-            "xscale": ax.get_xscale(), "yscale": ax.get_yscale(), "series": series})
+            "xscale": ax.get_xscale(), "yscale": ax.get_yscale(), "series": series,
+            **({"description": description} if description else {})})
     suptitle = _text(fig._suptitle) if getattr(fig, "_suptitle", None) is not None else ""
     return {"title": suptitle, "panels": panels}
 
@@ -228,6 +236,8 @@ def _panel_text(p: dict) -> str:
     more = len(p["series"]) - MAX_SERIES
     if more > 0:
         series.append(f"{more} more series")
+    if p.get("description"):
+        series.insert(0, _clip(p["description"], 240))
     text = head + (f" ({'; '.join(axes)})" if axes else "")
     return text + (": " + "; ".join(series) if series else "")
 
