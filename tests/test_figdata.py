@@ -108,3 +108,12 @@ def test_a_diagram_is_described_by_its_drawing_function():
     assert "2 of 36 columns shaded (example 6, channels 1–2)" in group["description"]
     text = figdata.alt_text(record, "norm axes")
     assert "“Batch norm”: 6 examples × 6 channels" in text and "(examples 1–6, channel 1)" in text
+
+
+def test_a_single_point_is_a_point():
+    f, ax = plt.subplots()
+    ax.plot([0.852], [-3.26], "*", label="true minimum")
+    ax.set_xlabel("slope w")
+    text = figdata.alt_text(figdata.describe(f))
+    plt.close(f)
+    assert "“true minimum” a point at slope w 0.852, y -3.26" in text, text

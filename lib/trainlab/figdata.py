@@ -189,6 +189,8 @@ def _series_text(s: dict, xlabel: str) -> str:
     name = f"“{_clip(s['label'], 40)}” " if s.get("label") else ""
     x = f"{xlabel} " if xlabel and len(xlabel) <= 20 else "x = "
     kind = s["kind"]
+    if kind == "line" and s["n"] == 1:
+        return f"{name}a point at {x}{_fmt(s['x'][0])}, y {_fmt(s['y'][0])}"
     if kind == "line":
         name = name or "a line "
         (y0, y1), (xa, xb) = s["y"], s["x"]
