@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import nbtools  # noqa: E402
 import slides  # noqa: E402
+from trainlab import figdata  # noqa: E402
 
 SITE = ROOT / "site"
 STAGE = ROOT / "build" / "site-src"
@@ -86,8 +87,24 @@ def _clean(text: str, limit: int) -> str:
 
 
 def alt_text(cell: nbformat.NotebookNode, heading: str) -> str:
-    """What a figure shows, from its cell: the section it is in, the titles and labels the cell
-    writes on it, its number of panels and the numbers the cell prints beside it."""
+    """What a cell's figure shows. From the numbers behind it when the lesson stored them
+    (``trainlab.figdata``: every figure a lesson displays carries its panels' titles, axes and
+    series summaries in its output metadata): the section it is in, then per panel its axes
+    and each series' numbers. Otherwise (a figure an explorer stored beside its widget), from
+    the cell: the section, the titles and labels the cell writes, its number of panels and the
+    numbers it prints beside it."""
+    records = [o.get("metadata", {}).get(figdata.META_KEY) for o in cell.outputs
+               if "image/png" in o.get("data", {})]
+    records = [r for r in records if isinstance(r, dict) and r.get("panels")]
+    if records:
+        texts = [figdata.alt_text(r, _clean(heading, 80)) for r in records]
+        if len(texts) == 1:
+            return texts[0]
+        return " ".join(f"Figure {k + 1} of {len(texts)}: {t}" for k, t in enumerate(texts))
+    return _alt_from_cell(cell, heading)
+
+
+def _alt_from_cell(cell: nbformat.NotebookNode, heading: str) -> str:
     panels = ""
     for out in cell.outputs:
         plain = "".join(out.get("data", {}).get("text/plain", ""))

@@ -65,6 +65,7 @@ def lab(tmp_path_factory):
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
          f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
          "--ServerApp.open_browser=False", "--allow-root",
+         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: tests/livedeck.py
          f"--LabApp.user_settings_dir={settings}"],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -426,3 +426,51 @@ def test_site_embeds_an_exported_viewer(browser, tmp_path):  # noqa: F811
         visit.close()
     finally:
         server.shutdown()
+
+
+def _record_numbers(record: dict) -> set[str]:
+    """Every number of a figdata record's series, as alt text writes it."""
+    from trainlab import figdata
+
+    found: set[str] = set()
+
+    def walk(value):
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int | float):
+            found.add(figdata._fmt(float(value)))
+        elif isinstance(value, list | dict):
+            for v in value.values() if isinstance(value, dict) else value:
+                walk(v)
+
+    for panel in record["panels"]:
+        walk(panel["series"])
+        found.update(re.findall(r"\d+", panel.get("description", "")))
+    return found
+
+
+@pytest.mark.parametrize("lesson", sorted(p.name for p in (ROOT / "notebooks").glob("0*.ipynb")))
+def test_figure_alt_text_is_written_from_the_plotted_numbers(lesson):
+    """Every figure a lesson displayed stored the numbers behind it (trainlab.figdata), and the
+    page's alt text for it states at least one of them (a figure an explorer stored beside its
+    widget, shown as "<figure>", is described from its cell instead)."""
+    import build_site
+    from trainlab import figdata
+
+    nb = build_site.site_lesson(ROOT / "notebooks" / lesson, [])
+    checked = 0
+    for cell in nb.cells:
+        images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})
+                  and "".join(o["data"].get("text/plain", "")) != "<figure>"]
+        if not images:
+            continue
+        records = [o.get("metadata", {}).get(figdata.META_KEY) for o in images]
+        assert all(records), f"{lesson}: a figure without its numbers: {cell.source[:120]!r}"
+        alt = cell.metadata["mystnb"]["image"]["alt"]
+        words = set(re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", alt))
+        numbers = set().union(*(_record_numbers(r) for r in records))
+        assert words & numbers, f"{lesson}: alt text states none of {sorted(numbers)[:8]}: {alt}"
+        assert not alt.lower().startswith(("figure 1", "figure 2", "image")), alt
+        checked += 1
+    if lesson != "08_capstone.ipynb":
+        assert checked, f"{lesson}: no figure checked"

@@ -152,4 +152,18 @@ def norm_axes_cube(methods: Sequence[str] = tuple(METHODS), *, n: int = 6, c: in
     for ax, method, mask in zip(flat, methods, masks, strict=False):
         title = METHODS[method] + (f" (G = {groups})" if method == "group" else "")
         _draw_cube(ax, mask, title, float(height))
+        ax.trainlab_description = _mask_description(mask)  # for alt text (trainlab.figdata)
     return fig
+
+
+def _span(indices: np.ndarray, noun: str) -> str:
+    first, last = int(indices.min()) + 1, int(indices.max()) + 1
+    return f"{noun} {first}" if first == last else f"{noun}s {first}–{last}"
+
+
+def _mask_description(mask: np.ndarray) -> str:
+    """What a panel shows, in words: the grid and which of its columns share statistics."""
+    rows, cols = np.nonzero(mask)
+    n, c = mask.shape
+    return (f"{n} examples × {c} channels; {int(mask.sum())} of {mask.size} columns shaded "
+            f"({_span(rows, 'example')}, {_span(cols, 'channel')}) share one mean and variance")

@@ -153,7 +153,8 @@ def setup_notebook(seed: int = 0, threads: int = 1, dtype: str = "float64") -> N
       of a float reduction can change in the last bits with the number of threads, and a busy
       machine runs many-threaded BLAS slower, not faster) and asks torch for deterministic
       algorithms;
-    - applies :func:`trainlab.style.apply_style` and inline PNG figures.
+    - applies :func:`trainlab.style.apply_style` and inline PNG figures, each displayed with
+      the numbers behind it in its output metadata (:mod:`trainlab.figdata`, for alt text).
     """
     if not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be an int >= 1, got {threads!r}")
@@ -202,6 +203,9 @@ def _inline_figures() -> None:
         return
     shell.run_line_magic("matplotlib", "inline")
     set_matplotlib_formats("png")
+    from trainlab.figdata import install
+
+    install(shell)  # each figure's numbers go into its output's metadata, for its alt text
 
 
 def progress_enabled() -> bool:
