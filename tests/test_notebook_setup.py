@@ -1,5 +1,7 @@
 """setup_notebook makes a lesson reproducible; progress bars go quiet for nbval."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -37,6 +39,25 @@ def test_setup_notebook_fixes_threads_and_style():
     assert torch.get_num_threads() == 1
     assert all(pool["num_threads"] == 1 for pool in threadpool_info())
     assert mpl.rcParams["axes.prop_cycle"].by_key()["color"][:3] == PALETTE[:3]
+
+
+def test_setup_notebook_limits_threads_of_libraries_loaded_later():
+    """scikit-learn (its own OpenMP) and SciPy (its own OpenBLAS) imported after the set-up
+    start with one thread each, not one per core."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import trainlab; trainlab.setup_notebook(seed=0, threads=1)\n"
+            "import sklearn.linear_model, scipy.linalg\n"
+            "import json; from threadpoolctl import threadpool_info\n"
+            "print(json.dumps([[p['internal_api'], p['num_threads']] for p in threadpool_info()]))")
+    env = {k: v for k, v in os.environ.items() if k not in notebook.THREAD_VARIABLES}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    pools = json.loads(out)
+    assert {api for api, _ in pools} >= {"openmp", "openblas"}, pools
+    assert all(n == 1 for _, n in pools), pools
 
 
 def test_setup_notebook_makes_lessons_run_in_float64():

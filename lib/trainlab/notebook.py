@@ -139,6 +139,11 @@ def seed_everything(seed: int) -> None:
 DTYPES = ("float64", "float32")
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""The variables by which a native library loaded after :func:`setup_notebook` learns its
+thread count."""
+
+
 def setup_notebook(seed: int = 0, threads: int = 1, dtype: str = "float64") -> None:
     """Make a lesson reproducible and give its figures the course style.
 
@@ -152,7 +157,10 @@ def setup_notebook(seed: int = 0, threads: int = 1, dtype: str = "float64") -> N
     - fixes torch's intra-op thread count and NumPy's BLAS thread pool to ``threads`` (results
       of a float reduction can change in the last bits with the number of threads, and a busy
       machine runs many-threaded BLAS slower, not faster) and asks torch for deterministic
-      algorithms;
+      algorithms. ``threadpool_limits`` reaches only the libraries loaded by then, so it also
+      sets ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS``, which a library
+      loaded later reads when it loads (scikit-learn's OpenMP and SciPy's OpenBLAS, imported by
+      a lesson after this call, otherwise start a thread per core, whose waiting burns CPU);
     - applies :func:`trainlab.style.apply_style` and inline PNG figures, each displayed with
       the numbers behind it in its output metadata (:mod:`trainlab.figdata`, for alt text).
     """
@@ -169,6 +177,8 @@ def setup_notebook(seed: int = 0, threads: int = 1, dtype: str = "float64") -> N
     torch.set_default_dtype(getattr(torch, dtype))
     torch.set_num_threads(threads)
     threadpool_limits(limits=threads)
+    for var in THREAD_VARIABLES:
+        os.environ[var] = str(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     np.set_printoptions(precision=4, suppress=True)
     apply_style()

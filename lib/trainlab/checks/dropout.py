@@ -37,7 +37,6 @@ from trainlab.checks import (
 __all__ = [
     "check_dropout_layer",
     "check_dropout_layer_backward",
-    "check_dropout_sampling",
     "check_expected_loss",
     "check_mlp_loss",
     "check_train_dropout_net",
@@ -214,44 +213,6 @@ def check_expected_loss(fn: Callable[[np.ndarray, np.ndarray, np.ndarray, float]
         "the variance of a Bernoulli(q) variable is q(1 - q), not (1 - q)":
             fit + (1 - p) * np.sum(g2w2),
     })
-
-
-def check_dropout_sampling(fn: Callable[..., Any], seed: int = 0, keep_prob: float = 0.7
-                           ) -> np.ndarray:
-    """Check ``fn(x, keep_prob, seed) -> (out, mask)``: inverted dropout that samples its own
-    boolean mask (True = keep) from ``np.random.default_rng(seed)``, keeping each unit with
-    probability keep_prob; the same seed gives the same mask, another seed another mask.
-    Returns the learner's mask."""
-    kp = _check_keep_prob(keep_prob)
-    rng = seeded_rng(seed)
-    x = rng.normal(size=(200, 50)) + 2.0
-    draw = 11 + int(rng.integers(0, 1000))
-
-    def masked(s: int) -> tuple[Any, np.ndarray]:
-        result = call_student(fn, x.copy(), kp, s)
-        if not isinstance(result, tuple | list) or len(result) != 2:
-            raise ExerciseError("dropout_forward must return (out, mask)")
-        return result[0], np.asarray(result[1])
-
-    out, mask = masked(draw)
-    if mask.shape != x.shape or mask.dtype != bool:
-        raise ExerciseError(f"dropout_forward: the mask must be a bool array of shape {x.shape},"
-                            f" got {mask.dtype} {mask.shape}")
-    kept, sd = mask.mean(), np.sqrt(kp * (1 - kp) / mask.size)
-    if abs(kept - kp) > 5 * sd:
-        hint = " (that is 1 - keep_prob: True must mean KEEP)" \
-            if abs(kept - (1 - kp)) < 5 * sd else ""
-        raise ExerciseError(f"dropout_forward kept a fraction {kept:.3f} of the units, expected "
-                            f"about keep_prob = {kp}{hint}")
-    expect_close(out, reference.dropout(x, kp, mask), "dropout_forward output", hints={
-        "inverted dropout divides the kept units by keep_prob": x * mask,
-        "divide by keep_prob, not by 1 - keep_prob": x * mask / (1 - kp)})
-    if not np.array_equal(masked(draw)[1], mask):
-        raise ExerciseError("dropout_forward gave two masks for the same seed: draw them from "
-                            "np.random.default_rng(seed)")
-    if np.array_equal(masked(draw + 1)[1], mask):
-        raise ExerciseError("dropout_forward gave the same mask for two seeds")
-    return mask
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from trainlab.checks import ExerciseError, call_student, expect_close, reference
 
 __all__ = [
     "INITS",
-    "check_conv_kaiming_init",
     "check_init_scale_sweep",
     "check_init_weights",
     "check_train_mlp",
@@ -26,12 +25,9 @@ __all__ = [
     "reference_init_weights",
     "reference_train_mlp",
     "LAYER_ACTIVATIONS",
-    "check_init_stds",
     "check_layer_stds",
     "check_leaky_kaiming_std",
-    "check_linear_stds",
     "reference_layer_stds",
-    "reference_linear_stds",
 ]
 
 LAYER_ACTIVATIONS: tuple[str, ...] = ("linear", "tanh", "relu")
@@ -60,114 +56,6 @@ def _fan_pairs(rng: np.random.Generator, count: int) -> list[tuple[int, int]]:
         if abs(fan_in - fan_out) > 10:
             pairs.append((fan_in, fan_out))
     return pairs
-
-
-# --------------------------------------------------------------------------------------------
-# Exercise 1: xavier_std(fan_in, fan_out) and kaiming_std(fan_in)
-# --------------------------------------------------------------------------------------------
-def check_init_stds(xavier_std: Callable[[int, int], float],
-                    kaiming_std: Callable[[int], float], seed: int = 0,
-                    n_cases: int = 5) -> None:
-    """Check Glorot's and He's weight standard deviations on random, non-square fans.
-
-    References: ``xavier_std(fan_in, fan_out) = sqrt(2 / (fan_in + fan_out))`` (Glorot &
-    Bengio 2010) and ``kaiming_std(fan_in) = sqrt(2 / fan_in)`` (He et al. 2015), both from
-    :func:`trainlab.init.init_std`. Raises :class:`ExerciseError` with a hint on a mismatch.
-    """
-    rng = np.random.default_rng(_check_seed(seed))
-    for fan_in, fan_out in _fan_pairs(rng, n_cases):
-        got = _scalar(call_student(xavier_std, fan_in, fan_out),
-                      f"xavier_std({fan_in}, {fan_out})")
-        expected = reference.xavier_std(fan_in, fan_out)
-        expect_close(got, expected, f"xavier_std({fan_in}, {fan_out})", hints={
-            "you returned the variance 2 / (fan_in + fan_out); the weights need its square "
-            "root (a standard deviation)": expected**2,
-            "that is the 1/fan_in variant (LeCun / the lecture's shortcut); Glorot & Bengio "
-            "average the two fans: Var(W) = 2 / (fan_in + fan_out)": 1 / np.sqrt(fan_in),
-            "that uses fan_out only; Glorot & Bengio average the two fans: "
-            "Var(W) = 2 / (fan_in + fan_out)": 1 / np.sqrt(fan_out),
-            "the 2 belongs in the numerator: Var(W) = 2 / (fan_in + fan_out)":
-                np.sqrt(1 / (2 * (fan_in + fan_out))),
-            "that is 1 / (fan_in + fan_out), the 2 is missing": np.sqrt(1 / (fan_in + fan_out)),
-        })
-    for fan_in, _fan_out in _fan_pairs(rng, n_cases):
-        got = _scalar(call_student(kaiming_std, fan_in), f"kaiming_std({fan_in})")
-        expected = reference.kaiming_std(fan_in)
-        expect_close(got, expected, f"kaiming_std({fan_in})", hints={
-            "you returned the variance 2 / fan_in; the weights need its square root":
-                expected**2,
-            "the ReLU factor 2 is missing: ReLU zeroes half of its input, so Var(W) must be "
-            "2 / fan_in, not 1 / fan_in": 1 / np.sqrt(fan_in),
-            "the 2 goes inside the square root: std = sqrt(2 / fan_in), not 2 / sqrt(fan_in)":
-                2 / np.sqrt(fan_in),
-            "the 2 belongs in the numerator: Var(W) = 2 / fan_in, not 1 / (2 fan_in)":
-                np.sqrt(1 / (2 * fan_in)),
-        })
-
-
-# --------------------------------------------------------------------------------------------
-# Exercise 2: predicted std after each of L linear layers
-# --------------------------------------------------------------------------------------------
-def reference_linear_stds(std_x: float, fan_ins: Sequence[int],
-                          weight_stds: Sequence[float]) -> np.ndarray:
-    """Predicted std of the output of each layer of a deep *linear* net, shape ``(L,)``.
-
-    Layer l computes ``z_l = W_l z_{l-1}`` with independent zero-mean weights of std
-    ``sigma_l`` and ``fan_ins[l]`` inputs, so ``Var(z_l) = fan_in_l sigma_l^2 Var(z_{l-1})``
-    and ``std(z_l) = std_x * prod_{k <= l} sqrt(fan_in_k) sigma_k``.
-    """
-    fan_arr = np.asarray(fan_ins, dtype=np.float64)
-    sig_arr = np.asarray(weight_stds, dtype=np.float64)
-    if fan_arr.ndim != 1 or fan_arr.shape != sig_arr.shape or fan_arr.size == 0:
-        raise ValueError(f"fan_ins and weight_stds must be 1-D of the same non-zero length, "
-                         f"got shapes {fan_arr.shape} and {sig_arr.shape}")
-    if std_x < 0 or np.any(fan_arr < 1) or np.any(sig_arr < 0):
-        raise ValueError("std_x and weight_stds must be >= 0 and fan_ins >= 1, got "
-                         f"std_x={std_x}, fan_ins={fan_ins}, weight_stds={weight_stds}")
-    return std_x * np.cumprod(np.sqrt(fan_arr) * sig_arr)
-
-
-def _linear_case(rng: np.random.Generator) -> tuple[float, list[int], list[float]]:
-    depth = int(rng.integers(3, 9))
-    fan_ins = [int(v) for v in rng.integers(8, 1024, size=depth)]
-    weight_stds = [float(rng.uniform(0.5, 1.6) / np.sqrt(n)) for n in fan_ins]
-    return float(rng.uniform(0.5, 3.0)), fan_ins, weight_stds
-
-
-def check_linear_stds(predict_linear_stds: Callable[..., Any], seed: int = 0,
-                      n_cases: int = 4) -> None:
-    """Check ``predict_linear_stds(std_x, fan_ins, weight_stds) -> (L,)`` on random nets.
-
-    Reference: :func:`reference_linear_stds`. Hints for the variances instead of the stds,
-    ``fan_in`` without its square root, one factor per layer instead of the running product,
-    and the input's std included as an extra first entry.
-    """
-    rng = np.random.default_rng(_check_seed(seed))
-    for _ in range(n_cases):
-        std_x, fan_ins, weight_stds = _linear_case(rng)
-        expected = reference_linear_stds(std_x, fan_ins, weight_stds)
-        got = np.asarray(call_student(predict_linear_stds, std_x, list(fan_ins),
-                                      list(weight_stds)), dtype=np.float64)
-        what = f"predict_linear_stds for a {len(fan_ins)}-layer net"
-        if got.shape == (len(fan_ins) + 1,):
-            raise ExerciseError(f"{what}: expected {len(fan_ins)} values (one per layer), got "
-                                f"{got.size}. Hint: leave out the input's own std")
-        if got.shape == ():
-            raise ExerciseError(f"{what}: expected {len(fan_ins)} values (one per layer), got "
-                                "a single number. Hint: return the std after every layer")
-        fans = np.asarray(fan_ins, dtype=np.float64)
-        sigmas = np.asarray(weight_stds)
-        expect_close(got, expected, what, hints={
-            "these are variances; take the square root (std, not Var)": expected**2,
-            "each layer multiplies the std by sqrt(fan_in) * sigma; you used fan_in * sigma":
-                std_x * np.cumprod(fans * sigmas),
-            "each layer multiplies the std by sqrt(fan_in) * sigma, not fan_in * sigma^2":
-                std_x * np.cumprod(fans * sigmas**2),
-            "the factors multiply up: layer l's std is the product over ALL layers up to l":
-                std_x * np.sqrt(fans) * sigmas,
-            "start from std_x: the input's std multiplies every layer's prediction":
-                np.cumprod(np.sqrt(fans) * sigmas),
-        })
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,40 +174,6 @@ def check_leaky_kaiming_std(leaky_kaiming_std: Callable[[int, float], float], se
             "that uses fan_out; Kaiming's forward rule uses fan_in":
                 np.sqrt(2 / ((1 + a**2) * fan_out)),
         })
-
-
-# --------------------------------------------------------------------------------------------
-# Exercise 5: Kaiming initialisation of a convolution
-# --------------------------------------------------------------------------------------------
-def check_conv_kaiming_init(conv_kaiming_init: Callable[..., Any], seed: int = 0) -> None:
-    """Check ``conv_kaiming_init(out_channels, in_channels, kernel_size, seed) -> w`` of shape
-    (C_out, C_in, k, k) (torch's layout), zero-mean normal weights for a conv layer followed by
-    ReLU, whose fan-in is C_in * k * k. The std is tested on a large layer within 3 %."""
-    rng = np.random.default_rng(_check_seed(seed))
-    c_out, c_in, k = int(rng.integers(60, 90)), int(rng.integers(20, 40)), 3
-    draw = int(rng.integers(0, 10_000))
-    w = np.asarray(call_student(conv_kaiming_init, c_out, c_in, k, draw), dtype=np.float64)
-    if w.shape != (c_out, c_in, k, k):
-        raise ExerciseError(f"conv_kaiming_init: expected shape {(c_out, c_in, k, k)}, got "
-                            f"{w.shape}")
-    expected = reference.kaiming_std(c_in * k * k)
-    got = float(w.std())
-    if abs(w.mean()) > 5 * expected / np.sqrt(w.size):
-        raise ExerciseError(f"conv_kaiming_init: the weights have mean {w.mean():.3g}, expected 0")
-    if abs(got / expected - 1) > 0.03:
-        slips = {"the fan-in of a convolution is C_in * k * k, not C_in":
-                 reference.kaiming_std(c_in),
-                 "the fan-in counts the inputs of one output unit: C_in * k * k, not C_out * k * k":
-                     reference.kaiming_std(c_out * k * k),
-                 "the ReLU factor 2 is missing": np.sqrt(1 / (c_in * k * k)),
-                 "you used the variance as the std": expected**2}
-        hint = next((f". Hint: {h}" for h, v in slips.items() if abs(got / v - 1) < 0.03), "")
-        raise ExerciseError(f"conv_kaiming_init: weight std {got:.4g}, expected about "
-                            f"{expected:.4g}{hint}")
-    again = np.asarray(call_student(conv_kaiming_init, c_out, c_in, k, draw))
-    if not np.array_equal(again, w):
-        raise ExerciseError("conv_kaiming_init: the same seed must give the same weights; use "
-                            "np.random.default_rng(seed)")
 
 
 # --------------------------------------------------------------------------------------------
