@@ -169,9 +169,11 @@ state. 03 holds the init explorer, the init-training explorer and a dashboard; 0
 learning-rate explorer and a dashboard; 01 the dead-ReLU explorer; 00 the welcome's init
 explorer."""
 
-PRESSES = 5
-"""Keypresses timed per explorer right after Run All (a live explorer's run is cancelled by
-the next press; the first new image counts)."""
+PRESSES = 4
+"""Keypresses (left arrow) timed per explorer right after Run All (a live explorer's run is
+cancelled by the next press; the first new image counts). Every slider above has at least 4
+values left of the lesson's (keep_prob 0.5 -> 0.3, GN groups 10 -> 1): a press at a slider's
+end changes nothing and would wait out the 120 s timeout."""
 
 
 def _wait_for_new_src(image, previous: str | None, timeout_s: float) -> str | None:
