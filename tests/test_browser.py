@@ -1,13 +1,17 @@
 """The widgets in a real browser: JupyterLab in headless Chromium driven by playwright.
 
 Starts JupyterLab on 127.0.0.1 with a token on a copy of the lessons, runs every cell through
-the Run menu, moves an explorer's slider with the keyboard, and checks that the plot changed
-and that no error output appeared. Screenshots go to ``test-artifacts/``. The server is
-stopped by its own process id.
+the Run menu, moves a slider of every explorer with the keyboard, and checks that the plot
+changed and that no error output appeared. The time from each keypress to the explorer's new
+image in the DOM is recorded per explorer (``test-artifacts/latency-<explorer>.json``, p50 and
+max printed; not asserted: speed is a figure, see ``benchmarks/bench_explorer_latency.py`` for
+grid-served against recomputed). Screenshots go to ``test-artifacts/``. The server is stopped
+by its own process id.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -41,26 +45,24 @@ def _require_chromium() -> None:
 
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab server on a copy of notebooks/ (so autosave never touches the repo)."""
-    _require_chromium()
-    root = tmp_path_factory.mktemp("lab")
-    for nb in (ROOT / "notebooks").glob("*.ipynb"):
-        shutil.copy(nb, root / nb.name)
+@contextlib.contextmanager
+def jupyter_lab(root: Path, env_extra: dict[str, str] | None = None):
+    """A JupyterLab server on ``root`` (a folder holding copies of lessons; no windowing, so
+    off-screen widgets exist in the DOM; no news pop-up), yielding ``{"base", "token", "root"}``
+    and stopped by its own process id. ``env_extra``: more environment for the server and its
+    kernels (``TRAINLAB_EXPLORER_GRIDS=0``: explorers compute every state)."""
     port, token = free_port(), secrets.token_hex(16)
-    # Render every cell (no windowing), so off-screen widgets exist in the DOM; no news pop-up.
     settings = root / ".settings"
-    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True, exist_ok=True)
     (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings") \
         .write_text('{"windowingMode": "none"}')
-    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True, exist_ok=True)
     (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings") \
         .write_text('{"fetchNews": "false", "checkForUpdates": false}')
     env = {**os.environ, "TRAINLAB_NO_PROGRESS": "1", "JUPYTER_CONFIG_DIR": str(root / ".cfg"),
-           "JUPYTER_RUNTIME_DIR": str(root / ".run")}
+           "JUPYTER_RUNTIME_DIR": str(root / ".run"), **(env_extra or {})}
     env.pop("MPLBACKEND", None)
-    log = open(root / "jupyter.log", "w")  # noqa: SIM115 - closed in the teardown
+    log = open(root / "jupyter.log", "w")  # noqa: SIM115 - closed in the finally
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
          f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
@@ -70,22 +72,37 @@ def lab(tmp_path_factory):
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.flush()
-            stop_process_group(proc)
-            pytest.fail("JupyterLab did not start:\n" + (root / "jupyter.log").read_text()[-3000:])
-        time.sleep(0.5)
-    yield {"base": base, "token": token, "root": root}
-    stop_process_group(proc)
-    log.close()
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                raise RuntimeError("JupyterLab did not start:\n" +
+                                   (root / "jupyter.log").read_text()[-3000:])
+            time.sleep(0.5)
+        yield {"base": base, "token": token, "root": root}
+    finally:
+        stop_process_group(proc)
+        log.close()
 
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a copy of notebooks/ (so autosave never touches the repo)."""
+    _require_chromium()
+    root = tmp_path_factory.mktemp("lab")
+    for nb in (ROOT / "notebooks").glob("*.ipynb"):
+        shutil.copy(nb, root / nb.name)
+    try:
+        with jupyter_lab(root) as server:
+            yield server
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -134,16 +151,30 @@ def _assert_no_errors(page) -> None:
     assert tracebacks.count() == 0
 
 
-CASES = [("03_initialisation.ipynb", (("scale", 0), ("learning rate", 0), ("learning rate", 1))),
-         ("06_dropout.ipynb", (("keep_prob", 0),)),
-         ("04_batchnorm.ipynb", (("learning rate", 0), ("learning rate", 1))),
-         ("01_activations.ipynb", (("learning rate", 0),)),
-         ("02_preprocessing.ipynb", (("input offset", 0),)),
-         ("05_why_batchnorm_works.ipynb", (("probe η_max", 0),)),
-         ("07_beyond_batchnorm.ipynb", (("GN groups G", 0),))]
-"""Every explorer of every lesson, as (lesson, ((slider label, which of the sliders so
-labelled), ...)): 03 holds the init explorer, the init-training explorer and the training
-dashboard; 04 the learning-rate explorer and the dashboard; 01 the dead-ReLU explorer."""
+CASES = [("03_initialisation.ipynb", (("init", "scale", 0), ("init-training", "scale", 1),
+                                       ("init-training-lr", "learning rate", 0),
+                                       ("dashboard-03", "learning rate", 1))),
+         ("06_dropout.ipynb", (("keep-prob", "keep_prob", 0),)),
+         ("04_batchnorm.ipynb", (("lr", "learning rate", 0), ("dashboard-04", "learning rate", 1))),
+         ("01_activations.ipynb", (("dead-relu", "learning rate", 0),)),
+         ("02_preprocessing.ipynb", (("preprocessing", "input offset", 0),)),
+         ("05_why_batchnorm_works.ipynb", (("landscape", "probe η_max", 0),)),
+         ("07_beyond_batchnorm.ipynb", (("batch-groups", "GN groups G", 0),)),
+         ("00_welcome.ipynb", (("init-welcome", "scale", 0),))]
+"""Every explorer of every lesson, as (lesson, ((explorer, slider label, which of the sliders
+so labelled), ...)), in the order they appear: the explorer's name is its grid's
+(:data:`trainlab.explorers.spec.SPECS`) where the slider moves along its stored grid (every
+value of that control is stored, at the lesson's other values), else a name of its own: the
+init-training explorer's learning rate and the training dashboards (03, 04) compute every
+state. 03 holds the init explorer, the init-training explorer and a dashboard; 04 the
+learning-rate explorer and a dashboard; 01 the dead-ReLU explorer; 00 the welcome's init
+explorer."""
+
+PRESSES = 4
+"""Keypresses (left arrow) timed per explorer right after Run All (a live explorer's run is
+cancelled by the next press; the first new image counts). Every slider above has at least 4
+values left of the lesson's (keep_prob 0.5 -> 0.3, GN groups 10 -> 1): a press at a slider's
+end changes nothing and would wait out the 120 s timeout."""
 
 
 def _wait_for_new_src(image, previous: str | None, timeout_s: float) -> str | None:
@@ -185,26 +216,49 @@ def _press_latencies(page, image, key: str, presses: int) -> list[float]:
     return latencies
 
 
-def _record_latency(stem: str, control: str, phases: dict[str, list[float]]) -> None:
-    """Keypress-to-new-figure latencies (s) by phase into test-artifacts/latency-<lesson>.json
-    and the test log: a measurement for the report, not a pass/fail criterion (timings vary by
-    machine load)."""
+def latency_summary(latencies: list[float]) -> dict:
+    """Latencies (s) as sorted milliseconds with their p50 (the middle sample) and max."""
+    ms = sorted(1e3 * t for t in latencies)
+    return {"latencies_ms": ms, "p50_ms": ms[len(ms) // 2], "max_ms": ms[-1]}
+
+
+def _record_latency(explorer: str, lesson: str, control: str,
+                    phases: dict[str, list[float]]) -> dict:
+    """Keypress-to-new-figure latencies (s) by phase into
+    test-artifacts/latency-<explorer>.json and the test log: a measurement for the report, not
+    a pass/fail criterion (timings vary by machine load)."""
     import json
 
-    summary: dict = {"lesson": stem, "control": control}
+    from trainlab.explorers.spec import SPECS
+
+    summary: dict = {"explorer": explorer, "lesson": lesson, "control": control,
+                     "served_from_grid": explorer in {s.name for s in SPECS}}
     for phase, latencies in phases.items():
-        ms = sorted(1e3 * t for t in latencies)
-        summary[phase] = {"latencies_ms": ms, "p50_ms": ms[len(ms) // 2]}
-        print(f"keypress to new figure, {stem} / {control}, {phase}: " +
-              ", ".join(f"{t:.0f} ms" for t in ms))
-    (ARTIFACTS / f"latency-{stem}.json").write_text(json.dumps(summary, indent=1))
+        summary[phase] = latency_summary(latencies)
+        print(f"keypress to new figure, {explorer} ({lesson}) / {control}, {phase}: p50 "
+              f"{summary[phase]['p50_ms']:.0f} ms, max {summary[phase]['max_ms']:.0f} ms "
+              f"({', '.join(f'{t:.0f}' for t in summary[phase]['latencies_ms'])} ms)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"latency-{explorer}.json").write_text(json.dumps(summary, indent=1))
+    return summary
 
 
-WARM_AFTER_S = {"03_initialisation": 25.0}
-"""Lessons whose explorer does background work after its first draw (the init explorer: the
-scale grid, then every scale's figure, about 15 s on a 2-core machine): the test also times
+WARM_AFTER_S = {"init": 25.0}
+"""Explorers that do background work after their first draw (the init explorer: the scale
+grid, then every scale's figure, about 15 s on a 2-core machine): the test also times
 presses made this long after the first ones, the latency a lecturer sees after talking over
 the first figure."""
+
+
+def open_and_run_all(browser, lab: dict, notebook: str):
+    """A new page with ``notebook`` opened in ``lab`` and every cell run (Run All Cells)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{lab['base']}/lab/tree/{notebook}?reset&token={lab['token']}")
+    _run_all(page)
+    news = page.get_by_role("button", name="No", exact=True)
+    if news.count():
+        news.first.click()
+    return page
 
 
 @pytest.mark.parametrize("notebook, sliders", CASES)
@@ -212,39 +266,42 @@ def test_slider_moved_with_keyboard_redraws_the_plot(lab, browser, notebook, sli
     if not (lab["root"] / notebook).exists():
         pytest.fail(f"notebooks/{notebook} is missing")
     ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{lab['base']}/lab/tree/{notebook}?reset&token={lab['token']}")
-    _run_all(page)
-    news = page.get_by_role("button", name="No", exact=True)
-    if news.count():
-        news.first.click()
+    page = open_and_run_all(browser, lab, notebook)
     stem = Path(notebook).stem
-    for k, (slider_label, nth) in enumerate(sliders):
-        name = stem if k == 0 else f"{stem}-{k + 1}"
-        _move_and_check(page, name, slider_label, nth, warm=k == 0)
+    for explorer, slider_label, nth in sliders:
+        _move_and_check(page, stem, explorer, slider_label, nth)
     _assert_no_errors(page)
     assert page.locator(".widget-output", has_text="error:").count() == 0
     page.close()
 
 
-def _move_and_check(page, name: str, slider_label: str, nth: int, warm: bool) -> None:
-    """Press the slider's left arrow three times, record the latencies, and check that the
-    explorer's figure changed once its run settled."""
+def press_and_time(page, slider_label: str, nth: int, presses: int = PRESSES,
+                   key: str = "ArrowLeft"):
+    """Focus the ``nth`` slider labelled ``slider_label`` and time ``presses`` presses of
+    ``key`` to the explorer's next new image; returns (latencies in s, the image, its src
+    before the first press)."""
     slider, image = _explorer_image(page, slider_label, nth)
     image.wait_for(timeout=120_000)
     image.scroll_into_view_if_needed()
     before = image.get_attribute("src")
-    page.screenshot(path=str(ARTIFACTS / f"{name}-before.png"))
     slider.locator(".noUi-handle").first.focus()
-    phases = {"right after Run All": _press_latencies(page, image, "ArrowLeft", 3)}
-    if warm and name in WARM_AFTER_S:
-        time.sleep(WARM_AFTER_S[name])
-        phases[f"{WARM_AFTER_S[name]:.0f} s later"] = _press_latencies(page, image,
-                                                                      "ArrowRight", 5)
-    _record_latency(name, slider_label, phases)
+    return _press_latencies(page, image, key, presses), image, before
+
+
+def _move_and_check(page, stem: str, explorer: str, slider_label: str, nth: int) -> None:
+    """Press the slider's left arrow :data:`PRESSES` times, record the latencies, and check
+    that the explorer's figure changed once its run settled."""
+    page.screenshot(path=str(ARTIFACTS / f"{explorer}-before.png"))
+    latencies, image, before = press_and_time(page, slider_label, nth)
+    phases = {"right after Run All": latencies}
+    if explorer in WARM_AFTER_S:
+        time.sleep(WARM_AFTER_S[explorer])
+        phases[f"{WARM_AFTER_S[explorer]:.0f} s later"] = _press_latencies(page, image,
+                                                                          "ArrowRight", 5)
+    _record_latency(explorer, stem, slider_label, phases)
     after = _settled_src(image, before, timeout_s=180)
-    page.screenshot(path=str(ARTIFACTS / f"{name}-after.png"))
-    assert after != before, f"the plot of {name} did not change after moving {slider_label}"
+    page.screenshot(path=str(ARTIFACTS / f"{explorer}-after.png"))
+    assert after != before, f"the plot of {explorer} did not change after moving {slider_label}"
 
 
 def test_slide_deck_renders_in_chromium(browser, tmp_path):

@@ -199,3 +199,41 @@ def test_the_exported_viewer_redraws_the_stored_state_in_chromium(small_grid, tm
 
     stored = grid.get(grid.states()[2])
     assert stored is not None and stored["offset"] == 5.5 and _status_line(stored) == status
+
+
+def test_keep_prob_figure_is_the_same_whatever_order_the_states_are_visited():
+    """The keep_prob explorer's figure and numbers are a function of the state alone: two
+    explorers visiting the same states in opposite orders (each state computed first in one
+    and after the other in the other, as the grid's precompute computes them one after the
+    other) show identical PNGs and data, also after a detour through another setting."""
+    from trainlab.explorers import keep_prob_explorer
+
+    kw = {"steps": 12, "record_every": 4, "n_train": 100, "train_sizes": (100,),
+          "width": 32, "widths": (32,)}
+    states = [0.5, 0.7]
+
+    def visit(order):
+        ex = keep_prob_explorer(keep_prob=order[0], **kw)
+        shown = {order[0]: (ex.last_png, ex.last_result)}
+        for kp in order[1:]:
+            ex.controls["keep_prob"].value = kp
+            ex.wait()
+            shown[kp] = (ex.last_png, ex.last_result)
+        ex.controls["label_noise"].value = 0.0     # another setting and back
+        ex.wait()
+        ex.controls["label_noise"].value = 0.3
+        ex.wait()
+        shown["back"] = (ex.last_png, ex.last_result)
+        return shown
+
+    forward, backward = visit(states), visit(states[::-1])
+    for kp in states:
+        (png_a, res_a), (png_b, res_b) = forward[kp], backward[kp]
+        assert png_a is not None and png_a == png_b, f"keep_prob {kp}: the figures differ"
+        assert res_a["status"] == res_b["status"] and not res_a["status"].startswith("error")
+        np.testing.assert_array_equal(res_a["val_acc"], res_b["val_acc"])
+        np.testing.assert_array_equal(res_a["reference"]["val_acc"],
+                                      res_b["reference"]["val_acc"])
+        assert res_a["summary"] == res_b["summary"]
+    assert forward[0.5][0] != forward[0.7][0]
+    assert forward["back"][0] == forward[0.7][0] and backward["back"][0] == backward[0.5][0]

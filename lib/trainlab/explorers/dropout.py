@@ -51,13 +51,16 @@ def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
     trains. There, dropout raises the validation accuracy by about ten points (Srivastava et
     al. 2014: dropout pays off where a network can memorise what it should not).
 
-    The figure: validation accuracy against the step (mean ± sd over the seeds) of the current
-    ``keep_prob`` and of ``keep_prob = 1`` (no dropout; trained after the current value the
-    first time a setting is visited), and the final validation accuracy (mean, error bar ± sd)
-    of every ``keep_prob`` visited at the current setting (kept, so going back is instant).
+    The figure, a function of the current state alone (the same whichever states were visited
+    before, so a figure served from the stored grid equals the one computed live): validation
+    accuracy against the step (mean ± sd over the seeds) of the current ``keep_prob`` and of
+    ``keep_prob = 1`` (no dropout; trained after the current value the first time a setting is
+    computed), and the final validation accuracy of both, each seed a dot and the mean ± sd an
+    error bar, with the gap between the means. Results are cached by state (``keep_prob``, the
+    setting), so going back to a value is instant; the cache never changes a figure.
     ``last_result``: what :func:`~trainlab.dropout.keep_prob_seeds` returns, ``reference`` (the
-    same for ``keep_prob = 1``), ``seen`` (keep_prob -> (mean, sd)) and ``status`` (diverged,
-    or chance accuracy of the mean over seeds: :func:`_keep_prob_status`). Raises
+    same for ``keep_prob = 1``) and ``status`` (diverged, or chance accuracy of the mean over
+    seeds: :func:`_keep_prob_status`). Raises
     ValueError for ``keep_prob`` outside [0.3, 1], fewer than 3 seeds, or a ``width``,
     ``depth`` or ``steps`` below 1.
     """
@@ -111,8 +114,7 @@ def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
                 part = dict(shown) if shown is not None else {
                     "partial": True, "keep_prob": kp_now, "runs": list(latest.values()),
                     "step": steps_i, "reference": seen.get((1.0, *setting))}
-                part.update(seen=_accuracy_seen(seen, setting), progress=progress,
-                            summary=f"keep_prob {kp:.2f}: {progress}…")
+                part.update(progress=progress, summary=f"keep_prob {kp:.2f}: {progress}…")
                 report(part)
             return on_record
 
@@ -120,8 +122,7 @@ def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
         if (1.0, *setting) not in seen:
             shown = {**res, "reference": None}
             measure(1.0, setting, live("no-dropout reference", 1.0, shown))
-        res["reference"] = seen.get((1.0, *setting))
-        res["seen"] = _accuracy_seen(seen, setting)
+        res["reference"] = seen[(1.0, *setting)]
         res["summary"] = (f"keep_prob {kp:.2f} (torch p = {1 - kp:.2f}): validation accuracy "
                           f"{res['acc_mean']:.2f} ± {res['acc_sd']:.2f} over {len(seeds)} seeds")
         if kp != 1.0:
@@ -130,8 +131,6 @@ def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
         res["status"] = _keep_prob_status(res)
         return res
 
-    if keep_prob != 1.0:
-        measure(1.0, (n_train, label_noise, width, steps))
     figures = _Figures()
     return Explorer(controls, compute, lambda res: _keep_prob_figure(figures, res),
                     title="Dropout on few, noisy labels: validation accuracy", live=True)
@@ -148,19 +147,16 @@ def _keep_prob_status(res: dict[str, Any]) -> str:
                                                "validation accuracy (mean over seeds)"))
 
 
-def _accuracy_seen(seen: dict[tuple, dict[str, Any]], setting: tuple) -> dict[float, tuple]:
-    return {k[0]: (v["acc_mean"], v["acc_sd"]) for k, v in sorted(seen.items())
-            if k[1:] == setting}
-
-
 def _keep_prob_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
     """Validation accuracy against the step (mean ± sd over seeds; each seed's curve while
-    training) and the final accuracy of every keep_prob visited."""
+    training) and the final accuracy of the current keep_prob and of no dropout, on the same
+    accuracy scale (a function of ``res`` alone)."""
     def build() -> tuple[Figure, list[Any]]:
         fig = _explorer_figure(0.4)
         grid = fig.add_gridspec(1, 2, width_ratios=(1.3, 1.0), wspace=0.3, left=0.08,
                                 right=0.98, top=0.84, bottom=0.16)
-        return fig, [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])]
+        ax_curve = fig.add_subplot(grid[0, 0])
+        return fig, [ax_curve, fig.add_subplot(grid[0, 1], sharey=ax_curve)]
 
     fig, (ax_curve, ax_kp) = figures.get(("keep_prob",), build)
     ref = res.get("reference")
@@ -177,8 +173,8 @@ def _keep_prob_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
     ax_curve.set_ylim(0, 1)
     ax_curve.set_xlabel("training step", fontsize=text_size("label"))
     ax_curve.set_ylabel("validation accuracy", fontsize=text_size("label"))
-    ax_curve.legend(fontsize=text_size(), loc="lower right")
-    _draw_gaps(ax_kp, res)
+    ax_curve.legend(fontsize=text_size(), loc="best")
+    _draw_finals(ax_kp, res)
     for ax in (ax_curve, ax_kp):
         ax.tick_params(labelsize=text_size())
     fig.suptitle(res["summary"], fontsize=text_size("title"))
@@ -191,20 +187,28 @@ def _band(ax: Any, steps: np.ndarray, runs: np.ndarray, col: str, ls: str, label
     ax.fill_between(steps, mean - sd, mean + sd, color=col, alpha=0.2, lw=0)
 
 
-def _draw_gaps(ax: Any, res: dict[str, Any]) -> None:
-    """Final validation accuracy (mean ± sd over seeds) of every keep_prob visited."""
-    ax.set_xlim(0.27, 1.03)
-    ax.set_xlabel("keep_prob (values visited)", fontsize=text_size("label"))
-    ax.set_ylabel("final validation accuracy", fontsize=text_size("label"))
-    if not res["seen"]:
-        return
-    kps = np.array(list(res["seen"]))
-    stats = np.array(list(res["seen"].values()))
-    ax.errorbar(kps, stats[:, 0], yerr=stats[:, 1], fmt="o-", color=color(2), capsize=4,
-                label="mean ± sd over seeds")
-    if not res.get("partial"):
-        ax.plot([res["keep_prob"]], [res["acc_mean"]], "o", ms=13, mfc="none",
-                color="black", label="current")
-    lo = float(np.min(stats[:, 0] - stats[:, 1]))
-    ax.set_ylim(max(0.0, lo - 0.05), min(1.0, float(np.max(stats.sum(axis=1)))) + 0.03)
-    ax.legend(fontsize=text_size(), loc="lower center")
+def _draw_finals(ax: Any, res: dict[str, Any]) -> None:
+    """Final validation accuracy of the current ``keep_prob`` and of no dropout: each seed a
+    dot, mean ± sd an error bar, and the gap between the means (none yet while training)."""
+    ax.set_title("final validation accuracy", fontsize=text_size("label"))
+    runs = [(f"keep_prob\n{res['keep_prob']:.2f}", color(0), res)]
+    ref = res.get("reference")
+    if ref is not None and res["keep_prob"] != 1.0:
+        runs.append(("no dropout\n(1.00)", color(1), ref))
+    means = []
+    for x, (_, col, run) in enumerate(runs):
+        if run.get("partial"):  # still training: no final accuracy yet
+            means.append(None)
+            continue
+        finals = np.asarray(run["val_acc"])[:, -1]
+        ax.plot(np.full(finals.size, x) + np.linspace(-0.08, 0.08, finals.size), finals, "o",
+                color=col, alpha=0.6, ms=5)
+        ax.errorbar([x + 0.22], [finals.mean()], yerr=[finals.std()], fmt="s", color=col,
+                    capsize=4, ms=6)
+        means.append(float(finals.mean()))
+    if len(means) == 2 and None not in means:
+        gap = means[0] - means[1]
+        ax.annotate(f"keep_prob − no dropout: {100 * gap:+.1f} points", xy=(0.5, 0.04),
+                    xycoords="axes fraction", ha="center", fontsize=text_size())
+    ax.set_xticks(range(len(runs)), [r[0] for r in runs])
+    ax.set_xlim(-0.5, 1.5)

@@ -187,6 +187,39 @@ def _valley_floor(ax: Any, run: dict[str, Any], wlim: tuple[float, float],
     ax.set_ylim(*blim)
 
 
+_LEGEND_PLACES = ("upper right", "upper left", "lower left", "lower right", "center right",
+                  "center left")
+
+
+def _legend_off_data(ax: Any, **kwargs: Any) -> None:
+    """The axes' legend in the first of :data:`_LEGEND_PLACES` whose box holds the fewest
+    points of the panel's lines (dense lines count every vertex; a line of two points is
+    sampled along its length): matplotlib's ``"best"`` put (b)'s legend on the valley floor."""
+    renderer = ax.figure.canvas.get_renderer()
+    ax.apply_aspect()     # the box the panel will be drawn in (equal units for (b))
+    points = []
+    for line in ax.lines:
+        xy = np.asarray(line.get_xydata(), dtype=np.float64)
+        if len(xy) == 2:
+            xy = xy[0] + np.linspace(0.0, 1.0, 50)[:, None] * (xy[1] - xy[0])
+        points.append(ax.transData.transform(xy[np.isfinite(xy).all(axis=1)]))
+    pts = np.concatenate(points) if points else np.zeros((0, 2))
+    box = ax.get_window_extent(renderer)
+    pts = pts[(pts[:, 0] >= box.x0) & (pts[:, 0] <= box.x1) & (pts[:, 1] >= box.y0)
+              & (pts[:, 1] <= box.y1)]
+    best, fewest = _LEGEND_PLACES[0], None
+    for place in _LEGEND_PLACES:
+        legend = ax.legend(loc=place, **kwargs)
+        ext = legend.get_window_extent(renderer)
+        inside = int(np.sum((pts[:, 0] >= ext.x0) & (pts[:, 0] <= ext.x1)
+                            & (pts[:, 1] >= ext.y0) & (pts[:, 1] <= ext.y1)))
+        if fewest is None or inside < fewest:
+            best, fewest = place, inside
+        if inside == 0:
+            break
+    ax.legend(loc=best, **kwargs)
+
+
 def _preprocessing_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
     from trainlab.plots import loss_surface
     from trainlab.preprocess import line_fit_loss
@@ -204,13 +237,15 @@ def _preprocessing_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
         w_t, b_t = run["path"][-1]
         ax_d.plot(xs, w_t * xs + b_t, "--", color=OKABE_ITO["vermillion"],
                   label=f"after {res['steps']} GD steps")
-    ax_d.set_ylim(float(y.min()) - 1.0, float(y.max()) + 1.5)
+    span = float(y.max() - y.min())     # headroom above the data for the 3-line legend
+    ax_d.set_ylim(float(y.min()) - 1.0, float(y.max()) + 0.75 * span + 1.0)
     ax_d.xaxis.set_major_locator(MaxNLocator(nbins=4))
     ax_d.set_xlabel(f"input x = {fmt(res['offset'])} + {fmt(res['scale'])} u",
                     fontsize=text_size("label"))
     ax_d.set_ylabel("target y", fontsize=text_size("label"))
     ax_d.set_title("(a) data and fitted lines", fontsize=text_size("title"))
-    ax_d.legend(fontsize=text_size(), loc="upper left")
+    # on the side away from the data (the x axis runs from the data to the origin)
+    ax_d.legend(fontsize=text_size(), loc="upper right" if res["offset"] < 0 else "upper left")
     wlim, blim = _equal_aspect_box(*_weight_box(run), ax_c)
     losses, path = run["losses"], run["path"]
     out = np.flatnonzero(~(losses <= 100 * losses[0]))
@@ -227,8 +262,8 @@ def _preprocessing_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
     ax_c.set_title(f"(b) log10 L(w, b): κ = {_kappa(run['condition_number'])}",
                    fontsize=text_size("title"))
     _valley_floor(ax_c, run, wlim, blim)
-    ax_c.legend(fontsize=text_size(), loc="best", framealpha=0.85, handlelength=1.2,
-                borderpad=0.3, labelspacing=0.25)
+    _legend_off_data(ax_c, fontsize=text_size(), framealpha=0.85, handlelength=1.2,
+                     borderpad=0.3, labelspacing=0.25)
     ax_c.xaxis.label.set_fontsize(text_size("label"))
     ax_c.yaxis.label.set_fontsize(text_size("label"))
     ax_c.xaxis.set_major_locator(MaxNLocator(nbins=5))
@@ -258,7 +293,7 @@ def _preprocessing_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
     ax_l.set_ylabel("excess loss L - L*", fontsize=text_size("label"))
     ax_l.set_title(f"(c) step η = {res['step_fraction']:.2f} × 2/λ_max",
                    fontsize=text_size("title"))
-    ax_l.legend(fontsize=text_size(), loc="lower left")
+    _legend_off_data(ax_l, fontsize=text_size())
     for ax in (ax_d, ax_c, ax_l):
         ax.tick_params(labelsize=text_size())
     fig.suptitle(res["summary"] + ("" if res["status"] == "ok" else f"\n{res['status']}"),

@@ -328,7 +328,8 @@ SPECS: tuple[ExplorerSpec, ...] = (
                  "every batch per statistic and number of groups, one seed"),
 )
 """The lessons' explorers that have a grid. The training dashboard (03, 04) trains a model the
-lesson passes in (any ``model_fn``), so it has no grid and always trains live."""
+lesson passes in (any ``model_fn``), so it has no grid and always trains live (why, with the
+numbers: :mod:`trainlab.explorers.dashboard`)."""
 
 
 def spec(name: str) -> ExplorerSpec:

@@ -1,0 +1,88 @@
+"""Keypress -> new figure in JupyterLab + Chromium, per explorer: served from its stored grid
+against the recompute path, from the same run.
+
+The browser side of ``bench_explorer_grids.py``: for each of two JupyterLab servers on copies
+of the lessons -- one as the lessons run (``served``: every explorer built with its lesson's
+arguments serves its grid states from ``data/explorers/``), one with
+``TRAINLAB_EXPLORER_GRIDS=0`` (``recompute``: every state computed and, for the training
+explorers, trained, as before the grids) -- each lesson is run with Run All Cells, then every
+explorer's grid slider (:data:`test_browser.CASES`) is pressed ``PRESSES`` times with the left
+arrow right away, and the time from each keypress to the explorer's new ``<img>`` in the DOM
+is taken (a live explorer's first new image, the "training…" curves, counts, as in the browser
+test). p50 of both, their ratio, and the max are printed side by side; the samples go to
+``test-artifacts/latency-bench.json``. Explorers without a grid (the training dashboards, the
+init-training explorer's learning rate) are left out: both servers compute them.
+
+Wall times depend on the machine's load: compare the ratio, whose two sides come from the same
+run, one lesson after the other. Needs Debian's chromium (``/usr/bin/chromium``) and
+playwright's Python package; takes about two Run Alls of every lesson with an explorer
+(``python benchmarks/bench_explorer_latency.py [LESSON_STEM ...]``, e.g. ``06_dropout``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+import test_browser as TB  # noqa: E402
+from trainlab.explorers.spec import SPECS  # noqa: E402
+
+MODES = {"served": {}, "recompute": {"TRAINLAB_EXPLORER_GRIDS": "0"}}
+
+
+def _measure(mode: str, env: dict[str, str], cases: list[tuple]) -> dict[str, list[float]]:
+    from playwright.sync_api import sync_playwright
+
+    gridded = {s.name for s in SPECS}
+    out: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for notebook, _sliders in cases:
+            shutil.copy(TB.ROOT / "notebooks" / notebook, root / notebook)
+        with TB.jupyter_lab(root, env) as lab, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(TB.CHROMIUM),
+                                        args=TB.CHROMIUM_ARGS)
+            try:
+                for notebook, sliders in cases:
+                    page = TB.open_and_run_all(browser, lab, notebook)
+                    for explorer, label, nth in sliders:
+                        if explorer not in gridded:
+                            continue
+                        out[explorer], _image, _before = TB.press_and_time(page, label, nth)
+                        p50 = TB.latency_summary(out[explorer])["p50_ms"]
+                        print(f"  {mode:9} {explorer:14} p50 {p50:7.0f} ms", flush=True)
+                    page.close()
+            finally:
+                browser.close()
+    return out
+
+
+def run(lessons: list[str] | None = None) -> dict[str, Any]:
+    if not TB.CHROMIUM.exists():
+        print(f"skipped: {TB.CHROMIUM} is missing (apt-get install -y chromium)")
+        return {}
+    cases = [c for c in TB.CASES if not lessons or Path(c[0]).stem in lessons]
+    samples = {mode: _measure(mode, env, cases) for mode, env in MODES.items()}
+    results: dict[str, Any] = {}
+    print(f"{'explorer':15} {'served p50 ms':>14} {'recompute p50 ms':>17} {'ratio':>7} "
+          f"{'served max ms':>14} {'recompute max ms':>17}")
+    for explorer in samples["served"]:
+        a = TB.latency_summary(samples["served"][explorer])
+        b = TB.latency_summary(samples["recompute"][explorer])
+        results[explorer] = {"served": a, "recompute": b, "ratio": b["p50_ms"] / a["p50_ms"]}
+        print(f"{explorer:15} {a['p50_ms']:14.0f} {b['p50_ms']:17.0f} "
+              f"{results[explorer]['ratio']:7.1f} {a['max_ms']:14.0f} {b['max_ms']:17.0f}")
+    TB.ARTIFACTS.mkdir(exist_ok=True)
+    (TB.ARTIFACTS / "latency-bench.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    run(sys.argv[1:] or None)
