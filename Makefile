@@ -11,6 +11,12 @@ export PYTHONHASHSEED := 0
 # A kernel started with MPLBACKEND=Agg would show no inline figures: never pass it on.
 unexport MPLBACKEND
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
+# Processes at once for make unit, nbval, portability and colab-check: one per core, at most 4
+# (CI has 2 and 60 minutes). unit and nbval spread test files over pytest-xdist workers, each
+# file whole on one worker (--dist loadfile: a lesson's cells in order in one kernel, a module's
+# fixtures built once). JOBS=1 runs everything in one process, as before.
+JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
+XDIST = $(if $(filter-out 0 1,$(JOBS)),-n $(JOBS) --dist loadfile,)
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL := $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
          --nbval-sanitize-with nbval-sanitize.cfg --timeout 300
@@ -38,7 +44,7 @@ lint: install
 	$(VENV)/bin/ruff check lib tests benchmarks scripts
 
 unit: install
-	$(PY) -m pytest -p no:cacheprovider -m "not twice" tests/
+	$(PY) -m pytest -p no:cacheprovider $(XDIST) -m "not twice" tests/
 
 robustness: install
 	$(PY) -m pytest -p no:cacheprovider -m twice tests/
@@ -47,7 +53,7 @@ robustness: install
 FIGLOG := test-artifacts/figcheck.jsonl
 nbval: install
 	@mkdir -p test-artifacts && rm -f $(FIGLOG)
-	TRAINLAB_FIGCHECK_LOG=$(abspath $(FIGLOG)) $(NBVAL) $(NOTEBOOKS)
+	TRAINLAB_FIGCHECK_LOG=$(abspath $(FIGLOG)) $(NBVAL) $(XDIST) $(NOTEBOOKS)
 	$(PY) scripts/figcheck.py $(FIGLOG)
 
 test: install
@@ -65,7 +71,7 @@ test: install
 # OPENBLAS_CORETYPE=Sandybridge, NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4" and all four together:
 # the stored outputs must not depend on the CPU's float kernels.
 portability: install
-	$(PY) scripts/portability.py $(if $(CONFIG),--config $(CONFIG),)
+	$(PY) scripts/portability.py --jobs $(JOBS) $(if $(CONFIG),--config $(CONFIG),)
 
 execute: install
 	$(PY) scripts/nbtools.py sync
@@ -124,7 +130,7 @@ slides-check: install
 # the lessons and widget tests on Colab's versions (scripts/colab-runtime.json: Colab's Python
 # and runtime list), installed as the Colab set-up cell does
 colab-check: install
-	$(PY) scripts/colab_check.py
+	$(PY) scripts/colab_check.py --jobs $(JOBS)
 
 # Binder without Docker: repo2docker --no-build resolves binder/, and binder/'s install commands
 # in a new venv give a kernel that runs lesson 00

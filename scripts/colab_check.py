@@ -2,6 +2,7 @@
 
     python scripts/colab_check.py            # what `make colab-check` runs
     python scripts/colab_check.py --rebuild  # rebuild the cached venv first
+    python scripts/colab_check.py --jobs 1   # lessons and widget tests one at a time
 
 1. A venv ``.colab-venv/`` on Colab's Python (``major.minor``) with Colab's versions of the
    packages trainlab cares about, both read from ``scripts/colab-runtime.json`` (Colab's runtime
@@ -19,7 +20,9 @@
    versions differ from the lock, so printed digits may too) and must raise no error, with
    ``TRAINLAB_STRICT_CLAIMS=1`` so that a claim whose verdict is false there raises
    (:mod:`trainlab.claims`: digits may differ, conclusions may not), and no explorer may show
-   an ``error:`` status; then the widget tests run there under pytest.
+   an ``error:`` status; the widget tests run there under pytest. Lessons and widget test
+   files are independent processes, run ``--jobs`` at a time (default: one per core, at most
+   2; each lesson's kernel uses one thread), the widget tests first (the longest).
 4. No package installed in step 1 may have changed version, and every pin must still hold.
 
 Exit status 0 when all of that holds; prints the measured times.
@@ -37,7 +40,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,17 +248,39 @@ print(f"{path.rsplit('/', 1)[-1]:<36} {time.perf_counter() - start:6.1f} s", flu
 """
 
 
-def execute_lessons() -> float:
+def checks() -> list[tuple[str, list[str], dict[str, str] | None]]:
+    """(name, command, environment) of every check that runs in the venv: each widget test
+    file under pytest (first: they take longest) and each lesson executed by :data:`EXECUTE`
+    in the simulated Colab's environment."""
+    widget = [(f"widget tests {test}", [_py(), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                       "-o", "addopts=", test], None) for test in WIDGET_TESTS]
     env = colab_env()
+    lessons = [(path.name, [_py(), "-c", EXECUTE, str(path), str(path.parent)], env)
+               for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    return widget + lessons
+
+
+def run_checks(jobs: int) -> tuple[float, list[str]]:
+    """Every check of :func:`checks`, ``jobs`` at a time, each one's output printed whole when
+    it ends; returns the wall time and the names of those that failed."""
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
+    lock = threading.Lock()
+
+    def run(check: tuple[str, list[str], dict[str, str] | None]) -> str | None:
+        name, cmd, env = check
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, check=False)
+        with lock:
+            print(proc.stdout, end="" if proc.stdout.endswith("\n") or not proc.stdout else "\n")
+            if proc.returncode:
+                print(f"colab-check: FAIL {name} (exit status {proc.returncode})")
+        return name if proc.returncode else None
+
     start = time.perf_counter()
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        _run([_py(), "-c", EXECUTE, str(path), str(path.parent)], env=env)
-    return time.perf_counter() - start
-
-
-def widget_tests() -> None:
-    _run([_py(), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-          *WIDGET_TESTS], cwd=ROOT)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        failed = [name for name in pool.map(run, checks()) if name]
+    return time.perf_counter() - start, failed
 
 
 def changed_packages(base: dict[str, str], now: dict[str, str]) -> list[str]:
@@ -265,7 +292,11 @@ def changed_packages(base: dict[str, str], now: dict[str, str]) -> list[str]:
 def main(argv: list[str]) -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--rebuild", action="store_true", help="rebuild the cached venv")
+    args.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                      help="lessons and widget test files run at once (default: %(default)s)")
     opts = args.parse_args(argv)
+    if opts.jobs < 1:
+        args.error(f"--jobs must be >= 1, got {opts.jobs}")
     sys.stdout.reconfigure(line_buffering=True)  # in order with pip's output in CI logs
     total = time.perf_counter()
     built = build_venv(opts.rebuild)
@@ -288,8 +319,10 @@ def main(argv: list[str]) -> int:
     if cpu > SETUP_LIMIT_S:
         print(f"colab-check: FAIL set-up cell used {cpu:.1f} s CPU > {SETUP_LIMIT_S:.0f} s")
         return 1
-    lessons_s = execute_lessons()
-    widget_tests()
+    checks_s, failed = run_checks(opts.jobs)
+    if failed:
+        print(f"colab-check: FAIL {len(failed)} check(s): {', '.join(failed)}")
+        return 1
     now = _freeze()
     changed = changed_packages(base, now)
     pins = [f"{k}=={v} but {now.get(k)}" for k, v in COLAB_PINS.items()
@@ -298,7 +331,8 @@ def main(argv: list[str]) -> int:
         print("colab-check: FAIL pip changed installed packages: " + "; ".join(changed + pins))
         return 1
     added = sorted(set(now) - set(base))
-    print(f"colab-check: lessons {lessons_s:.0f} s; added {', '.join(added)}; "
+    print(f"colab-check: lessons and widget tests {checks_s:.0f} s ({opts.jobs} at a time); "
+          f"added {', '.join(added)}; "
           f"no installed package changed; total {time.perf_counter() - total:.0f} s")
     return 0
 

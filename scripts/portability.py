@@ -15,6 +15,11 @@ computed it. Usage::
 
     python scripts/portability.py [--config NAME ...] [--jobs N] [notebook ...]
 
+``--jobs N`` kernels run at once (each lesson's kernel uses one thread): N configurations at a
+time, or, when there are fewer configurations than N (CI runs ``combined`` alone), each
+configuration's lessons spread over ``N // configurations`` pytest-xdist workers, every lesson
+whole on one worker (``--dist loadfile``: its cells in order, in one kernel).
+
 Exit status 0 when every configuration passes every lesson, 1 otherwise; a table at the end
 says which configuration failed which lesson.
 """
@@ -47,10 +52,21 @@ CONFIGS: dict[str, dict[str, str]] = {
 }
 
 
-def nbval_command(notebooks: list[str]) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval",
+def nbval_command(notebooks: list[str], workers: int = 1) -> list[str]:
+    """pytest --nbval on ``notebooks``; with ``workers`` > 1, over that many pytest-xdist
+    workers, each lesson whole on one of them."""
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+    xdist = ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *xdist, "--nbval",
             "--nbval-current-env", "--nbval-sanitize-with", "nbval-sanitize.cfg",
             "--timeout", "300", *notebooks]
+
+
+def workers_per_config(jobs: int, configs: int, notebooks: int) -> int:
+    """xdist workers for each configuration's nbval: the ``jobs`` that running ``configs``
+    configurations at once leaves idle, at most one per lesson."""
+    return max(1, min(jobs // max(1, configs), notebooks))
 
 
 def config_env(name: str) -> dict[str, str]:
@@ -63,12 +79,13 @@ def config_env(name: str) -> dict[str, str]:
     return env
 
 
-def run_config(name: str, notebooks: list[str], log_dir: Path) -> tuple[str, int, str, float]:
+def run_config(name: str, notebooks: list[str], log_dir: Path,
+               workers: int = 1) -> tuple[str, int, str, float]:
     """nbval under one configuration; its output streams into ``log_dir/<name>.log``."""
     log = log_dir / f"{name}.log"
     start = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.run(nbval_command(notebooks), cwd=ROOT, env=config_env(name),
+        proc = subprocess.run(nbval_command(notebooks, workers), cwd=ROOT, env=config_env(name),
                               stdout=out, stderr=subprocess.STDOUT, check=False)
     elapsed = time.perf_counter() - start
     return name, proc.returncode, log.read_text(), elapsed
@@ -100,10 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     names = args.config or list(CONFIGS)
     log_dir = ROOT / args.log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
+    workers = workers_per_config(args.jobs, len(names), len(notebooks))
     print(f"nbval on {len(notebooks)} lessons under {len(names)} kernel configuration(s), "
-          f"{args.jobs} at a time; logs in {args.log_dir}/", flush=True)
+          f"{min(args.jobs, len(names))} at a time"
+          + (f", each over {workers} pytest-xdist workers" if workers > 1 else "")
+          + f"; logs in {args.log_dir}/", flush=True)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(lambda n: run_config(n, notebooks, log_dir), names))
+        results = list(pool.map(lambda n: run_config(n, notebooks, log_dir, workers), names))
     failed = 0
     for name, code, stdout, elapsed in results:
         env = " ".join(f"{k}={v}" for k, v in CONFIGS[name].items()) or "(no variable set)"

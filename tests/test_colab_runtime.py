@@ -126,3 +126,31 @@ def test_uv_installs_with_pips_wheel_folder_cache_and_bytecode(monkeypatch, tmp_
     # the lock pins the uv that colab-check and binder-check run
     lock = (ROOT / "requirements-lock.txt").read_text().splitlines()
     assert f"uv=={colab_check.UV_VERSION}" in lock
+
+
+def test_colab_checks_run_two_at_a_time_and_every_failure_is_named(monkeypatch, capsys,
+                                                                    tmp_path):
+    import colab_check
+
+    names = [name for name, _, _ in colab_check.checks()]
+    lessons = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert names == [f"widget tests {t}" for t in colab_check.WIDGET_TESTS] + lessons
+    # checks 0 and 1, then 2 and 3, each wait for its partner to have started: one at a time,
+    # each would give up (exit status 5) after 60 s; the odd ones then fail (exit status 1)
+    pair = ("import pathlib, sys, time\n"
+            "k = int(sys.argv[2]); d = pathlib.Path(sys.argv[1]); (d / str(k)).touch()\n"
+            "end = time.monotonic() + 60\n"
+            "while not (d / str(k ^ 1)).exists():\n"
+            "    if time.monotonic() > end: sys.exit(5)\n"
+            "    time.sleep(0.05)\n"
+            "print(f'out{k}'); sys.exit(k % 2)")
+    fake = [(f"c{k}", [sys.executable, "-c", pair, str(tmp_path), str(k)], None)
+            for k in range(4)]
+    monkeypatch.setattr(colab_check, "checks", lambda: fake)
+    _, failed = colab_check.run_checks(2)
+    out = capsys.readouterr().out
+    assert failed == ["c1", "c3"], out
+    assert all(f"out{k}\n" in out for k in range(4))
+    assert "FAIL c1 (exit status 1)" in out and "FAIL c3 (exit status 1)" in out
+    with pytest.raises(ValueError, match="jobs must be an int >= 1, got 0"):
+        colab_check.run_checks(0)

@@ -3,6 +3,7 @@ so a stored output that depends on the CPU kernel fails it, and a robust one pas
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,39 @@ def test_kernel_dependent_outputs_fail_the_matrix_and_robust_ones_pass(tmp_path)
     result = run_matrix(robust, "native", "combined")
     assert result.returncode == 0, result.stdout
     assert "2 of 2 configurations pass" in result.stdout
+
+
+def test_jobs_left_idle_by_the_configurations_become_xdist_workers():
+    assert portability.workers_per_config(jobs=2, configs=1, notebooks=9) == 2  # CI: combined
+    assert portability.workers_per_config(jobs=2, configs=6, notebooks=9) == 1  # the matrix
+    assert portability.workers_per_config(jobs=4, configs=2, notebooks=9) == 2
+    assert portability.workers_per_config(jobs=2, configs=1, notebooks=1) == 1  # one lesson
+    assert "-n" not in portability.nbval_command(["a.ipynb"], 1)
+    cmd = portability.nbval_command(["a.ipynb", "b.ipynb"], 2)
+    assert cmd[cmd.index("-n") + 1] == "2" and cmd[cmd.index("--dist") + 1] == "loadfile"
+    with pytest.raises(ValueError, match="workers must be an int >= 1, got 0"):
+        portability.nbval_command(["a.ipynb"], 0)
+
+
+@pytest.mark.slow
+def test_one_configuration_over_two_workers_names_the_failing_lesson_only(tmp_path):
+    # inside the checkout, as the lessons are: xdist reports a notebook outside pytest's
+    # rootdir without its path ("::Cell 1")
+    folder = ROOT / "test-artifacts" / f"portability-{tmp_path.name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        fragile = executed_notebook(folder, "fragile.ipynb", FRAGILE)
+        robust = executed_notebook(folder, "robust.ipynb", ROBUST)
+        result = subprocess.run([sys.executable, str(ROOT / "scripts" / "portability.py"),
+                                 "--config", "combined", "--jobs", "2",
+                                 "--log-dir", str(tmp_path / "logs"),
+                                 str(fragile.relative_to(ROOT)), str(robust.relative_to(ROOT))],
+                                capture_output=True, text=True, timeout=600, check=False)
+    finally:
+        shutil.rmtree(folder)
+    assert "each over 2 pytest-xdist workers" in result.stdout, result.stdout
+    assert result.returncode == 1 and "0 of 1 configurations pass" in result.stdout
+    cells = [ln.strip() for ln in result.stdout.splitlines() if "::Cell" in ln]
+    assert cells == [f"{fragile.relative_to(ROOT)}::Cell {k}" for k in (1, 2)], result.stdout
+    log = (tmp_path / "logs" / "combined.log").read_text()
+    assert "bringing up nodes" in log and "2 failed, 4 passed" in log, log  # xdist ran it
