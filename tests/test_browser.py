@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import shutil
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from servers import free_port, stop_process_group
+import livedeck
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,46 +42,11 @@ def lab(tmp_path_factory):
     """A JupyterLab server on a copy of notebooks/ (so autosave never touches the repo)."""
     _require_chromium()
     root = tmp_path_factory.mktemp("lab")
-    for nb in (ROOT / "notebooks").glob("*.ipynb"):
-        shutil.copy(nb, root / nb.name)
-    port, token = free_port(), secrets.token_hex(16)
-    # Render every cell (no windowing), so off-screen widgets exist in the DOM; no news pop-up.
-    settings = root / ".settings"
-    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
-    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings") \
-        .write_text('{"windowingMode": "none"}')
-    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
-    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings") \
-        .write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    env = {**os.environ, "TRAINLAB_NO_PROGRESS": "1", "JUPYTER_CONFIG_DIR": str(root / ".cfg"),
-           "JUPYTER_RUNTIME_DIR": str(root / ".run")}
-    env.pop("MPLBACKEND", None)
-    log = open(root / "jupyter.log", "w")  # noqa: SIM115 - closed in the teardown
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--ServerApp.open_browser=False", "--allow-root",
-         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: tests/livedeck.py
-         f"--LabApp.user_settings_dir={settings}"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.flush()
-            stop_process_group(proc)
-            pytest.fail("JupyterLab did not start:\n" + (root / "jupyter.log").read_text()[-3000:])
-        time.sleep(0.5)
-    yield {"base": base, "token": token, "root": root}
-    stop_process_group(proc)
-    log.close()
-
+    try:
+        with livedeck.lab_server(ROOT / "notebooks", root) as server:
+            yield server
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="module")
