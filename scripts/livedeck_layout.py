@@ -52,7 +52,8 @@ def measure_lessons(paths: list[Path]) -> dict[str, dict]:
             page = browser.new_page(viewport=VIEWPORT)
             livedeck.open_stored(page, lab["base"], lab["token"], path.name)
             livedeck.enter_deck(page)
-            found[path.stem] = livedeck.measure(page)
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            found[path.stem] = livedeck.measure(page, livedeck.last_cells(cells))
             livedeck.shut_down_kernel(page)
             page.close()
         browser.close()

@@ -170,12 +170,16 @@ def test_live_decks_fit_1280x720_on_stored_outputs(lab, browser):  # noqa: F811
         page = browser.new_page(viewport=VIEWPORT)
         livedeck.open_stored(page, lab["base"], lab["token"], f"{stem}.ipynb")
         livedeck.enter_deck(page)
-        found = livedeck.measure(page)
+        found = livedeck.measure(page, livedeck.last_cells(cells))
         livedeck.shut_down_kernel(page)
         page.close()
         livedeck.record(ARTIFACTS / "live-deck-heights.json", stem, found)
         shown = [s for s in found["slides"] if s["height"] > 0]
         assert len(shown) >= 5, f"{stem}: the deck showed {len(shown)} slides"
+        # a slide's last cell must show all of it: a cell left out means the deck groups
+        # cells differently from last_cells, and part of a slide went unmeasured
+        assert not livedeck.unshown(found, cells), \
+            f"{stem}: cells {livedeck.unshown(found, cells)} were on no measured slide"
         bad = livedeck.too_tall_live(found, cells)
         several = [(s["cells"], s["height"], s["text"][:40]) for s in bad
                    if sum(h > 0 for h in s["cell_heights"]) > 1]
