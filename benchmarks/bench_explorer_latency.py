@@ -22,7 +22,6 @@ playwright's Python package; takes about two Run Alls of every lesson with an ex
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+import livedeck  # noqa: E402
 import test_browser as TB  # noqa: E402
 from trainlab.explorers.spec import SPECS  # noqa: E402
 
@@ -44,9 +44,8 @@ def _measure(mode: str, env: dict[str, str], cases: list[tuple]) -> dict[str, li
     out: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for notebook, _sliders in cases:
-            shutil.copy(TB.ROOT / "notebooks" / notebook, root / notebook)
-        with TB.jupyter_lab(root, env) as lab, sync_playwright() as p:
+        lessons = [TB.ROOT / "notebooks" / notebook for notebook, _sliders in cases]
+        with livedeck.lab_server(lessons, root, env) as lab, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(TB.CHROMIUM),
                                         args=TB.CHROMIUM_ARGS)
             try:

@@ -254,6 +254,10 @@ def summary_lines(lesson: Lesson) -> tuple[int, list[str]] | None:
         if not m:
             continue
         body = text[m.end():]
+        for later in lesson.cells[j + 1:]:     # a long Summary may go on in the next cells
+            if later.get("cell_type") != "markdown" or re.match(r"#{1,2}\s", source(later)):
+                break
+            body += "\n" + source(later)
         nxt = re.search(r"^#{1,2}\s", body, re.M)
         body = body[:nxt.start()] if nxt else body
         items: list[str] = []

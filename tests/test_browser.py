@@ -11,20 +11,15 @@ by its own process id.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import secrets
-import shutil
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from servers import free_port, stop_process_group
+import livedeck
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,65 +39,16 @@ def _require_chromium() -> None:
     pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
 
 
-
-@contextlib.contextmanager
-def jupyter_lab(root: Path, env_extra: dict[str, str] | None = None):
-    """A JupyterLab server on ``root`` (a folder holding copies of lessons; no windowing, so
-    off-screen widgets exist in the DOM; no news pop-up), yielding ``{"base", "token", "root"}``
-    and stopped by its own process id. ``env_extra``: more environment for the server and its
-    kernels (``TRAINLAB_EXPLORER_GRIDS=0``: explorers compute every state)."""
-    port, token = free_port(), secrets.token_hex(16)
-    settings = root / ".settings"
-    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True, exist_ok=True)
-    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings") \
-        .write_text('{"windowingMode": "none"}')
-    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True, exist_ok=True)
-    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings") \
-        .write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    env = {**os.environ, "TRAINLAB_NO_PROGRESS": "1", "JUPYTER_CONFIG_DIR": str(root / ".cfg"),
-           "JUPYTER_RUNTIME_DIR": str(root / ".run"), **(env_extra or {})}
-    env.pop("MPLBACKEND", None)
-    log = open(root / "jupyter.log", "w")  # noqa: SIM115 - closed in the finally
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--ServerApp.open_browser=False", "--allow-root",
-         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: tests/livedeck.py
-         f"--LabApp.user_settings_dir={settings}"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError("JupyterLab did not start:\n" +
-                                   (root / "jupyter.log").read_text()[-3000:])
-            time.sleep(0.5)
-        yield {"base": base, "token": token, "root": root}
-    finally:
-        stop_process_group(proc)
-        log.close()
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server on a copy of notebooks/ (so autosave never touches the repo)."""
     _require_chromium()
     root = tmp_path_factory.mktemp("lab")
-    for nb in (ROOT / "notebooks").glob("*.ipynb"):
-        shutil.copy(nb, root / nb.name)
     try:
-        with jupyter_lab(root) as server:
+        with livedeck.lab_server(ROOT / "notebooks", root) as server:
             yield server
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="module")

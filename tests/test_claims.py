@@ -121,6 +121,18 @@ def test_a_summary_line_without_a_claim_fails(tmp_path):
         in problems[0]
 
 
+def test_a_summary_split_over_two_cells_is_read_to_its_end(tmp_path):
+    """A Summary too long for one live slide goes on in the next markdown cell (no heading):
+    its lines are checked too, up to the next heading."""
+    cells = list(GOOD)
+    cells.insert(4, ("md", "- Batch norm is magic."))
+    problems = lint.check([lesson(tmp_path, cells)])
+    assert len(problems) == 1 and "summary line points at no claim: '- Batch norm is magic.'" \
+        in problems[0]
+    cells[4] = ("md", "- Batch norm is ahead again [claim: bn-ahead].")
+    assert lint.check([lesson(tmp_path, cells)]) == []
+
+
 def test_a_reference_to_a_missing_claim_fails(tmp_path):
     cells = list(GOOD)
     cells[3] = ("md", "## Summary\n\n- Batch norm is ahead [claim: bn-behind].")
