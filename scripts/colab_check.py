@@ -22,7 +22,8 @@
    (:mod:`trainlab.claims`: digits may differ, conclusions may not), and no explorer may show
    an ``error:`` status; the widget tests run there under pytest. Lessons and widget test
    files are independent processes, run ``--jobs`` at a time (default: one per core, at most
-   2; each lesson's kernel uses one thread), the widget tests first (the longest).
+   2; ``make colab-check`` passes ``--jobs $(JOBS)``, one per core, at most 4; each lesson's
+   kernel uses one thread), the widget tests first (the longest).
 4. No package installed in step 1 may have changed version, and every pin must still hold.
 
 Exit status 0 when all of that holds; prints the measured times.

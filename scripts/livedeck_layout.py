@@ -5,17 +5,21 @@ window runs off the screen. This tool opens each lesson in JupyterLab without ru
 stored outputs are what the deck shows), enters deck mode, measures every cell's height
 (``tests/livedeck.py``) and then spreads each too-tall slide over sub-slides:
 
-* cells are taken in order; a cell that would take the slide past the window starts a
-  sub-slide (``slideshow.slide_type = "subslide"``), so a slide keeps as many cells as fit;
+* cells are taken in order; a cell that would take the slide past the window (less
+  :data:`MARGIN_PX`) starts a sub-slide (``slideshow.slide_type = "subslide"``), so a slide
+  keeps as many cells as fit; an explorer's cell counts ``livedeck.WIDGET_EXTRA_PX`` taller
+  than its stored outputs, as it is once running;
 * a code cell keeps the text that introduces it: when the break would fall between a markdown
   cell and the code cell after it, the markdown cell starts the sub-slide instead (the claim
-  goes with its code and plot), unless that markdown cell already starts the slide;
+  goes with its code and plot), unless that markdown cell already starts the slide or the
+  two together are taller than the window;
 * existing "slide"/"subslide" breaks, "skip" and "notes" cells are kept; a fragment that has to
   start a sub-slide becomes that sub-slide.
 
-The result depends only on the measured heights, so a run on unchanged lessons changes
-nothing. A cell taller than the window on its own gets a sub-slide of its own and is reported:
-breaks cannot fit it (split the cell or shorten its output).
+The result depends only on the measured heights, so a second ``apply`` on unchanged lessons
+adds no break (heights vary by a few pixels between runs: :data:`MARGIN_PX`). A cell taller
+than the window on its own gets a sub-slide of its own and is reported: breaks cannot fit it
+(split the cell or shorten its output).
 
     python scripts/livedeck_layout.py measure notebooks/0[1-8]_*.ipynb   # report only
     python scripts/livedeck_layout.py apply notebooks/0[1-8]_*.ipynb     # write the breaks

@@ -2,7 +2,7 @@
 
 torch (ATen's vectorised kernels, MKL) and NumPy (OpenBLAS) choose float kernels by CPU, so an
 AVX2 laptop, an AVX-512 server and Colab compute slightly different last bits. One machine can
-imitate those differences with three environment variables, each of which changes float results:
+imitate those differences with four environment variables, each of which changes float results:
 
 - ``ATEN_CPU_CAPABILITY=default``  torch's ATen kernels without AVX2/AVX-512 vectorisation;
 - ``MKL_CBWR=COMPATIBLE``          MKL's conditional numerical reproducibility: SSE2-only paths;
@@ -17,8 +17,10 @@ computed it. Usage::
 
 ``--jobs N`` kernels run at once (each lesson's kernel uses one thread): N configurations at a
 time, or, when there are fewer configurations than N (CI runs ``combined`` alone), each
-configuration's lessons spread over ``N // configurations`` pytest-xdist workers, every lesson
-whole on one worker (``--dist loadfile``: its cells in order, in one kernel).
+configuration's lessons spread over ``N // configurations`` pytest-xdist workers (at most one
+per lesson), every lesson whole on one worker (``--dist loadfile``: its cells in order, in one
+kernel). The default is one per core, at most 2; ``make portability`` passes ``--jobs $(JOBS)``
+(one per core, at most 4).
 
 Exit status 0 when every configuration passes every lesson, 1 otherwise; a table at the end
 says which configuration failed which lesson.
@@ -107,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", action="append", choices=sorted(CONFIGS),
                         help="configuration(s) to run (default: all)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                        help="configurations run at once (each kernel uses one thread)")
+                        help="kernels run at once: configurations at a time, or xdist "
+                             "workers for fewer configurations (each kernel uses one thread)")
     parser.add_argument("--log-dir", default="test-artifacts/portability")
     args = parser.parse_args(argv)
     if args.jobs < 1:

@@ -8,11 +8,13 @@ per panel its title, axis labels, ranges and scales, and per plotted series its 
 numeric summary (a line's first and last point, its lowest and highest; a histogram's bins and
 peak; a bar chart's bars; an image's size and value range; a scatter's extent), and, for a
 diagram, the words its drawing function left on the panel (:data:`DESCRIPTION_ATTR`). Numbers
-are kept to 4 significant digits, so the stored outputs do not change with a CPU's last bits;
-nbval ignores output metadata (``../shared/NBVAL-NOTES.md``), so nothing else changes.
+are kept to 4 significant digits, so a CPU's last-bit differences seldom reach the record (a
+value next to a rounding boundary can still differ); nbval does not compare output metadata
+(its default ``skip_compare`` lists ``metadata``), so the record changes no checked output.
 
-:func:`alt_text` turns that record into a few sentences, which the website build
-(``scripts/build_site.py``) puts on the figure's ``<img>``.
+:func:`alt_text` turns that record into a few sentences (numbers to 3 significant digits,
+whole numbers from 1000 on), which the website build (``scripts/build_site.py``) puts on the
+figure's ``<img>``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Automatic checks for the lessons' "check yourself" exercises.
+"""Automatic checks for the lessons' graded exercises (their *Exercises* sections).
 
 One module per lesson (``checks.activations``, ``checks.init``, ...). Every check calls the
 learner's function on *fresh* random inputs and compares it with trainlab's reference, so a
@@ -19,7 +19,7 @@ from trainlab.gradcheck import rel_error
 
 
 class ExerciseError(AssertionError):
-    """A check yourself exercise gave a wrong answer; the message says how to fix it."""
+    """An exercise gave a wrong answer; the message says how to fix it."""
 
 
 class NotAttemptedError(ExerciseError):

@@ -1,4 +1,4 @@
-"""Checks for the "check yourself" exercises of lessons 04 (batch norm) and 05 (why it works).
+"""Checks for the graded exercises of lessons 04 (batch norm) and 05 (why it works).
 
 Every check draws fresh inputs from ``seed``, calls the learner's function and compares the
 result with trainlab's reference (:mod:`trainlab.norm`, :mod:`trainlab.modules`).

@@ -1,4 +1,4 @@
-"""Checks for the "check yourself" exercises of lesson 03 (weight initialisation).
+"""Checks for the graded exercises of lesson 03 (weight initialisation).
 
 Every check draws fresh fans, widths and inputs from ``seed``, calls the learner's function and
 compares it with a reference built on :func:`trainlab.init.init_std` (or the equation in the

@@ -1,4 +1,4 @@
-"""Checks for the "check yourself" exercises of lesson 02 (data preprocessing).
+"""Checks for the graded exercises of lesson 02 (data preprocessing).
 
 Each ``check_*`` calls the learner's function on fresh data drawn from ``seed`` (train and
 test deliberately come from shifted distributions, so that using the wrong statistics shows)

@@ -1,6 +1,6 @@
 """Lessons 03 and 04: the live training dashboard (after Karpathy's makemore part 3).
 
-No precomputed grid (the other eight explorers have one, :data:`trainlab.explorers.spec.SPECS`),
+No precomputed grid (the nine other explorers have one, :data:`trainlab.explorers.spec.SPECS`),
 measured on 2026-12-07 on the 2-core development machine with the lesson 03 model (784-100×5-10
 tanh MLP, 300 SGD steps with stats, 256 probe images):
 
@@ -11,13 +11,15 @@ tanh MLP, 300 SGD steps with stats, 256 probe images):
   so the full grid is about 3.3 CPU hours;
 * one stored state is 1.04 MB gzip'd (the histograms are drawn from the raw activations and
   gradients of 5 layers × 256 probe images × 100 units), so 123 states are about 128 MB per
-  model -- against a committed total of a few MB (the eight grids hold 0.56 MB); even a
+  model -- against a committed total of a few MB (the nine grids hold 0.56 MB); even a
   learning-rate-only sub-grid at SGD (41 states) would be 43 MB;
 * the model is whatever callable the lesson passes (``model_fn``), not data: a grid would need
   ``model_fn`` described as data and its builder's code in the stored hash.
 
-So the dashboard always trains live, drawing as it trains (first curves after a fraction of a
-second)."""
+The 1.04 MB and the 46–51 s are lesson 03's model; lesson 04's (the same MLP with batch norm)
+was not measured. So the dashboard always trains live: it reports its state at each recorded
+step (``record_every``, every 20 steps by default) and the live explorer draws it as it
+trains."""
 
 from __future__ import annotations
 
