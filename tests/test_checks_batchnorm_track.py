@@ -368,6 +368,20 @@ def test_a_failing_forward_still_leaves_the_backward_its_reference_cache():
     assert scores["04-ex1"] < 3 and scores["04-ex2"] == 3
 
 
+def test_a_learners_own_forward_never_costs_the_backward_points_the_reference_gives():
+    """A backward written for the reference's cache after a full-marks forward with another
+    cache: the run with the learner's forward fails, the run with the references alone passes,
+    and the better one counts (no submission scores less than with the references alone)."""
+    backward = '''def batchnorm_backward(dout, cache):
+    x_hat, inv_std, gamma = cache
+    m = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+    return gamma * inv_std * (dout - dbeta / m - x_hat * dgamma / m), dgamma, dbeta
+'''
+    scores = _grade_04({"04-ex1-solution": OWN_CACHE_FORWARD, "04-ex2-solution": backward})
+    assert scores["04-ex1"] == 3 and scores["04-ex2"] == 3
+
+
 def _own(source: str, name: str):
     space = {"np": np}
     exec(source, space)  # noqa: S102 - the test's own code

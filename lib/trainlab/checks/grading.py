@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import functools
 import hashlib
 import hmac
@@ -872,37 +873,59 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
             _refuse(q, "not attempted", NOT_ATTEMPTED)
             q.note = ""
             continue
-        cells = []
-        for d in lesson.dependencies(q, sources.get(q.qid, "")):
-            if d in lesson.references:
-                cells.append({"qid": f"{d}-reference", "source": lesson.references[d]})
-            if d in full_marks and d in sources:
-                # the learner's own earlier answer, when it passed every check: a backward
-                # pass reads the cache of the learner's forward pass ("whatever your backward
-                # needs"), which the reference's layout would not fit
-                cells.append({"qid": f"{d}-learner", "source": sources[d]})
-        if q.qid in sources:
-            cells.append({"qid": q.solution_cell, "source": sources[q.qid]})
-        try:
-            sandbox = Sandbox(cells, deadline=time.monotonic() + timeout, isolated=not unsafe)
-        except GradingError as exc:
+        deps = lesson.dependencies(q, sources.get(q.qid, ""))
+        # with the learner's own cells of the dependencies that scored full marks (a backward
+        # pass reads the cache of the learner's forward pass, "whatever your backward needs",
+        # which the reference's layout would not fit); if that loses points, again with the
+        # references alone, and the better of the two counts
+        own = [d for d in deps if d in full_marks and d in sources]
+        _run_question(q, lesson, deps, own, sources, names, namespace, timeout, secret,
+                      show_hidden_inputs, unsafe)
+        if own and any(p.status != "passed" for p in q.parts):
+            first = (copy.deepcopy(q.parts), q.note)
             for p in q.parts:
-                p.status, p.message = "error", str(exc)
-            q.note = str(exc)
-            continue
-        try:
-            local = dict(namespace)
-            local.update({name: StudentFunction(sandbox, name) for name in names})
-            if secret:
-                local["_hidden_seed"] = lambda seed, qid=q.qid: secret_seed(
-                    secret, lesson.stem, qid, seed)
-            _grade_question(q, local, sandbox, secret, show_hidden_inputs)
-        finally:
-            sandbox.close()
+                p.score, p.status, p.message = 0.0, "not run", ""
+            q.note = ""
+            _run_question(q, lesson, deps, [], sources, names, namespace, timeout, secret,
+                          show_hidden_inputs, unsafe)
+            if sum(p.score for p in first[0]) >= q.score:
+                q.parts, q.note = first
         if q.parts and all(p.status == "passed" for p in q.parts):
             full_marks.add(q.qid)
     sub.seconds = time.monotonic() - start
     return sub
+
+
+def _run_question(q: Question, lesson: Lesson, deps: list[str], own: list[str],
+                  sources: dict[str, str], names: set[str], namespace: dict[str, Any],
+                  timeout: float, secret: bytes | None, show_hidden_inputs: bool,
+                  unsafe: bool) -> None:
+    """Grade ``q`` in one fresh child: the reference cells of ``deps`` (each followed by the
+    learner's own cell when it is in ``own``), then the learner's cell of ``q``."""
+    cells = []
+    for d in deps:
+        if d in lesson.references:
+            cells.append({"qid": f"{d}-reference", "source": lesson.references[d]})
+        if d in own:
+            cells.append({"qid": f"{d}-learner", "source": sources[d]})
+    if q.qid in sources:
+        cells.append({"qid": q.solution_cell, "source": sources[q.qid]})
+    try:
+        sandbox = Sandbox(cells, deadline=time.monotonic() + timeout, isolated=not unsafe)
+    except GradingError as exc:
+        for p in q.parts:
+            p.status, p.message = "error", str(exc)
+        q.note = str(exc)
+        return
+    try:
+        local = dict(namespace)
+        local.update({name: StudentFunction(sandbox, name) for name in names})
+        if secret:
+            local["_hidden_seed"] = lambda seed, qid=q.qid: secret_seed(
+                secret, lesson.stem, qid, seed)
+        _grade_question(q, local, sandbox, secret, show_hidden_inputs)
+    finally:
+        sandbox.close()
 
 
 NOT_ATTEMPTED = "still the stub: replace `raise NotImplementedError` with your code"
