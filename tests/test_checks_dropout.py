@@ -397,6 +397,28 @@ def test_training_without_dropout_fails(kind) -> None:
             chk.check_train_dropout_net(cheat, seed=seed, keep_prob=keep_prob)
 
 
+def test_one_dropout_mask_for_the_whole_run_fails() -> None:
+    """The dropout seed drawn once (a fixed mask: pruning, not dropout) passed every check."""
+    def fixed_mask(data, keep_prob, steps, lr, seed, hidden=64, batch_size=50, record_every=25):
+        global mlp_loss
+        real = mlp_loss
+
+        def one_seed(params, X, y, dropout_param):
+            if dropout_param.get("mode") == "train":
+                dropout_param = dict(dropout_param, seed=seed)
+            return real(params, X, y, dropout_param)
+        mlp_loss = one_seed
+        try:
+            return train_dropout_net(data, keep_prob, steps, lr, seed, hidden, batch_size,
+                                     record_every)
+        finally:
+            mlp_loss = real
+
+    for seed, keep_prob in ((0, 0.6), (5, 0.4)):
+        with pytest.raises(ExerciseError, match="new dropout seed for every step"):
+            chk.check_train_dropout_net(fixed_mask, seed=seed, keep_prob=keep_prob)
+
+
 @pytest.mark.parametrize("call", [
     lambda: chk.check_dropout_layer(stub), lambda: chk.check_mlp_loss(stub),
     lambda: chk.check_dropout_layer_backward(dropout_forward, stub),

@@ -440,45 +440,61 @@ def _check_gradient_descent(run: Callable[..., dict[str, Any]], accuracy: Callab
                 "gradients of your network's loss on each mini-batch")
 
 
+def _dropout_step(before: dict[str, np.ndarray], after: dict[str, np.ndarray],
+                  Xs: np.ndarray, ys: np.ndarray, keep_prob: float, lr: float
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The mask of one step on a one-example batch, read off W2's update (its zero rows are
+    the dropped units), and the active hidden units of that example; None when the step is
+    not the network's dropout step with that mask for any of the examples Xs."""
+    rows = np.abs(before["W2"] - after["W2"]).max(axis=1)
+    mask = rows > 1e-9 * (1.0 + np.abs(before["W2"]).max())
+    for i in range(len(Xs)):
+        x1, y1 = Xs[i:i + 1], ys[i:i + 1]
+        grads = _mlp_reference(before, x1, y1, mask[None, :], keep_prob)[1]
+        if all(np.abs(after[k] - (before[k] - lr * grads[k])).max()
+               <= 1e-6 * (1.0 + np.abs(before[k]).max()) for k in PARAM_NAMES):
+            return mask, (x1 @ before["W1"] + before["b1"])[0] > 0
+    return None
+
+
 def _check_dropout_steps(run: Callable[..., dict[str, Any]], accuracy: Callable[..., float],
                          X: np.ndarray, y: np.ndarray, keep_prob: float, seed: int,
                          name: str) -> None:
-    """check_train_dropout_net's dropout probe: runs of ONE step at keep_prob with mini-batches
-    of one example (from a few training examples), each after its lr = 0 twin (the initial
-    weights). With one example, W2's update is outer(h * mask / keep_prob, dscores): its zero
-    rows among the active hidden units are the dropped ones. The step must be the network's
-    gradient step with that mask (replayed here for each example the batch could be), and over
-    the runs the units kept among the active ones must be a Bernoulli(keep_prob) sample, so
-    that training without dropout (differing from keep_prob = 1 only by its seed or step
-    size) or rescaling without a mask does not pass."""
+    """check_train_dropout_net's dropout probe: runs of one and two steps at keep_prob with
+    mini-batches of one example (from a few training examples), after their lr = 0 twin (the
+    initial weights). With one example, W2's update is outer(h * mask / keep_prob, dscores):
+    its zero rows among the active hidden units are the dropped ones. Each step must be the
+    network's gradient step with that mask (replayed here for each example the batch could
+    be); over the runs the units kept among the active ones must be a Bernoulli(keep_prob)
+    sample, and the second step's mask not always the first's. So training without dropout
+    (differing from keep_prob = 1 only by its seed or step size), rescaling without a mask,
+    or one fixed mask for every step does not pass."""
     pick = np.r_[np.flatnonzero(y == y.max())[:1], np.flatnonzero(y != y.max())[:5]]
     Xs, ys = X[pick], y[pick]          # the largest label included: the same classes
-    lr, active, kept = 0.2, 0, 0
-    for trial in range(4):
+    lr, active, kept, same = 0.2, 0, 0, 0
+    trials = 4
+    for trial in range(trials):
         s = seed + 101 * (trial + 1)
-        start = run(keep_prob, s, n_steps=1, lr=0.0, batch=1, train=(Xs, ys), rec=1)["last"]
-        accuracy(start, "'last'")                               # the shapes, with a message
-        init = {k: np.asarray(start[k], dtype=np.float64) for k in PARAM_NAMES}
-        one = run(keep_prob, s, n_steps=1, lr=lr, batch=1, train=(Xs, ys), rec=1)["last"]
-        accuracy(one, "'last'")
-        got = {k: np.asarray(one[k], dtype=np.float64) for k in PARAM_NAMES}
-        rows = np.abs(init["W2"] - got["W2"]).max(axis=1)
-        mask = rows > 1e-9 * (1.0 + np.abs(init["W2"]).max())
-        for i in range(len(Xs)):
-            x1, y1 = Xs[i:i + 1], ys[i:i + 1]
-            grads = _mlp_reference(init, x1, y1, mask[None, :], keep_prob)[1]
-            if all(np.abs(got[k] - (init[k] - lr * grads[k])).max()
-                   <= 1e-6 * (1.0 + np.abs(init[k]).max()) for k in PARAM_NAMES):
-                on = (x1 @ init["W1"] + init["b1"])[0] > 0
-                active, kept = active + int(on.sum()), kept + int((mask & on).sum())
-                break
-        else:
+        states = []
+        for n_steps, rate in ((1, 0.0), (1, lr), (2, lr)):
+            got = run(keep_prob, s, n_steps=n_steps, lr=rate, batch=1, train=(Xs, ys),
+                      rec=1)["last"]
+            accuracy(got, "'last'")                             # the shapes, with a message
+            states.append({k: np.asarray(got[k], dtype=np.float64) for k in PARAM_NAMES})
+        steps = [_dropout_step(a, b, Xs, ys, keep_prob, lr)
+                 for a, b in zip(states[:-1], states[1:], strict=True)]
+        if any(step is None for step in steps):
             raise ExerciseError(
                 f"{name}: one step at lr {lr} with keep_prob = {keep_prob} and batch_size = 1 "
-                f"is not a dropout step of your network from its initial weights (the lr = 0 "
-                f"run's): each step, apply your dropout (a fresh mask, kept units divided by "
-                f"keep_prob) to the hidden layer, forward and backward, and update every "
-                f"parameter as params - lr * grads")
+                f"is not a dropout step of your network from the weights before it (the "
+                f"initial ones: the lr = 0 run's; then the 1-step run's): each step, apply "
+                f"your dropout (a fresh mask, kept units divided by keep_prob) to the hidden "
+                f"layer, forward and backward, and update every parameter as params - lr * "
+                f"grads")
+        (m1, on1), (m2, on2) = steps
+        active, kept = active + int(on1.sum()), kept + int((m1 & on1).sum())
+        both = on1 & on2                # an inactive unit's row is zero whatever its mask
+        same += bool(np.array_equal(m1[both], m2[both]))
     sd = np.sqrt(keep_prob * (1.0 - keep_prob) / max(active, 1))
     if active < 20 or abs(kept / active - keep_prob) > 5 * sd:
         raise ExerciseError(
@@ -486,3 +502,8 @@ def _check_dropout_steps(run: Callable[..., dict[str, Any]], accuracy: Callable[
             f"{active} active hidden units, not a fraction near {keep_prob}: this is not a "
             f"dropout step - keep each unit with probability keep_prob "
             f"(rng.random(shape) < keep_prob, a new mask every step)")
+    if same == trials:
+        raise ExerciseError(
+            f"{name}: the first two steps of a run dropped the same hidden units in each of "
+            f"{trials} runs: draw a new dropout seed for every step from your "
+            f"np.random.default_rng(seed), not one seed for the whole run")
