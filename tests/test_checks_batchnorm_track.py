@@ -290,3 +290,99 @@ def test_grader_sends_bn_params_running_statistics_back(tmp_path):
         assert copy.deepcopy(bn_param["running_mean"]).tolist() == pytest.approx([0.2, 0.3])
     finally:
         sandbox.close()
+
+
+OWN_CACHE_FORWARD = '''def batchnorm_forward(x, gamma, beta, bn_param):
+    mode = bn_param["mode"]
+    eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.1)
+    d = x.shape[1]
+    rm = bn_param.get("running_mean", np.zeros(d))
+    rv = bn_param.get("running_var", np.ones(d))
+    if mode == "train":
+        mu, var = x.mean(axis=0), x.var(axis=0)
+        m = x.shape[0]
+        bn_param["running_mean"] = (1 - momentum) * rm + momentum * mu
+        bn_param["running_var"] = (1 - momentum) * rv + momentum * var * m / (m - 1)
+    elif mode == "eval":
+        mu, var = rm, rv
+    else:
+        raise ValueError(f"bad mode {mode!r}")
+    return gamma * (x - mu) / np.sqrt(var + eps) + beta, (x, mu, var, eps, gamma)
+'''
+
+OWN_CACHE_BACKWARD = '''def batchnorm_backward(dout, cache):
+    x, mu, var, eps, gamma = cache
+    m, std = x.shape[0], np.sqrt(var + eps)
+    x_hat = (x - mu) / std
+    dxh = dout * gamma
+    dvar = np.sum(dxh * (x - mu), axis=0) * -0.5 * std ** -3
+    dmu = np.sum(-dxh / std, axis=0)
+    dx = dxh / std + dvar * 2 * (x - mu) / m + dmu / m
+    return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+'''
+
+
+def _grade_04(replacements: dict[str, str]):
+    import json
+    from pathlib import Path
+
+    import nbformat
+
+    from trainlab.checks import grading, isolation
+
+    if isolation.problem():
+        pytest.skip(f"no sandbox here: {isolation.problem()}")
+    root = Path(__file__).resolve().parents[1]
+    nb = nbformat.read(root / "notebooks" / "student" / "04_batchnorm.ipynb", as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in replacements:
+            cell.source = replacements[gid]
+    lesson = grading.load_lesson(root / "notebooks" / "04_batchnorm.ipynb")
+    sub = grading.grade_notebook(json.loads(nbformat.writes(nb)), lesson, "t", "t.ipynb", 30)
+    return {q.qid: q.score for q in sub.questions}
+
+
+def test_the_grader_runs_the_backward_with_the_learners_own_forward_and_cache():
+    """The exercise lets the cache be "whatever your backward pass needs": a forward whose
+    cache is not the reference's layout, with the backward that reads it, passes both checks
+    in the notebook, so the grader must give exercise 2 its points too (it used to run the
+    backward after the REFERENCE forward only, whose cache it cannot unpack: 0/3)."""
+    checks.check_batchnorm_forward(_own(OWN_CACHE_FORWARD, "batchnorm_forward"), seed=0)
+    scores = _grade_04({"04-ex1-solution": OWN_CACHE_FORWARD,
+                        "04-ex2-solution": OWN_CACHE_BACKWARD})
+    assert scores["04-ex1"] == 3 and scores["04-ex2"] == 3
+
+
+def test_a_failing_forward_still_leaves_the_backward_its_reference_cache():
+    """An exercise 1 that does not pass costs only its own points: exercise 2 then runs after
+    the reference forward (here a backward written for the reference's cache)."""
+    broken = OWN_CACHE_FORWARD.replace("x.var(axis=0)", "x.std(axis=0)")
+    backward = '''def batchnorm_backward(dout, cache):
+    x_hat, inv_std, gamma = cache
+    m = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+    return gamma * inv_std * (dout - dbeta / m - x_hat * dgamma / m), dgamma, dbeta
+'''
+    scores = _grade_04({"04-ex1-solution": broken, "04-ex2-solution": backward})
+    assert scores["04-ex1"] < 3 and scores["04-ex2"] == 3
+
+
+def test_a_learners_own_forward_never_costs_the_backward_points_the_reference_gives():
+    """A backward written for the reference's cache after a full-marks forward with another
+    cache: the run with the learner's forward fails, the run with the references alone passes,
+    and the better one counts (no submission scores less than with the references alone)."""
+    backward = '''def batchnorm_backward(dout, cache):
+    x_hat, inv_std, gamma = cache
+    m = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+    return gamma * inv_std * (dout - dbeta / m - x_hat * dgamma / m), dgamma, dbeta
+'''
+    scores = _grade_04({"04-ex1-solution": OWN_CACHE_FORWARD, "04-ex2-solution": backward})
+    assert scores["04-ex1"] == 3 and scores["04-ex2"] == 3
+
+
+def _own(source: str, name: str):
+    space = {"np": np}
+    exec(source, space)  # noqa: S102 - the test's own code
+    return space[name]

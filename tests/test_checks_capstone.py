@@ -218,6 +218,19 @@ def test_a_solver_that_only_fills_in_its_histories_fails(sol):
                                                          seed=seed), "did not train")
 
 
+def test_a_solver_that_ignores_the_update_rule_fails(sol):
+    """train() that always takes plain SGD steps (whatever update_rule names, never calling the
+    learner's update rules) with the right histories and lr_decay used to pass: the check ran
+    the Solver with "sgd" only. Now it also replays a full-batch Adam run."""
+    class SgdOnly(sol["Solver"]):
+        def __init__(self, model, data, update_rule="sgd", *args, **kwargs):
+            super().__init__(model, data, "sgd", *args, **kwargs)
+
+    for seed in (0, 3, 4):
+        _fails(lambda seed=seed: cap_checks.check_solver(SgdOnly, sol["FullyConnectedNet"],
+                                                         seed=seed), "update_rule='adam'")
+
+
 # --------------------------------------------------------------------------------------------
 # the trained network: graded on its parameters, on a split it never saw
 # --------------------------------------------------------------------------------------------

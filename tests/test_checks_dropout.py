@@ -375,6 +375,50 @@ def test_a_closed_form_classifier_through_a_relu_layer_fails(kind, hint) -> None
         chk.check_train_dropout_net(cheat, seed=5, keep_prob=0.4)
 
 
+def _no_dropout_cheat(kind):
+    """train_dropout_net that never applies dropout: the honest keep_prob = 1 loop, made to
+    differ when keep_prob < 1 by another seed ("new_seed") or a smaller step ("scaled_lr"), so
+    that the probes at keep_prob = 1 (the initial weights, the full-batch replay) see an honest
+    run."""
+    def train(data, keep_prob, steps, lr, seed, hidden=64, batch_size=50, record_every=25):
+        if keep_prob < 1 and kind == "new_seed":
+            seed += 1
+        if keep_prob < 1 and kind == "scaled_lr":
+            lr *= keep_prob
+        return train_dropout_net(data, 1.0, steps, lr, seed, hidden, batch_size, record_every)
+    return train
+
+
+@pytest.mark.parametrize("kind", ["new_seed", "scaled_lr"])
+def test_training_without_dropout_fails(kind) -> None:
+    cheat = _no_dropout_cheat(kind)
+    for seed, keep_prob in ((0, 0.6), (5, 0.4)):
+        with pytest.raises(ExerciseError, match="not a dropout step"):
+            chk.check_train_dropout_net(cheat, seed=seed, keep_prob=keep_prob)
+
+
+def test_one_dropout_mask_for_the_whole_run_fails() -> None:
+    """The dropout seed drawn once (a fixed mask: pruning, not dropout) passed every check."""
+    def fixed_mask(data, keep_prob, steps, lr, seed, hidden=64, batch_size=50, record_every=25):
+        global mlp_loss
+        real = mlp_loss
+
+        def one_seed(params, X, y, dropout_param):
+            if dropout_param.get("mode") == "train":
+                dropout_param = dict(dropout_param, seed=seed)
+            return real(params, X, y, dropout_param)
+        mlp_loss = one_seed
+        try:
+            return train_dropout_net(data, keep_prob, steps, lr, seed, hidden, batch_size,
+                                     record_every)
+        finally:
+            mlp_loss = real
+
+    for seed, keep_prob in ((0, 0.6), (5, 0.4)):
+        with pytest.raises(ExerciseError, match="new dropout seed for every step"):
+            chk.check_train_dropout_net(fixed_mask, seed=seed, keep_prob=keep_prob)
+
+
 @pytest.mark.parametrize("call", [
     lambda: chk.check_dropout_layer(stub), lambda: chk.check_mlp_loss(stub),
     lambda: chk.check_dropout_layer_backward(dropout_forward, stub),

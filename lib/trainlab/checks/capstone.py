@@ -612,6 +612,52 @@ def check_solver(solver_class: Callable[..., Any], net_class: Callable[..., Any]
                             f"epochs' mean losses {means[1]:.6f} and {means[2]:.6f} differ): "
                             "multiply every parameter's learning rate by lr_decay at the end "
                             "of each epoch")
+    _check_solver_adam(solver_class, net_class, data, seed)
+
+
+def _check_solver_adam(solver_class: Callable[..., Any], net_class: Callable[..., Any],
+                       data: dict[str, np.ndarray], seed: int) -> None:
+    """check_solver's replay: with the whole training set as one batch the order of an epoch
+    does not matter, so 3 epochs of update_rule="adam" (lr 0.05, lr_decay 0.5) are replayed
+    here with the reference Adam (each parameter its own state) and the best epoch kept; the
+    model must end with those parameters. A Solver that takes plain SGD steps whatever
+    update_rule says, or shares one config between parameters, does not."""
+    d, c = data["X_train"].shape[1], int(data["y_train"].max()) + 1
+    dims, lr, decay, epochs = [d, 10, c], 0.05, 0.5, 3
+    model = call_student(net_class, [10], input_dim=d, num_classes=c, weight_scale=0.3,
+                         seed=seed + 1)
+    params = {k: v.copy() for k, v in _params_of(model, dims, None).items()}
+    solver = call_student(solver_class, model, data, update_rule="adam",
+                          optim_config={"learning_rate": lr}, lr_decay=decay,
+                          batch_size=len(data["X_train"]), num_epochs=epochs, seed=seed)
+    call_student(solver.train)
+    got = _params_of(model, dims, None)
+    states = {k: {**DEFAULTS["adam"], "learning_rate": lr} for k in params}
+    runs, accs = [], []
+    for _ in range(epochs):
+        grads = reference_loss(params, data["X_train"], data["y_train"], 1)[1]
+        params = {k: _reference_step("adam", w, grads[k], states[k]) for k, w in params.items()}
+        for state in states.values():
+            state["learning_rate"] *= decay
+        scores = reference_loss(params, data["X_val"], None, 1)
+        runs.append(params)
+        accs.append(float(np.mean(scores.argmax(1) == data["y_val"])))
+    best = [r for r, a in zip(runs, accs, strict=True) if a == max(accs)]   # a tie: any
+
+    def matches(want: dict[str, np.ndarray]) -> bool:
+        return all(np.abs(got[k] - w).max() <= 1e-6 * (1.0 + np.abs(w).max())
+                   for k, w in want.items())
+
+    if not any(matches(want) for want in best):
+        k = next(k for k, w in best[0].items()
+                 if not np.abs(got[k] - w).max() <= 1e-6 * (1.0 + np.abs(w).max()))
+        raise ExerciseError(
+            f"with update_rule='adam', optim_config={{'learning_rate': {lr}}}, "
+            f"lr_decay={decay} and one batch of all {len(data['X_train'])} training "
+            f"examples, {epochs} epochs did not give the grader's replay ({k} differs): "
+            "update every parameter with the rule update_rule names (your sgd, "
+            "sgd_momentum, rmsprop or adam), each with its own copy of optim_config, and "
+            "keep the best epoch's parameters")
 
 
 # --------------------------------------------------------------------------------------------

@@ -325,7 +325,11 @@ def check_train_dropout_net(fn: Callable[..., Any], seed: int = 0, keep_prob: fl
     ``lr = 0`` the returned weights are the initial ones, Kaiming normal with zero biases; and
     with the whole training set as one batch and keep_prob 1 (a run then depends on its initial
     weights alone), 25 steps of the grader's own gradient descent from those initial weights
-    give the student's 25-step run."""
+    give the student's 25-step run. Last, that the steps at keep_prob are dropout steps
+    (:func:`_check_dropout_steps`: one-step runs on one-example batches, each replayed with
+    the mask read off W2's update, the kept fraction of the active units near keep_prob), so
+    that training without dropout, made to differ from keep_prob = 1 by its seed or step
+    size, does not pass."""
     from trainlab.dropout import digits_split
 
     kp = _check_keep_prob(keep_prob)
@@ -337,10 +341,11 @@ def check_train_dropout_net(fn: Callable[..., Any], seed: int = 0, keep_prob: fl
     name = getattr(fn, "__name__", "train_dropout_net")
 
     def run(p: float, s: int, val_labels: np.ndarray = yv, n_steps: int = steps,
-            lr: float = 0.2, batch: int = 50) -> dict[str, Any]:
-        data = (X.copy(), y.copy(), Xv.copy(), val_labels.copy())
+            lr: float = 0.2, batch: int = 50, train: tuple[np.ndarray, np.ndarray] = (X, y),
+            rec: int = every) -> dict[str, Any]:
+        data = (train[0].copy(), train[1].copy(), Xv.copy(), val_labels.copy())
         got = call_student(fn, data, p, n_steps, lr, s, hidden=hidden, batch_size=batch,
-                           record_every=every)
+                           record_every=rec)
         if not isinstance(got, dict) or not {"step", "val_acc", "best_step", "best",
                                              "last"} <= set(got):
             raise ExerciseError(f"{name} must return a dict with the keys 'step', 'val_acc', "
@@ -393,6 +398,7 @@ def check_train_dropout_net(fn: Callable[..., Any], seed: int = 0, keep_prob: fl
     if np.array_equal(np.asarray(run(kp, s + 1)["last"]["W1"]), np.asarray(r["last"]["W1"])):
         raise ExerciseError(f"{name}: another seed gave the same weights")
     _check_gradient_descent(run, accuracy, X, y, hidden, every, s, name)
+    _check_dropout_steps(run, accuracy, X, y, kp, s, name)
 
 
 def _check_gradient_descent(run: Callable[..., dict[str, Any]], accuracy: Callable[..., float],
@@ -432,3 +438,72 @@ def _check_gradient_descent(run: Callable[..., dict[str, Any]], accuracy: Callab
                 f"all {n} training examples, keep_prob = 1, same seed: {key} differs from the "
                 "grader's replay): update every parameter as params - lr * grads, with the "
                 "gradients of your network's loss on each mini-batch")
+
+
+def _dropout_step(before: dict[str, np.ndarray], after: dict[str, np.ndarray],
+                  Xs: np.ndarray, ys: np.ndarray, keep_prob: float, lr: float
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The mask of one step on a one-example batch, read off W2's update (its zero rows are
+    the dropped units), and the active hidden units of that example; None when the step is
+    not the network's dropout step with that mask for any of the examples Xs."""
+    rows = np.abs(before["W2"] - after["W2"]).max(axis=1)
+    mask = rows > 1e-9 * (1.0 + np.abs(before["W2"]).max())
+    for i in range(len(Xs)):
+        x1, y1 = Xs[i:i + 1], ys[i:i + 1]
+        grads = _mlp_reference(before, x1, y1, mask[None, :], keep_prob)[1]
+        if all(np.abs(after[k] - (before[k] - lr * grads[k])).max()
+               <= 1e-6 * (1.0 + np.abs(before[k]).max()) for k in PARAM_NAMES):
+            return mask, (x1 @ before["W1"] + before["b1"])[0] > 0
+    return None
+
+
+def _check_dropout_steps(run: Callable[..., dict[str, Any]], accuracy: Callable[..., float],
+                         X: np.ndarray, y: np.ndarray, keep_prob: float, seed: int,
+                         name: str) -> None:
+    """check_train_dropout_net's dropout probe: runs of one and two steps at keep_prob with
+    mini-batches of one example (from a few training examples), after their lr = 0 twin (the
+    initial weights). With one example, W2's update is outer(h * mask / keep_prob, dscores):
+    its zero rows among the active hidden units are the dropped ones. Each step must be the
+    network's gradient step with that mask (replayed here for each example the batch could
+    be); over the runs the units kept among the active ones must be a Bernoulli(keep_prob)
+    sample, and the second step's mask not always the first's. So training without dropout
+    (differing from keep_prob = 1 only by its seed or step size), rescaling without a mask,
+    or one fixed mask for every step does not pass."""
+    pick = np.r_[np.flatnonzero(y == y.max())[:1], np.flatnonzero(y != y.max())[:5]]
+    Xs, ys = X[pick], y[pick]          # the largest label included: the same classes
+    lr, active, kept, same = 0.2, 0, 0, 0
+    trials = 4
+    for trial in range(trials):
+        s = seed + 101 * (trial + 1)
+        states = []
+        for n_steps, rate in ((1, 0.0), (1, lr), (2, lr)):
+            got = run(keep_prob, s, n_steps=n_steps, lr=rate, batch=1, train=(Xs, ys),
+                      rec=1)["last"]
+            accuracy(got, "'last'")                             # the shapes, with a message
+            states.append({k: np.asarray(got[k], dtype=np.float64) for k in PARAM_NAMES})
+        steps = [_dropout_step(a, b, Xs, ys, keep_prob, lr)
+                 for a, b in zip(states[:-1], states[1:], strict=True)]
+        if any(step is None for step in steps):
+            raise ExerciseError(
+                f"{name}: one step at lr {lr} with keep_prob = {keep_prob} and batch_size = 1 "
+                f"is not a dropout step of your network from the weights before it (the "
+                f"initial ones: the lr = 0 run's; then the 1-step run's): each step, apply "
+                f"your dropout (a fresh mask, kept units divided by keep_prob) to the hidden "
+                f"layer, forward and backward, and update every parameter as params - lr * "
+                f"grads")
+        (m1, on1), (m2, on2) = steps
+        active, kept = active + int(on1.sum()), kept + int((m1 & on1).sum())
+        both = on1 & on2                # an inactive unit's row is zero whatever its mask
+        same += bool(np.array_equal(m1[both], m2[both]))
+    sd = np.sqrt(keep_prob * (1.0 - keep_prob) / max(active, 1))
+    if active < 20 or abs(kept / active - keep_prob) > 5 * sd:
+        raise ExerciseError(
+            f"{name}: in one-step runs with keep_prob = {keep_prob} your steps kept {kept} of "
+            f"{active} active hidden units, not a fraction near {keep_prob}: this is not a "
+            f"dropout step - keep each unit with probability keep_prob "
+            f"(rng.random(shape) < keep_prob, a new mask every step)")
+    if same == trials:
+        raise ExerciseError(
+            f"{name}: the first two steps of a run dropped the same hidden units in each of "
+            f"{trials} runs: draw a new dropout seed for every step from your "
+            f"np.random.default_rng(seed), not one seed for the whole run")

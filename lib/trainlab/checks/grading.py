@@ -23,7 +23,10 @@ How one submission is graded (:func:`grade_notebook`):
    trainlab and torch blocked and its prints discarded (:class:`Sandbox`). The child runs the
    learner's cell of that question after the committed *reference* cells of the questions it
    depends on (:meth:`Lesson.dependencies`), so a refused or looping exercise costs only its
-   own points. Without bubblewrap, grading refuses unless told ``unsafe=True``.
+   own points; a dependency the learner answered with full marks also runs the learner's own
+   cell after its reference, so that a backward pass gets the cache of the learner's forward
+   pass (its layout is the learner's choice). Without bubblewrap, grading refuses unless told
+   ``unsafe=True``.
 5. Every check statement of the lesson's check cells is one *part*, run here, in the grading
    process: the learner's functions are proxies that send the inputs to the child and bring
    the return values back (as plain arrays). References and comparisons never run where the
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import functools
 import hashlib
 import hmac
@@ -146,7 +150,8 @@ class Lesson:
         """The other questions whose functions question ``q`` uses (its reference solution,
         the learner's cell or its checks name them), transitively, in the lesson's order.
         Their *reference* cells run before the learner's cell in ``q``'s child, so a refused
-        or failing earlier exercise costs only its own points (08 ex7 uses ex1-ex4, ex6)."""
+        or failing earlier exercise costs only its own points (08 ex7 uses ex1-ex4, ex6); an
+        earlier exercise with full marks adds the learner's own cell after its reference."""
         owner = {f: other.qid for other in self.questions for f in other.functions}
         wanted: set[str] = set()
         todo = [learner_source, self.references.get(q.qid, ""), *(p.code for p in q.parts)]
@@ -820,10 +825,12 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
 
     Each question runs in its own fresh child (:class:`Sandbox`) with ``timeout`` seconds
     (per exercise): its learner cell, after the *reference* cells of the questions it depends
-    on. With ``secret``, hidden cases use :func:`secret_seed` and a failing hidden case's
-    message is withheld unless ``show_hidden_inputs``. ``unsafe``: run the learner's code in a
-    plain child process when the operating system's sandbox is not available (see
-    :mod:`trainlab.checks.isolation`); otherwise :class:`IsolationUnavailable` is raised."""
+    on (each followed by the learner's own cell of that question when it scored full marks,
+    graded before in the lesson's order). With ``secret``, hidden cases use
+    :func:`secret_seed` and a failing hidden case's message is withheld unless
+    ``show_hidden_inputs``. ``unsafe``: run the learner's code in a plain child process when
+    the operating system's sandbox is not available (see :mod:`trainlab.checks.isolation`);
+    otherwise :class:`IsolationUnavailable` is raised."""
     if not unsafe and isolation.problem():
         raise IsolationUnavailable(isolation.problem())
     start = time.monotonic()
@@ -855,6 +862,7 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
     exec(lesson.setup, namespace)  # noqa: S102 - the committed lesson's own imports
     namespace["passed"] = lambda *a, **k: None
     names = {f for q in sub.questions for f in q.functions}
+    full_marks: set[str] = set()
     for q in sub.questions:
         if q.manual:
             continue
@@ -865,29 +873,59 @@ def grade_notebook(nb: Any, lesson: Lesson, student: str = "", path: str = "",
             _refuse(q, "not attempted", NOT_ATTEMPTED)
             q.note = ""
             continue
-        cells = [{"qid": f"{d}-reference", "source": lesson.references[d]}
-                 for d in lesson.dependencies(q, sources.get(q.qid, ""))
-                 if d in lesson.references]
-        if q.qid in sources:
-            cells.append({"qid": q.solution_cell, "source": sources[q.qid]})
-        try:
-            sandbox = Sandbox(cells, deadline=time.monotonic() + timeout, isolated=not unsafe)
-        except GradingError as exc:
+        deps = lesson.dependencies(q, sources.get(q.qid, ""))
+        # with the learner's own cells of the dependencies that scored full marks (a backward
+        # pass reads the cache of the learner's forward pass, "whatever your backward needs",
+        # which the reference's layout would not fit); if that loses points, again with the
+        # references alone, and the better of the two counts
+        own = [d for d in deps if d in full_marks and d in sources]
+        _run_question(q, lesson, deps, own, sources, names, namespace, timeout, secret,
+                      show_hidden_inputs, unsafe)
+        if own and any(p.status != "passed" for p in q.parts):
+            first = (copy.deepcopy(q.parts), q.note)
             for p in q.parts:
-                p.status, p.message = "error", str(exc)
-            q.note = str(exc)
-            continue
-        try:
-            local = dict(namespace)
-            local.update({name: StudentFunction(sandbox, name) for name in names})
-            if secret:
-                local["_hidden_seed"] = lambda seed, qid=q.qid: secret_seed(
-                    secret, lesson.stem, qid, seed)
-            _grade_question(q, local, sandbox, secret, show_hidden_inputs)
-        finally:
-            sandbox.close()
+                p.score, p.status, p.message = 0.0, "not run", ""
+            q.note = ""
+            _run_question(q, lesson, deps, [], sources, names, namespace, timeout, secret,
+                          show_hidden_inputs, unsafe)
+            if sum(p.score for p in first[0]) >= q.score:
+                q.parts, q.note = first
+        if q.parts and all(p.status == "passed" for p in q.parts):
+            full_marks.add(q.qid)
     sub.seconds = time.monotonic() - start
     return sub
+
+
+def _run_question(q: Question, lesson: Lesson, deps: list[str], own: list[str],
+                  sources: dict[str, str], names: set[str], namespace: dict[str, Any],
+                  timeout: float, secret: bytes | None, show_hidden_inputs: bool,
+                  unsafe: bool) -> None:
+    """Grade ``q`` in one fresh child: the reference cells of ``deps`` (each followed by the
+    learner's own cell when it is in ``own``), then the learner's cell of ``q``."""
+    cells = []
+    for d in deps:
+        if d in lesson.references:
+            cells.append({"qid": f"{d}-reference", "source": lesson.references[d]})
+        if d in own:
+            cells.append({"qid": f"{d}-learner", "source": sources[d]})
+    if q.qid in sources:
+        cells.append({"qid": q.solution_cell, "source": sources[q.qid]})
+    try:
+        sandbox = Sandbox(cells, deadline=time.monotonic() + timeout, isolated=not unsafe)
+    except GradingError as exc:
+        for p in q.parts:
+            p.status, p.message = "error", str(exc)
+        q.note = str(exc)
+        return
+    try:
+        local = dict(namespace)
+        local.update({name: StudentFunction(sandbox, name) for name in names})
+        if secret:
+            local["_hidden_seed"] = lambda seed, qid=q.qid: secret_seed(
+                secret, lesson.stem, qid, seed)
+        _grade_question(q, local, sandbox, secret, show_hidden_inputs)
+    finally:
+        sandbox.close()
 
 
 NOT_ATTEMPTED = "still the stub: replace `raise NotImplementedError` with your code"
