@@ -58,6 +58,7 @@ def measure_lessons(paths: list[Path]) -> dict[str, dict]:
             livedeck.enter_deck(page)
             cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
             found[path.stem] = livedeck.measure(page, livedeck.last_cells(cells))
+            livedeck.leave_deck(page)
             livedeck.shut_down_kernel(page)
             page.close()
         browser.close()

@@ -90,6 +90,15 @@ def enter_deck(page) -> None:
                                                                    timeout=30_000)
 
 
+def leave_deck(page) -> None:
+    """Deck mode off. jupyterlab-slideshow saves deck mode in the user's settings (``active``),
+    so without this a notebook opened later on the same server starts presenting, with the
+    status bar hidden."""
+    page.evaluate("() => window.jupyterapp.commands.execute('deck:stop')")
+    page.wait_for_function("() => document.body.dataset.jpDeckMode !== 'presenting'",
+                           timeout=30_000)
+
+
 def last_cells(cells: list[dict]) -> list[int]:
     """Per slide or sub-slide of ``cells`` (a notebook's), the index of its last shown cell:
     made the active one, it puts the whole slide on screen (all its fragments shown)."""

@@ -171,6 +171,7 @@ def test_live_decks_fit_1280x720_on_stored_outputs(lab, browser):  # noqa: F811
         livedeck.open_stored(page, lab["base"], lab["token"], f"{stem}.ipynb")
         livedeck.enter_deck(page)
         found = livedeck.measure(page, livedeck.last_cells(cells))
+        livedeck.leave_deck(page)
         livedeck.shut_down_kernel(page)
         page.close()
         livedeck.record(ARTIFACTS / "live-deck-heights.json", stem, found)
@@ -240,6 +241,7 @@ def test_live_deck_mode_in_jupyterlab_moves_a_slider(lab, browser):  # noqa: F81
     box = image.bounding_box()
     assert box is not None and box["y"] + box["height"] <= VIEWPORT["height"], \
         f"after the move the explorer's figure runs off the window: {box}"
+    livedeck.leave_deck(page)
     page.close()
 
 
