@@ -467,8 +467,9 @@ def _random_features_cheat() -> str:
             "    w1 = np.random.default_rng(0).standard_normal((784, 512)) * np.sqrt(2 / 784)\n"
             "    q = np.array([int(c, 16) for c in Q]).reshape(512, 10) - 8\n"
             f"    w2 = q * {scale!r}\n"
+            "    params = {'W1': w1, 'b1': np.zeros(512), 'W2': w2, 'b2': np.zeros(10)}\n"
             "    return {'hidden_dims': [512], 'normalization': None, 'mean': mean, 'std': std,\n"
-            "            'params': {'W1': w1, 'b1': np.zeros(512), 'W2': w2, 'b2': np.zeros(10)}}\n")
+            "            'params': params}\n")
 
 
 CHEATS = {
