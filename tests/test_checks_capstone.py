@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 from pathlib import Path
 
 import nbformat
@@ -235,42 +236,84 @@ def test_a_solver_that_ignores_the_update_rule_fails(sol):
 # the trained network: graded on its parameters, on a split it never saw
 # --------------------------------------------------------------------------------------------
 def _tiny_split(monkeypatch):
-    """Ten 12-pixel 'images' per split whose first 10 pixels one-hot encode the label."""
+    """40 training and 20 held-out 12-pixel 'images' whose first 10 pixels one-hot encode the
+    label."""
     rng = np.random.default_rng(0)
-    y_train, y_val = rng.integers(0, 10, 30), rng.integers(0, 10, 20)
-    x_train = np.hstack([np.eye(10)[y_train], rng.random((30, 2))]).astype(np.float32)
+    y_train, y_val = rng.integers(0, 10, 40), rng.integers(0, 10, 20)
+    x_train = np.hstack([np.eye(10)[y_train], rng.random((40, 2))]).astype(np.float32)
     x_val = np.hstack([np.eye(10)[y_val], rng.random((20, 2))]).astype(np.float32)
     monkeypatch.setattr(cap_checks, "_mnist", lambda: (x_train, y_train, x_val, y_val))
+    cap_checks._RESULTS.clear()
     return x_train, y_train, x_val, y_val
+
+
+RECIPE = {"hidden_dims": [10], "normalization": None, "init": 0.5, "keep_prob": 1.0,
+          "reg": 0.0, "update_rule": "sgd", "optim_config": {"learning_rate": 0.5},
+          "lr_decay": 1.0, "batch_size": 2, "num_epochs": 30, "shift": 0, "n_val": 0,
+          "eps": 1e-2}
+"""A recipe that learns the tiny split: the grader's training reaches a median of 1.0 over
+seeds, also for its 2-epoch probe."""
 
 
 def _net(shift_labels=0, hidden=10, normalization=None):
     """A network reading the one-hot pixels: right when shift_labels == 0."""
-    w2 = np.roll(np.eye(10), shift_labels, axis=1)
-    spec = {"hidden_dims": [hidden], "normalization": normalization,
-            "params": {"W1": np.vstack([np.eye(10), np.zeros((2, 10))]), "b1": np.zeros(10),
-                       "W2": w2, "b2": np.zeros(10)},
+    w1, w2 = np.zeros((12, hidden)), np.zeros((hidden, 10))
+    w1[:10, :10], w2[:10] = np.eye(10), np.roll(np.eye(10), shift_labels, axis=1)
+    return {"hidden_dims": [hidden], "normalization": normalization,
+            "params": {"W1": w1, "b1": np.zeros(hidden), "W2": w2, "b2": np.zeros(10)},
             "mean": np.zeros(12), "std": np.ones(12)}
-    return spec
 
 
-def test_the_median_over_seeds_of_the_graders_own_predictions_is_graded(monkeypatch):
-    x_train, y_train, x_val, _ = _tiny_split(monkeypatch)
+def _honest(xt, yt, seed, recipe=None):
+    """A learner's train_capstone that trains (with the grader's own trainer, another seed)."""
+    net = cap_checks.train_recipe(xt, yt, cap_checks.recipe_of(recipe or RECIPE, 40, 12),
+                                  seed + 100)
+    return {"hidden_dims": (recipe or RECIPE)["hidden_dims"], "normalization": None,
+            "params": net["params"], "mean": net["mean"], "std": net["std"]}
+
+
+def test_the_grader_trains_the_recipe_itself_and_grades_its_median(monkeypatch):
+    x_train, y_train, x_val, y_val = _tiny_split(monkeypatch)
     calls = []
 
-    def right_but_seed_2(xt, yt, seed):
-        calls.append(seed)
-        assert xt.shape == x_train.shape and not any(np.array_equal(xt, x_val) for _ in [0])
-        return _net(0 if seed != 2 else 1)
+    def spy(xt, yt, seed, recipe=None):
+        calls.append((seed, recipe))
+        return _honest(xt, yt, seed, recipe)
 
-    for target in cap_checks.TIERS:          # one training per seed, shared by the tiers
-        cap_checks.check_training(right_but_seed_2, target=target)
-    assert sorted(calls) == [0, 1, 2]
-    _fails(lambda: cap_checks.check_training(lambda xt, yt, seed: _net(0 if seed == 0 else 1)),
-           r"median held-out accuracy 0\.0000 over seeds 0, 1, 2 \(1\.0000, 0\.0000, 0\.0000\)")
-    np.testing.assert_array_equal(
-        cap_checks.heldout_accuracies(lambda xt, yt, seed: _net(0 if seed == 0 else 1)),
-        [1.0, 0.0, 0.0])
+    for target in cap_checks.TIERS:       # the runs are shared by the tiers
+        cap_checks.check_training(lambda: RECIPE, spy, target=target, seed=0)
+    (seed, probe), = calls
+    assert seed == 0 and probe == cap_checks.probe_recipe(cap_checks.recipe_of(RECIPE, 40, 12), 0)
+    assert probe["hidden_dims"] == [16] and probe["num_epochs"] == cap_checks.PROBE_EPOCHS
+    accs = cap_checks.rerun_accuracies(lambda: RECIPE)
+    assert len(accs) == 3 and np.median(accs) == 1.0 and accs.min() >= 0.9
+    recipe = cap_checks.recipe_of(RECIPE, 40, 12)
+    runs = [cap_checks.train_recipe(x_train, y_train, recipe, seed) for seed in (0, 1)]
+    assert not np.array_equal(runs[0]["params"]["W1"], runs[1]["params"]["W1"])  # per seed
+    # the median of the grader's runs is graded, whatever the learner's code returns
+    real = cap_checks.train_recipe
+
+    def wrong_for_seeds_1_and_2(xt, yt, recipe, seed):
+        if recipe["num_epochs"] == RECIPE["num_epochs"] and seed != 0:   # not the probe
+            return cap_checks.network_from_spec(_net(1), 12)
+        return real(xt, yt, recipe, seed)
+
+    monkeypatch.setattr(cap_checks, "train_recipe", wrong_for_seeds_1_and_2)
+    cap_checks._RESULTS.clear()
+    _fails(lambda: cap_checks.check_training(lambda: RECIPE, spy, seed=0),
+           r"median held-out accuracy of 0\.0000 over seeds 0, 1, 2 \(\d\.\d{4}, 0\.0000, "
+           r"0\.0000\), below 0\.96")
+
+
+def test_a_train_capstone_that_does_not_train_what_the_recipe_says_fails(monkeypatch):
+    _tiny_split(monkeypatch)
+    # one stored network whatever the recipe: not the probe's architecture
+    _fails(lambda: cap_checks.check_training(lambda: RECIPE, lambda xt, yt, seed, recipe=None:
+                                             _net()), "train what the recipe says")
+    # the probe's architecture, but not trained by it (wrong labels)
+    _fails(lambda: cap_checks.check_training(
+        lambda: RECIPE, lambda xt, yt, seed, recipe=None: _net(3, recipe["hidden_dims"][0])),
+        r"reaches 0\.0000 .* the grader's training of the same recipe 1\.0000 .* within 0\.015")
 
 
 def test_the_training_code_never_gets_the_held_out_split(monkeypatch):
@@ -279,11 +322,11 @@ def test_the_training_code_never_gets_the_held_out_split(monkeypatch):
 
     def spy(*args, **kwargs):
         seen.append((args, kwargs))
-        return _net()
+        return _honest(*args, **kwargs)
 
-    cap_checks.check_training(spy, seeds=4)
+    cap_checks.check_training(lambda: RECIPE, spy, target=0.94, seed=3)
     (args, kwargs), = seen
-    assert len(args) == 3 and not kwargs and args[2] == 4
+    assert len(args) == 3 and list(kwargs) == ["recipe"] and args[2] == 3
     assert np.array_equal(args[0], x_train) and np.array_equal(args[1], y_train)
 
 
@@ -300,10 +343,9 @@ def test_the_training_code_never_gets_the_held_out_split(monkeypatch):
 ])
 def test_networks_that_do_not_match_their_architecture_are_refused(monkeypatch, hack, why):
     _tiny_split(monkeypatch)
-    net = _net()
-    spec = hack(net)
     with pytest.raises(ExerciseError) as info:
-        cap_checks.check_training(lambda xt, yt, seed: spec, seeds=9)
+        cap_checks.check_training(lambda: RECIPE, lambda xt, yt, seed, recipe=None:
+                                  hack(_net(hidden=recipe["hidden_dims"][0])))
     message = str(info.value)
     if why.startswith("not "):
         assert "the trained network" in message and why[4:] in message
@@ -311,13 +353,56 @@ def test_networks_that_do_not_match_their_architecture_are_refused(monkeypatch, 
         assert why in message
 
 
-def test_batch_norm_networks_need_their_running_averages(monkeypatch):
+@pytest.mark.parametrize("change, why", [
+    ({"warmup": 3}, r"unknown keys \['warmup'\]"),
+    ({"eps": "DROP"}, r"lacks \['eps'\]"),
+    ({"keep_prob": 0.0}, r"recipe\['keep_prob'\] = 0\.0 is outside its valid range 0\.05 to 1"),
+    ({"batch_size": 2.5}, "whole number"),
+    ({"num_epochs": True}, "must be a number"),
+    ({"update_rule": "lbfgs"}, "update_rule"),
+    ({"optim_config": {"beta1": 0.9}}, "keys among"),
+    ({"optim_config": {"learning_rate": 50}},
+     r"recipe\['optim_config'\]\['learning_rate'\] = 50 is outside"),
+    ({"hidden_dims": [0]}, "hidden_dims"),
+    ({"normalization": "groupnorm"}, "normalization"),
+    ({"init": "xavier"}, "must be a number"),
+    ({"shift": 1}, "28 x 28"),
+    ({"n_val": 39}, "leaves no training images"),
+])
+def test_recipes_the_grader_cannot_run_are_refused_with_the_reason(monkeypatch, change, why):
     _tiny_split(monkeypatch)
+    recipe = {k: v for k, v in {**RECIPE, **change}.items() if v != "DROP"}
+    with pytest.raises(ExerciseError) as info:
+        cap_checks.check_training(lambda: recipe, _honest)
+    assert re.search(why, str(info.value)), str(info.value)
+
+
+def test_a_recipe_that_costs_more_than_three_references_is_refused():
+    recipe = {**RECIPE, "hidden_dims": [1024] * 3, "num_epochs": 30}
+    _fails(lambda: cap_checks.recipe_of(recipe), "more than the grader's")
+    assert cap_checks.recipe_of({**recipe, "num_epochs": 3})["num_epochs"] == 3
+
+
+def test_batch_norm_networks_need_their_running_averages():
     net = _net(normalization="batchnorm")
     net["params"].update(gamma1=np.ones(10), beta1=np.zeros(10))
-    _fails(lambda: cap_checks.check_training(lambda xt, yt, seed: net, seeds=1), "bn_params")
-    net["bn_params"] = [{"running_mean": np.zeros(10), "running_var": np.ones(10)}]
-    cap_checks.check_training(lambda xt, yt, seed: net, seeds=1)
+    _fails(lambda: cap_checks.network_from_spec(net, 12), "bn_params")
+    net["bn_params"] = [{"running_mean": np.full(10, 0.5), "running_var": np.full(10, 4.0)}]
+    x = np.hstack([np.eye(10), np.zeros((10, 2))])
+    np.testing.assert_array_equal(cap_checks.predict(cap_checks.network_from_spec(net, 12), x),
+                                  np.arange(10))      # (1 - 0.5) / 2 > (0 - 0.5) / 2: as trained
+
+
+def test_the_graders_training_matches_the_lessons_train_capstone(sol):
+    """train_recipe, fed a small version of the lesson's recipe, lands where the lesson's own
+    train_capstone does (within the agreement the check asks for)."""
+    x_train, y_train, x_val, y_val = cap_checks._mnist()
+    small = cap_checks.probe_recipe(cap_checks.recipe_of(sol["capstone_recipe"]()), 0)
+    spec = sol["train_capstone"](x_train, y_train, 0, recipe=small)
+    mine = np.mean(cap_checks.predict(cap_checks.network_from_spec(spec), x_val) == y_val)
+    grader = cap_checks.train_recipe(x_train, y_train, small, 0)
+    theirs = np.mean(cap_checks.predict(grader, x_val) == y_val)
+    assert 0.85 < theirs and abs(mine - theirs) <= cap_checks.AGREEMENT, (mine, theirs)
 
 
 def test_a_linear_classifier_earns_no_credit():
@@ -350,30 +435,72 @@ def _graded_with(ex7_source: str) -> grading.Question:
     return q
 
 
+GOOD_RECIPE = ("def capstone_recipe():\n"
+               "    return {'hidden_dims': [256, 128], 'normalization': 'batchnorm',\n"
+               "            'init': 'kaiming', 'keep_prob': 0.9, 'reg': 0.0,\n"
+               "            'update_rule': 'sgd_momentum', 'lr_decay': 0.9,\n"
+               "            'optim_config': {'learning_rate': 0.1, 'momentum': 0.9},\n"
+               "            'batch_size': 200, 'num_epochs': 15, 'shift': 1, 'n_val': 500,\n"
+               "            'eps': 1e-2}\n")
+"""The lesson's recipe: every cheat below declares it, so the grader's own training of it
+would clear every tier; what is tested is the learner's train_capstone."""
+
+
+def _random_features_cheat() -> str:
+    """A network fitted offline on the held-out images and pasted: 512 random ReLU features
+    (drawn from a seed, so they cost no characters) and a 4-bit readout fitted by ridge
+    regression to the held-out labels, as hex (about 5,100 characters). Its held-out accuracy
+    is above the bar."""
+    x_train, _, x_val, y_val = cap_checks._mnist()
+    x = x_train.astype(np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-2
+    w1 = np.random.default_rng(0).standard_normal((784, 512)) * math.sqrt(2 / 784)
+    h = np.maximum((x_val - mean) / std @ w1, 0)
+    w2 = np.linalg.solve(h.T @ h + 10 * np.eye(512), h.T @ np.eye(10)[y_val])
+    scale = float(np.abs(w2).max() / 7)
+    q = (np.clip(np.round(w2 / scale), -8, 7).astype(int) + 8).ravel()
+    assert np.mean((h @ ((q.reshape(512, 10) - 8) * scale)).argmax(1) == y_val) > 0.96
+    return (GOOD_RECIPE + f"Q = '{''.join('0123456789abcdef'[v] for v in q)}'\n"
+            "def train_capstone(x_train, y_train, seed, recipe=None):\n"
+            "    x = x_train.astype(np.float64)\n"
+            "    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-2\n"
+            "    w1 = np.random.default_rng(0).standard_normal((784, 512)) * np.sqrt(2 / 784)\n"
+            "    q = np.array([int(c, 16) for c in Q]).reshape(512, 10) - 8\n"
+            f"    w2 = q * {scale!r}\n"
+            "    params = {'W1': w1, 'b1': np.zeros(512), 'W2': w2, 'b2': np.zeros(10)}\n"
+            "    return {'hidden_dims': [512], 'normalization': None, 'mean': mean, 'std': std,\n"
+            "            'params': params}\n")
+
+
 CHEATS = {
-    "pasted labels": "def train_capstone(x_train, y_train, seed):\n"
+    "pasted labels": GOOD_RECIPE + "def train_capstone(x_train, y_train, seed, recipe=None):\n"
                      "    return np.array([7, 2, 1, 0] * 500)\n",
-    "reads files": "def train_capstone(x_train, y_train, seed):\n"
+    "reads files": GOOD_RECIPE + "def train_capstone(x_train, y_train, seed, recipe=None):\n"
                    "    return np.load('/work/shared/data/mnist.npz')\n",
-    "imports trainlab": "def train_capstone(x_train, y_train, seed):\n"
+    "imports trainlab": GOOD_RECIPE +
+                        "def train_capstone(x_train, y_train, seed, recipe=None):\n"
                         "    from trainlab.data import load_mnist\n"
                         "    return load_mnist(split='val')[1]\n",
-    "pasted weights": "W = [" + ", ".join(["0.123456"] * 3000) + "]\n"
-                      "def train_capstone(x_train, y_train, seed):\n    return W\n",
-    "1-NN": "def train_capstone(x_train, y_train, seed):\n"
+    "pasted weights": "W = [" + ", ".join(["0.123456"] * 3000) + "]\n" + GOOD_RECIPE +
+                      "def train_capstone(x_train, y_train, seed, recipe=None):\n    return W\n",
+    "1-NN": GOOD_RECIPE + "def train_capstone(x_train, y_train, seed, recipe=None):\n"
             "    return {'hidden_dims': [len(x_train)], 'normalization': None,\n"
             "            'params': {'W1': x_train.T.copy(), 'b1': np.zeros(len(x_train)),\n"
             "                       'W2': np.eye(10)[y_train], 'b2': np.zeros(10)},\n"
             "            'mean': np.zeros(784), 'std': np.ones(784)}\n",
+    "network fitted on the held-out images": None,   # built by _random_features_cheat
 }
 
 
 @pytest.mark.parametrize("cheat", sorted(CHEATS))
 def test_known_hacks_score_nothing_in_the_grader(cheat):
-    q = _graded_with(CHEATS[cheat])
+    source = CHEATS[cheat] or _random_features_cheat()
+    assert len(source) <= grading.MAX_SOLUTION_CHARS or cheat == "pasted weights"
+    q = _graded_with(source)
     assert q.score == 0, [(p.status, p.message) for p in q.parts]
     messages = " ".join(p.message for p in q.parts) + q.note
     expected = {"pasted labels": "the trained network", "reads files": "may not use",
                 "imports trainlab": "trainlab", "pasted weights": "12,000",
-                "1-NN": "hidden_dims"}[cheat]
+                "1-NN": "hidden_dims", "network fitted on the held-out images":
+                    "train what the recipe says"}[cheat]
     assert expected in messages, messages

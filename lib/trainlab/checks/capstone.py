@@ -47,7 +47,8 @@ __all__ = [
     "MAX_DEPTH", "MAX_WIDTH", "SEEDS", "TARGET_ACCURACY", "TIERS", "check_affine",
     "check_batchnorm", "check_dropout", "check_fc_net", "check_gradient_errors",
     "check_layernorm", "check_relu", "check_softmax_loss", "check_solver", "check_training",
-    "check_update_rule", "heldout_accuracies", "network_from_spec", "predict", "reference_loss",
+    "check_update_rule", "heldout_accuracies", "network_from_spec", "predict", "recipe_of",
+    "probe_recipe", "reference_loss", "rerun_accuracies", "shift_images", "train_recipe",
 ]
 
 TARGET_ACCURACY = 0.96
@@ -143,7 +144,8 @@ def reference_loss(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray |
             dh, grads[f"gamma{i}"], grads[f"beta{i}"] = _norm_backward(
                 dh, norm[0], norm[1], params[f"gamma{i}"], axis)
         grads[f"W{i}"], grads[f"b{i}"] = h_in.T @ dh, dh.sum(0)
-        dh = dh @ params[f"W{i}"].T
+        if i > 1:                  # the input needs no gradient
+            dh = dh @ params[f"W{i}"].T
     for i in range(1, last + 1):
         loss += 0.5 * reg * float(np.sum(params[f"W{i}"] ** 2))
         grads[f"W{i}"] = grads[f"W{i}"] + reg * params[f"W{i}"]
@@ -736,7 +738,188 @@ def predict(net: dict[str, Any], x: np.ndarray) -> np.ndarray:
     return scores.argmax(axis=1)
 
 
-_RESULTS: dict[tuple[Any, ...], tuple[Any, float | str]] = {}
+# --------------------------------------------------------------------------------------------
+# The recipe: what train_capstone says it did, and the grader's own training of it
+# --------------------------------------------------------------------------------------------
+RECIPE_KEYS = ("hidden_dims", "normalization", "init", "keep_prob", "reg", "update_rule",
+               "optim_config", "lr_decay", "batch_size", "num_epochs", "shift", "n_val", "eps")
+"""What a recipe states: every choice of FullyConnectedNet, Solver and the preprocessing that
+the grader needs to train the same network itself (:func:`train_recipe`)."""
+RANGES: dict[str, tuple[float, float]] = {
+    "keep_prob": (0.05, 1.0), "reg": (0.0, 1.0), "lr_decay": (0.0, 1.0),
+    "batch_size": (2, 8000), "num_epochs": (1, 200), "shift": (0, 3), "n_val": (0, 4000),
+    "eps": (1e-8, 1.0), "init": (1e-4, 10.0), "learning_rate": (1e-6, 10.0),
+    "momentum": (0.0, 0.999), "decay_rate": (0.0, 0.9999), "beta1": (0.0, 0.999),
+    "beta2": (0.0, 0.99999), "epsilon": (1e-12, 1e-2)}
+"""The valid range of every number a recipe may hold (both ends included)."""
+INTEGER_KEYS = ("batch_size", "num_epochs", "shift", "n_val")
+REFERENCE_COST = 15 * 7500 * (784 * 256 + 256 * 128 + 128 * 10)
+"""Multiply-adds per forward pass and example, times the examples seen: the lesson's reference
+recipe (15 epochs of 7,500 images through 784-256-128-10)."""
+MAX_COST = 3 * REFERENCE_COST
+"""The most training a recipe may ask of the grader, which runs it once per seed: three times
+the reference's (about 18 s of one core per run)."""
+AGREEMENT = 0.015
+"""How far the held-out accuracy of the network the learner's ``train_capstone`` trains may lie
+from the median of the grader's own trainings of the same (probe) recipe; the reference's
+spread between seeds there is about 0.004."""
+PROBE_EPOCHS = 2
+"""The probe recipe's epochs (:func:`probe_recipe`)."""
+
+
+def _number(value: Any, key: str, where: str = "", integer: bool = False) -> Any:
+    name = f"recipe{where}[{key!r}]"
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ExerciseError(f"{name} must be a number, got {value!r:.100}")
+    lo, hi = RANGES[key]
+    if integer and float(value) != int(value):
+        raise ExerciseError(f"{name} must be a whole number, got {value!r}")
+    if not lo <= float(value) <= hi:
+        raise ExerciseError(f"{name} = {value!r} is outside its valid range {lo:g} to {hi:g}")
+    return int(value) if integer else float(value)
+
+
+def recipe_of(recipe: Any, n_train: int = 8000, input_dim: int = 784,
+              num_classes: int = 10) -> dict[str, Any]:
+    """A recipe (``capstone_recipe()``) validated: exactly :data:`RECIPE_KEYS`, each number in
+    its range (:data:`RANGES`), ``hidden_dims`` 1 to :data:`MAX_DEPTH` widths of 1 to
+    :data:`MAX_WIDTH`; anything else is refused with the reason, and so is a recipe whose
+    training would cost more than :data:`MAX_COST`."""
+    if not isinstance(recipe, dict):
+        raise ExerciseError(f"capstone_recipe() must return a dict of {RECIPE_KEYS}, got "
+                            f"{type(recipe).__name__}")
+    missing = [k for k in RECIPE_KEYS if k not in recipe]
+    unknown = sorted(str(k) for k in recipe if k not in RECIPE_KEYS)
+    if missing or unknown:
+        raise ExerciseError(f"the recipe lacks {missing} and has unknown keys {unknown}; it "
+                            f"holds exactly {RECIPE_KEYS}")
+    dims = recipe["hidden_dims"]
+    if not isinstance(dims, list | tuple) or not 1 <= len(dims) <= MAX_DEPTH or \
+            not all(isinstance(h, int | np.integer) and 1 <= int(h) <= MAX_WIDTH for h in dims):
+        raise ExerciseError(f"recipe['hidden_dims'] must list 1 to {MAX_DEPTH} layer widths, "
+                            f"each 1 to {MAX_WIDTH}, got {dims!r:.200}")
+    if recipe["normalization"] not in NORMALIZATIONS:
+        raise ExerciseError(f"recipe['normalization'] must be one of {NORMALIZATIONS}, got "
+                            f"{recipe['normalization']!r:.100}")
+    out: dict[str, Any] = {"hidden_dims": [int(h) for h in dims],
+                           "normalization": recipe["normalization"]}
+    for k in RECIPE_KEYS[3:]:
+        if k not in ("update_rule", "optim_config"):
+            out[k] = _number(recipe[k], k, integer=k in INTEGER_KEYS)
+    init = recipe["init"]
+    out["init"] = init if init == "kaiming" else _number(init, "init")
+    rule = recipe["update_rule"]
+    if rule not in DEFAULTS:
+        raise ExerciseError(f"recipe['update_rule'] must be one of {list(DEFAULTS)}, got "
+                            f"{rule!r:.100}")
+    config = recipe["optim_config"]
+    if not isinstance(config, dict) or not set(config) <= set(DEFAULTS[rule]):
+        raise ExerciseError(f"recipe['optim_config'] must be a dict with keys among "
+                            f"{list(DEFAULTS[rule])} for {rule}, got {config!r:.200}")
+    out["update_rule"] = rule
+    out["optim_config"] = {k: _number(v, k, "['optim_config']") for k, v in config.items()}
+    if out["shift"] and input_dim != 784:
+        raise ExerciseError("shift moves 28 x 28 images; these inputs are not")
+    if not out["n_val"] < n_train - 1:
+        raise ExerciseError(f"recipe['n_val'] = {out['n_val']} leaves no training images out "
+                            f"of {n_train}")
+    widths = [input_dim, *out["hidden_dims"], num_classes]
+    cost = out["num_epochs"] * (n_train - out["n_val"]) * sum(
+        a * b for a, b in zip(widths[:-1], widths[1:], strict=False))
+    if cost > MAX_COST:
+        raise ExerciseError(f"the recipe's training costs {cost:.3g} multiply-adds per pass, "
+                            f"more than the grader's {MAX_COST:.3g} (three times the "
+                            f"reference's 15 epochs of 784-256-128-10): fewer epochs or "
+                            f"narrower layers")
+    return out
+
+
+def probe_recipe(recipe: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The smaller recipe the check hands the learner's ``train_capstone``: the same choices,
+    every hidden layer 3, 4 or 5 times narrower (at least 16 units; the factor drawn from
+    ``seed``), :data:`PROBE_EPOCHS` epochs. A ``train_capstone`` that returns one stored network
+    whatever the recipe says cannot match it."""
+    factor = int(seeded_rng(seed).integers(3, 6))
+    return {**recipe, "hidden_dims": [max(16, h // factor) for h in recipe["hidden_dims"]],
+            "num_epochs": min(PROBE_EPOCHS, recipe["num_epochs"])}
+
+
+def shift_images(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """x (N, 784): every 28 x 28 image moved by its own random -k..k pixels along each axis,
+    zeros shifted in (the reference of the lesson's exercise 7)."""
+    n = len(x)
+    padded = np.pad(x.reshape(n, 28, 28), ((0, 0), (k, k), (k, k)))
+    dy, dx = rng.integers(0, 2 * k + 1, size=(2, n))
+    rows = dy[:, None, None] + np.arange(28)[None, :, None]
+    cols = dx[:, None, None] + np.arange(28)[None, None, :]
+    return padded[np.arange(n)[:, None, None], rows, cols].reshape(n, -1)
+
+
+def train_recipe(x_train: np.ndarray, y_train: np.ndarray, recipe: dict[str, Any],
+                 seed: int) -> dict[str, Any]:
+    """The grader's own training of a recipe (from :func:`recipe_of`), in plain NumPy with
+    this module's references: standardise with the training images' mean and std + eps, keep
+    the first ``n_val`` images for choosing the best epoch, initialise (Kaiming or
+    N(0, init^2)), then ``num_epochs`` epochs of mini-batches in a new random order, each batch
+    shifted by -shift..shift pixels, dropout masks fresh at every step, every parameter updated
+    with its own state of the update rule, batch norm's running averages with torch's momentum
+    0.1 and unbiased variance, the learning rate times ``lr_decay`` after each epoch. Returns
+    the network of the best epoch in :func:`network_from_spec`'s form. Runs NumPy's BLAS on one
+    thread (the grader grades several hand-ins at once; a second BLAS thread on a busy machine
+    made a run 3x slower, measured 2026-12-07)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train_recipe(x_train, y_train, recipe, seed)
+
+
+def _train_recipe(x_train: np.ndarray, y_train: np.ndarray, recipe: dict[str, Any],
+                  seed: int) -> dict[str, Any]:
+    r = recipe
+    x = np.asarray(x_train, dtype=np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0) + r["eps"]
+    z, n_val = (x - mean) / std, r["n_val"]
+    xt, yt, xv, yv = z[n_val:], y_train[n_val:], z[:n_val], y_train[:n_val]
+    rng = np.random.default_rng(seed)
+    hidden, norm = r["hidden_dims"], r["normalization"]
+    widths = [x.shape[1], *hidden, int(y_train.max()) + 1]
+    params: dict[str, np.ndarray] = {}
+    for i in range(1, len(widths)):
+        scale = math.sqrt(2.0 / widths[i - 1]) if r["init"] == "kaiming" else r["init"]
+        params[f"W{i}"] = rng.standard_normal((widths[i - 1], widths[i])) * scale
+        params[f"b{i}"] = np.zeros(widths[i])
+        if norm is not None and i < len(widths) - 1:
+            params[f"gamma{i}"], params[f"beta{i}"] = np.ones(widths[i]), np.zeros(widths[i])
+    running = [(np.zeros(h), np.ones(h)) for h in hidden] if norm == "batchnorm" else None
+    states = {k: {**DEFAULTS[r["update_rule"]], **r["optim_config"]} for k in params}
+    best: tuple[float, dict[str, np.ndarray], Any] = (-1.0, params, running)
+    for _epoch in range(r["num_epochs"]):
+        order = rng.permutation(len(xt))
+        for start in range(0, len(xt), r["batch_size"]):
+            idx = order[start:start + r["batch_size"]]
+            xb = xt[idx]
+            if r["shift"]:
+                xb = (shift_images(xb * std + mean, r["shift"], rng) - mean) / std
+            stats: list[tuple[np.ndarray, np.ndarray]] = []
+            _, grads = reference_loss(params, xb, yt[idx], len(hidden), norm, r["keep_prob"],
+                                      r["reg"], int(rng.integers(2**31)), batch_stats=stats)
+            params = {k: _reference_step(r["update_rule"], w, grads[k], states[k])
+                      for k, w in params.items()}
+            if running is not None:
+                m = len(idx)
+                running = [(0.9 * rm + 0.1 * mu, 0.9 * rv + 0.1 * var * m / max(m - 1, 1))
+                           for (rm, rv), (mu, var) in zip(running, stats, strict=True)]
+        for state in states.values():
+            state["learning_rate"] *= r["lr_decay"]
+        acc = float(_epoch) if n_val == 0 else float(np.mean(reference_loss(
+            params, xv, None, len(hidden), norm, running=running).argmax(1) == yv))
+        if acc > best[0]:
+            best = (acc, params, running)
+    return {"hidden": len(hidden), "normalization": norm, "params": best[1],
+            "running": best[2], "mean": mean, "std": std}
+
+
+_RESULTS: dict[tuple[Any, ...], Any] = {}
 
 
 def _mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -747,35 +930,73 @@ def _mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x_train, y_train, x_val, y_val
 
 
-def _accuracy(fn: Callable[..., Any], seed: int, kwargs: dict[str, Any]) -> float:
-    key = (id(fn), seed, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+def _cached(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """One computation per key, shared by every check; an ExerciseError is kept and raised
+    again."""
     if key not in _RESULTS:
-        x_train, y_train, x_heldout, y_heldout = _mnist()
         try:
-            spec = call_student(fn, x_train.copy(), y_train.copy(), seed, **kwargs)
-            net = network_from_spec(spec, x_train.shape[1])
+            _RESULTS[key] = compute()
         except NotAttemptedError:
             raise
         except ExerciseError as exc:
-            _RESULTS[key] = (fn, str(exc))
-        else:
-            _RESULTS[key] = (fn, float(np.mean(predict(net, x_heldout) == y_heldout)))
-    result = _RESULTS[key][1]
-    if isinstance(result, str):
-        raise ExerciseError(result)
+            _RESULTS[key] = exc
+    result = _RESULTS[key]
+    if isinstance(result, ExerciseError):
+        raise ExerciseError(str(result))
     return result
 
 
 def heldout_accuracies(fn: Callable[..., Any], seeds: Sequence[int] = SEEDS,
                        **kwargs: Any) -> np.ndarray:
-    """The held-out accuracy of the network ``fn(x_train, y_train, seed, **kwargs)`` trains,
-    for each seed (one training run per function, seed and keyword arguments, shared by every
-    check)."""
-    return np.array([_accuracy(fn, int(s), kwargs) for s in seeds])
+    """The held-out accuracy of the network ``fn(x_train, y_train, seed, **kwargs)`` trains
+    (checked by :func:`network_from_spec`, predicted by :func:`predict`), for each seed: one
+    training per function, seed and keyword arguments, shared by every check."""
+    def one(seed: int) -> float:
+        x_train, y_train, x_heldout, y_heldout = _mnist()
+        spec = call_student(fn, x_train.copy(), y_train.copy(), seed, **kwargs)
+        net = network_from_spec(spec, x_train.shape[1])
+        if "recipe" in kwargs:
+            r = kwargs["recipe"]
+            if [int(h) for h in spec["hidden_dims"]] != list(r["hidden_dims"]) or \
+                    spec["normalization"] != r["normalization"]:
+                raise ExerciseError(
+                    f"train_capstone was given the recipe {r!r:.300} but returned a network "
+                    f"with hidden_dims {spec['hidden_dims']!r:.100} and normalization "
+                    f"{spec['normalization']!r:.50}: train what the recipe says")
+        return float(np.mean(predict(net, x_heldout) == y_heldout))
+
+    kw = tuple(sorted((k, repr(v)) for k, v in kwargs.items()))
+    return np.array([_cached((id(fn), int(s), kw), lambda s=s: one(int(s))) for s in seeds])
 
 
-def _hint(accs: np.ndarray) -> str:
-    if np.median(accs) < 0.2:
+def _recipe(recipe_fn: Callable[[], Any] | dict[str, Any], **changes: Any) -> dict[str, Any]:
+    x_train = _mnist()[0]
+    recipe = recipe_fn if isinstance(recipe_fn, dict) else \
+        _cached((id(recipe_fn), "recipe"), lambda: call_student(recipe_fn))
+    if changes and isinstance(recipe, dict):
+        recipe = {**recipe, **changes}
+    return recipe_of(recipe, len(x_train), x_train.shape[1])
+
+
+def rerun_accuracies(recipe_fn: Callable[[], Any] | dict[str, Any],
+                     seeds: Sequence[int] = SEEDS, **changes: Any) -> np.ndarray:
+    """The grader's own training (:func:`train_recipe`) of the recipe ``recipe_fn()`` returns
+    (or of the recipe given as a dict), one run per seed, each network predicted on the
+    held-out images by :func:`predict`. ``changes`` replace recipe entries first
+    (``shift=0``: the same recipe without the shifts). Cached per recipe and seed."""
+    recipe = _recipe(recipe_fn, **changes)
+
+    def one(seed: int) -> float:
+        x_train, y_train, x_heldout, y_heldout = _mnist()
+        net = train_recipe(x_train, y_train, recipe, seed)
+        return float(np.mean(predict(net, x_heldout) == y_heldout))
+
+    key = repr(sorted(recipe.items()))
+    return np.array([_cached(("rerun", key, int(s)), lambda s=s: one(int(s))) for s in seeds])
+
+
+def _hint(acc: float) -> str:
+    if acc < 0.2:
         return ("that is chance level: check that the loss falls, that mean and std are the "
                 "statistics your network was trained with, and that bn_params are the running "
                 "averages")
@@ -784,18 +1005,39 @@ def _hint(accs: np.ndarray) -> str:
             "momentum, the best validation epoch kept")
 
 
-def check_training(fn: Callable[..., Any], seeds: Sequence[int] | int = SEEDS,
-                   target: float = TARGET_ACCURACY) -> None:
-    """``fn(x_train, y_train, seed) -> network``: train on MNIST-10k's 8,000 training images
-    (float32, (8000, 784), values in [0, 1]) and return the network (see
-    :func:`network_from_spec`). The grader predicts the 2,000 held-out images with its own
-    forward pass; passes when the median accuracy over ``seeds`` reaches ``target``."""
-    seeds = (seeds,) if isinstance(seeds, int | np.integer) else tuple(seeds)
-    accs = heldout_accuracies(fn, seeds)
+def check_training(recipe_fn: Callable[[], Any], train_fn: Callable[..., Any],
+                   target: float = TARGET_ACCURACY, seed: int = 0) -> None:
+    """Exercise 7: ``recipe_fn() -> recipe`` (see :func:`recipe_of`) and
+    ``train_fn(x_train, y_train, seed, recipe=None) -> network`` (see
+    :func:`network_from_spec`), trained on MNIST-10k's 8,000 training images (float32,
+    (8000, 784), values in [0, 1]); the 2,000 held-out images never reach the learner's code.
+    Passes when
+
+    - the grader's own training of the recipe (:func:`rerun_accuracies`, seeds :data:`SEEDS`)
+      reaches ``target`` in the median held-out accuracy, and
+    - the learner's ``train_fn``, handed the smaller :func:`probe_recipe` (drawn from ``seed``)
+      for seed ``seed``, returns a network of that architecture whose held-out accuracy lies
+      within :data:`AGREEMENT` of the median of the grader's trainings of the same probe:
+      the learner's code trains what a recipe says (a stored network does not)."""
+    recipe = _recipe(recipe_fn)
+    probe = probe_recipe(recipe, seed)      # first: it costs a few seconds, the recipe more
+    own = float(heldout_accuracies(train_fn, (seed,), recipe=probe)[0])
+    theirs = float(np.median(rerun_accuracies(probe)))
+    if not abs(own - theirs) <= AGREEMENT:
+        raise ExerciseError(
+            f"handed your recipe with hidden_dims {probe['hidden_dims']} and "
+            f"{probe['num_epochs']} epochs, your train_capstone's network reaches {own:.4f} on "
+            f"the held-out images, the grader's training of the same recipe {theirs:.4f} "
+            f"(median over seeds {', '.join(map(str, SEEDS))}); they must agree within "
+            f"{AGREEMENT}: train_capstone must train exactly as the recipe it is given says"
+            + (f". Hints: {_hint(own)}" if own < 0.2 else ""))
+    accs = rerun_accuracies(recipe)
     median = float(np.median(accs))
     per_seed = ", ".join(f"{a:.4f}" for a in accs)
     if not median >= target:
-        raise ExerciseError(f"median held-out accuracy {median:.4f} over seeds "
-                            f"{', '.join(map(str, seeds))} ({per_seed}) is below {target}. "
-                            f"Hints: {_hint(accs)}")
-    print(f"✓ median held-out accuracy over {len(seeds)} seeds at least {target}")
+        raise ExerciseError(f"the grader's training of your recipe reaches a median held-out "
+                            f"accuracy of {median:.4f} over seeds "
+                            f"{', '.join(map(str, SEEDS))} ({per_seed}), below {target}. "
+                            f"Hints: {_hint(median)}")
+    print(f"✓ your recipe, trained by the grader, reaches a median held-out accuracy of at "
+          f"least {target}, and your train_capstone trains what a recipe says")
