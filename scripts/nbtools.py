@@ -142,6 +142,15 @@ def continue_slide(cell: nbformat.NotebookNode) -> None:
             del cell.metadata["slideshow"]
 
 
+def hide_answer(cell: nbformat.NotebookNode) -> None:
+    """An exercise's answer (nbgrader ``solution`` cell: model code or model written answer)
+    is a presenter's note in the decks (``slide_type: "notes"``): a deck shown to a class does
+    not show the answers of the homework it sets, and the statement and the check stay on the
+    slides. The notebook, the website and the lecturer's notes show it as before."""
+    if cell.metadata.get("nbgrader", {}).get("solution"):
+        cell.metadata["slideshow"] = {"slide_type": "notes"}
+
+
 def synced(nb: nbformat.NotebookNode, paths: list[Path], i: int,
            titles: list[str], summaries: list[str]) -> nbformat.NotebookNode:
     """Return a copy of ``nb`` with its generated cells rewritten (outputs of the setup cell
@@ -160,6 +169,7 @@ def synced(nb: nbformat.NotebookNode, paths: list[Path], i: int,
                  if c.metadata.get("trainlab") == "contents" else c for c in cells]
     old_ids = {c.metadata.get("trainlab"): c.get("id") for c in nb.cells}
     for cell in cells:
+        hide_answer(cell)
         continue_slide(cell)
         # a regenerated cell keeps its old id: a merge then sees only the lines that changed
         kind = cell.metadata.get("trainlab")

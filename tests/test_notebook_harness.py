@@ -74,6 +74,23 @@ def test_every_notebook_has_up_to_date_generated_cells():
     assert nbtools.run("check") == 0
 
 
+def test_no_deck_shows_the_answer_of_an_exercise():
+    """Every nbgrader solution cell (model code, model written answer) is a presenter's note in
+    the decks; the exercise's statement and its check stay on the slides; nbtools check fails on
+    a solution cell shown on a slide."""
+    answers = 0
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                answers += 1
+                assert cell.metadata["slideshow"] == {"slide_type": "notes"}, path.name
+    assert answers >= 30           # 38 on 2026-12-07
+    shown = nbformat.v4.new_code_cell("x = 1", metadata={
+        "nbgrader": {"solution": True}, "slideshow": {"slide_type": "subslide"}})
+    nbtools.hide_answer(shown)
+    assert shown.metadata["slideshow"] == {"slide_type": "notes"}
+
+
 def test_setup_cell_installs_from_the_one_repository_url():
     from trainlab._meta import INSTALL_SPEC, REPO_URL
 
