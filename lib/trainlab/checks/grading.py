@@ -771,15 +771,16 @@ def _solution_cells(nb: Any, questions: list[Question] | None = None) -> dict[st
 
 
 MAX_SOLUTION_CHARS = 12_000
-"""The longest solution cell the grader runs, in characters (the capstone's layer library, the
-largest, is about 6,000): trained weights pasted in as literals (or as an encoded string) do
-not fit, so a network the grader scores has to come out of the training it runs."""
+"""The longest solution cell the grader runs, in UTF-8 bytes (characters, for ASCII code; the
+capstone's layer library, the largest, is about 6,000): trained weights pasted in as literals
+(or as an encoded string) do not fit."""
 
 
 def _too_long(source: str) -> tuple[str, str] | None:
-    if len(source) <= MAX_SOLUTION_CHARS:
+    size = len(source.encode("utf-8"))   # bytes: one CJK character carries 2 bytes of data
+    if size <= MAX_SOLUTION_CHARS:
         return None
-    return "forbidden", (f"the cell holds {len(source):,} characters, over the grader's limit of "
+    return "forbidden", (f"the cell holds {size:,} bytes (UTF-8), over the grader's limit of "
                          f"{MAX_SOLUTION_CHARS:,}: write code, not data (no pasted weights)")
 
 
