@@ -19,6 +19,7 @@ import pytest  # noqa: E402
 from traitlets import TraitError  # noqa: E402
 
 from trainlab import widgets as W  # noqa: E402
+from trainlab.explorers.spec import slider  # noqa: E402
 
 
 def _png_count(explorer: W.Explorer) -> int:
@@ -232,7 +233,7 @@ def test_explorer_never_raises():
             raise RuntimeError("boom")
         return {"status": "ok", "x": x}
 
-    ex = W.Explorer({"x": ipywidgets.FloatSlider(value=0.1, min=0, max=1)}, compute,
+    ex = W.Explorer([slider("x", "x", 0.1, 0.0, 1.0, 0.1)], compute,
                     lambda res: None)
     assert ex.last_result["x"] == 0.1
     ex.controls["x"].value = 0.9
@@ -514,7 +515,7 @@ def test_live_explorer_draws_partial_results_and_cancels_stale_runs():
         fig.add_subplot().set_title(str(res["x"]))
         return fig
 
-    ex = W.Explorer({"x": ipywidgets.FloatSlider(value=0.1, min=0, max=1)}, compute, render,
+    ex = W.Explorer([slider("x", "x", 0.1, 0.0, 1.0, 0.1)], compute, render,
                     live=True)
     assert ex.last_result["x"] == 0.1 and ex.partial_draws >= 1
     ex.controls["x"].value = 0.2
