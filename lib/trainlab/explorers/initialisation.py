@@ -178,7 +178,7 @@ def _set_scaled_xlabel(ax: Any, extent: float, what: str = "activation") -> None
     k = 0 if not 0 < extent < math.inf else math.floor(math.log10(extent))
     k = 0 if -2 <= k <= 3 else k
     unit = 10.0 ** k
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v / unit:.3g}"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v / unit:.4g}"))  # 1500
     ax.set_xlabel(what if k == 0 else f"{what}\n(×1e{k})", fontsize=text_size(), labelpad=1)
 
 

@@ -195,8 +195,7 @@ def _preprocessing_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
                     fontsize=text_size("label"))
     ax_d.set_ylabel("target y", fontsize=text_size("label"))
     ax_d.set_title("(a) data and fitted lines", fontsize=text_size("title"))
-    # on the side away from the data (the x axis runs from the data to the origin)
-    ax_d.legend(fontsize=text_size(), loc="upper right" if res["offset"] < 0 else "upper left")
+    _legend_off_data(ax_d, fontsize=text_size())     # in the headroom, off points and lines
     wlim, blim = _equal_aspect_box(*_weight_box(run), ax_c)
     losses, path = run["losses"], run["path"]
     out = np.flatnonzero(~(losses <= 100 * losses[0]))
