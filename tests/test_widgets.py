@@ -281,7 +281,10 @@ def test_overlaid_runs_share_one_legend_beside_the_panels(mnist_ok):
     ex.wait()
     ex.controls["lr"].value = 0.1
     ex.wait()
-    assert not ex.render(dict(ex.last_result)).legends and ex.last_png == png
+    fig = ex.render(dict(ex.last_result))   # one run: only the line styles, in a row above
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["training", "validation"]
+    assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.axes)
+    assert ex.last_png == png
 
 
 def test_init_training_explorer_reacts(mnist_ok):
