@@ -108,3 +108,30 @@ def test_a_colour_bar_needs_no_label_on_its_short_side():
     fig.colorbar(cs, ax=ax, label="log10 loss")
     assert drawn(fig) == []
     plt.close(fig)
+
+
+def test_text_cut_off_at_the_figure_edge_is_found_with_edges():
+    fig = plt.figure(figsize=(4, 3))
+    ax = fig.add_axes((0.02, 0.2, 0.9, 0.7))        # no room left of the panel
+    ax.plot([1, 2, 3], [1e3, 2e3, 3e3])
+    ax.set(xlabel="x", ylabel="a long y label")
+    fig.canvas.draw()
+    found = figcheck.figure_problems(fig, edges=True)
+    assert "panel 0's y label is cut off at the figure's edge" in found
+    assert any("y tick label" in p and "cut off" in p for p in found), found
+    assert not any("cut off" in p for p in figcheck.figure_problems(fig))
+    plt.close(fig)
+
+
+def test_a_legend_outside_its_panel_covers_only_what_is_drawn():
+    """Vertices of a clipped line beyond the panel's limits are not drawn, so a legend below
+    the panel covers none of them."""
+    fig, ax = plt.subplots(figsize=(4, 4))
+    fig.subplots_adjust(bottom=0.4)
+    ax.plot([0, 0, 0, 0], [-0.3, -0.25, 0.5, 1], ":", label="a line running past the limits")
+    ax.set(xlim=(-1, 1), ylim=(0, 1), xlabel="x", ylabel="y")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    assert drawn(fig) == []
+    ax.get_lines()[0].set_clip_on(False)          # now drawn past the panel, under the legend
+    assert any("legend covers" in p for p in drawn(fig))
+    plt.close(fig)

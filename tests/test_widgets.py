@@ -19,6 +19,7 @@ import pytest  # noqa: E402
 from traitlets import TraitError  # noqa: E402
 
 from trainlab import widgets as W  # noqa: E402
+from trainlab.explorers.spec import slider  # noqa: E402
 
 
 def _png_count(explorer: W.Explorer) -> int:
@@ -232,7 +233,7 @@ def test_explorer_never_raises():
             raise RuntimeError("boom")
         return {"status": "ok", "x": x}
 
-    ex = W.Explorer({"x": ipywidgets.FloatSlider(value=0.1, min=0, max=1)}, compute,
+    ex = W.Explorer([slider("x", "x", 0.1, 0.0, 1.0, 0.1)], compute,
                     lambda res: None)
     assert ex.last_result["x"] == 0.1
     ex.controls["x"].value = 0.9
@@ -280,7 +281,10 @@ def test_overlaid_runs_share_one_legend_beside_the_panels(mnist_ok):
     ex.wait()
     ex.controls["lr"].value = 0.1
     ex.wait()
-    assert not ex.render(dict(ex.last_result)).legends and ex.last_png == png
+    fig = ex.render(dict(ex.last_result))   # one run: only the line styles, in a row above
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["training", "validation"]
+    assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.axes)
+    assert ex.last_png == png
 
 
 def test_init_training_explorer_reacts(mnist_ok):
@@ -514,7 +518,7 @@ def test_live_explorer_draws_partial_results_and_cancels_stale_runs():
         fig.add_subplot().set_title(str(res["x"]))
         return fig
 
-    ex = W.Explorer({"x": ipywidgets.FloatSlider(value=0.1, min=0, max=1)}, compute, render,
+    ex = W.Explorer([slider("x", "x", 0.1, 0.0, 1.0, 0.1)], compute, render,
                     live=True)
     assert ex.last_result["x"] == 0.1 and ex.partial_draws >= 1
     ex.controls["x"].value = 0.2

@@ -7,7 +7,10 @@ would and lists what they could not read:
   the overlapping panel titles of a grid of histograms, a suptitle on a panel title;
 - a legend on the data: a point of a line or a scatter of its own panel inside the legend's box;
 - a panel with data but no label on an axis (a label or tick labels that name the values are
-  required on both axes; an image panel (``imshow``) and a colour bar are exempt).
+  required on both axes; an image panel (``imshow``) and a colour bar are exempt);
+- with ``edges=True``, text cut off at the figure's edge (a tick label, an axis label, a title,
+  a legend reaching past it): for a figure drawn at its own size, as the explorers' PNGs are
+  (a lesson's inline figure is saved with a tight bounding box, which takes such text in).
 
 With ``TRAINLAB_FIGCHECK_LOG=path`` set, :func:`trainlab.setup_notebook` registers
 :func:`install` as a matplotlib figure hook (``rcParams["figure.hooks"]``), so that every
@@ -66,24 +69,65 @@ def _overlap(a: Any, b: Any) -> float:
 
 
 def _data_points(ax: Any) -> np.ndarray:
-    """Display coordinates of the data of ``ax``: line vertices and scatter offsets."""
+    """Display coordinates of the data of ``ax`` that is drawn: line vertices and scatter
+    offsets, those of an artist clipped to the panel only inside it."""
     pts = []
+    box = ax.get_window_extent()
+
+    def shown(artist: Any, xy: np.ndarray) -> np.ndarray:
+        if artist.get_clip_on() and artist.get_clip_box() is not None:
+            xy = xy[(xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0)
+                    & (xy[:, 1] <= box.y1)]
+        return xy
+
     for line in ax.get_lines():
         if line.get_visible() and len(line.get_xydata()):
             xy = np.asarray(line.get_xydata(), dtype=float)
-            pts.append(line.get_transform().transform(xy[np.all(np.isfinite(xy), axis=1)]))
+            xy = line.get_transform().transform(xy[np.all(np.isfinite(xy), axis=1)])
+            pts.append(shown(line, xy))
     for coll in ax.collections:
         offsets = np.asarray(coll.get_offsets(), dtype=float)
         if coll.get_visible() and offsets.ndim == 2 and len(offsets) > 1:
             trans = coll.get_offset_transform()
-            pts.append(trans.transform(offsets[np.all(np.isfinite(offsets), axis=1)]))
+            xy = trans.transform(offsets[np.all(np.isfinite(offsets), axis=1)])
+            pts.append(shown(coll, xy))
     return np.concatenate(pts) if pts else np.zeros((0, 2))
 
 
-def figure_problems(fig: Any) -> list[str]:
-    """What a reader could not read in ``fig`` (drawn first if needed); [] if nothing."""
+def _clipped(fig: Any, renderer: Any) -> list[str]:
+    """Visible text of ``fig`` that reaches past the figure's edge by more than a pixel."""
+    edge = fig.bbox
+    found: list[str] = []
+    pieces = [(f"the figure title '{t.get_text()}'", t) for t in fig.texts]
+    pieces += [("the figure title", getattr(fig, "_suptitle", None))]
+    pieces += [("the figure legend", lg) for lg in fig.legends]
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible() or not ax.axison:
+            continue
+        pieces += [(f"panel {i}'s {what}", a) for what, a in
+                   (("title", ax.title), ("x label", ax.xaxis.label),
+                    ("y label", ax.yaxis.label), ("legend", ax.get_legend()))]
+        for name in ("x", "y"):
+            ticks = getattr(ax, f"{name}axis")._update_ticks()      # the ticks drawn
+            pieces += [(f"panel {i}'s {name} tick label '{t.get_text()}'", t)
+                       for tick in ticks for t in (tick.label1, tick.label2)]
+    for name, artist in pieces:
+        if artist is None or not artist.get_visible():
+            continue
+        if hasattr(artist, "get_text") and not artist.get_text().strip():
+            continue
+        box = artist.get_window_extent(renderer)
+        if (box.x0 < edge.x0 - 1 or box.x1 > edge.x1 + 1 or box.y0 < edge.y0 - 1
+                or box.y1 > edge.y1 + 1):
+            found.append(f"{name} is cut off at the figure's edge")
+    return found
+
+
+def figure_problems(fig: Any, edges: bool = False) -> list[str]:
+    """What a reader could not read in ``fig`` (drawn first if needed); [] if nothing.
+    ``edges``: also text cut off at the figure's edge."""
     renderer = fig.canvas.get_renderer()
-    problems: list[str] = []
+    problems: list[str] = _clipped(fig, renderer) if edges else []
     texts = _texts(fig, renderer)
     for i, (name_a, box_a, _) in enumerate(texts):
         for name_b, box_b, _ in texts[i + 1:]:

@@ -8,13 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
 from trainlab import health
 from trainlab.data import mnist_subset
-from trainlab.explorers.core import Cancelled, _check_choice, _explorer_figure, _log_slider
+from trainlab.explorers.core import Cancelled, _check_choice, _explorer_figure, _legend_off_data
 from trainlab.style import (
     color,
     current,
@@ -162,17 +161,18 @@ def _clear_axes(axes: Sequence[Any]) -> None:
         ax.set_autoscale_on(True)
 
 
-def _curves_axes(n: int, right: float = 0.98) -> tuple[Figure, list[Any]]:
+def _curves_axes(n: int, right: float = 0.98, top: float = 0.8) -> tuple[Figure, list[Any]]:
     fig = _explorer_figure(0.417)
-    grid = fig.add_gridspec(1, n, wspace=0.25 if right > 0.9 else 0.4, left=0.08, right=right,
-                            top=0.8, bottom=0.16)
+    grid = fig.add_gridspec(1, n, wspace=0.25 if right > 0.9 else 0.4, left=0.1, right=right,
+                            top=top, bottom=0.16)
     return fig, [fig.add_subplot(grid[0, i]) for i in range(n)]
 
 
-def _runs_legend(fig: Figure, axs: Sequence[Any], names: Sequence[str], left: float) -> None:
-    """One legend for overlaid runs, right of the panels: a colour and marker per run, then
-    the line styles (the panels' own legends, two long entries per run, would cover the
-    curves)."""
+def _runs_legend(fig: Figure, axs: Sequence[Any], names: Sequence[str],
+                 left: float | None) -> None:
+    """One legend for the runs, off the panels (their own legends, two long entries per run,
+    covered the curves): for overlaid runs right of the panels, a colour and marker per run,
+    then the line styles; for one run (``left`` None) the line styles in a row above them."""
     from matplotlib.lines import Line2D
 
     from trainlab.plots import _MARKERS
@@ -184,8 +184,34 @@ def _runs_legend(fig: Figure, axs: Sequence[Any], names: Sequence[str], left: fl
                for i, name in enumerate(names)]
     handles += [Line2D([], [], color="0.3", ls="-", label="training"),
                 Line2D([], [], color="0.3", ls="--", label="validation")]
-    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(left, 0.48),
-               fontsize=text_size(), frameon=False)
+    if left is None:
+        fig.legend(handles=handles[-2:], loc="lower center", ncol=2, frameon=False,
+                   bbox_to_anchor=(0.5, axs[0].get_position().y1), fontsize=text_size())
+    else:
+        fig.legend(handles=handles, loc="center left", bbox_to_anchor=(left, 0.48),
+                   fontsize=text_size(), frameon=False)
+
+
+def _loss_ticks(ax: Any) -> None:
+    """Plain-number ticks on a log loss axis: a decade apart (1e-3, 0.01, ...) over more than
+    a decade, else a few plain decimals (2.299, 2.3, 2.301): matplotlib's own labels of the
+    minor ticks of a narrow range (``2.299×10^0``) ran past the figure's left edge."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
+
+    from trainlab.explorers.core import _decade_label, _LogTicks
+
+    lo, hi = ax.get_ylim()
+    if hi > 10 * lo:
+        ax.yaxis.set_major_locator(_LogTicks())
+        ax.yaxis.set_major_formatter(FuncFormatter(_decade_label))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        return
+    locator = MaxNLocator(nbins=5, steps=[1, 2, 5, 10])     # a step 10**k times 1, 2 or 5
+    ticks = locator.tick_values(lo, hi)
+    digits = max(0, -int(math.floor(math.log10(ticks[1] - ticks[0])))) if len(ticks) > 1 else 3
+    ax.yaxis.set_major_locator(locator)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.{digits}f}"))
+    ax.yaxis.set_minor_locator(NullLocator())
 
 
 def _curves_figure(figures: _Figures, histories: dict[str, Any], *, metrics: Sequence[str],
@@ -201,7 +227,8 @@ def _curves_figure(figures: _Figures, histories: dict[str, Any], *, metrics: Seq
     n = len(names) if side_by_side else len(metrics)
     overlay = not side_by_side and len(histories) > 1
     right = 0.6 if overlay else 0.98
-    fig, axs = figures.get(("curves", n, overlay), lambda: _curves_axes(n, right))
+    top = 0.8 if side_by_side or overlay else 0.76     # one run: its legend row above
+    fig, axs = figures.get(("curves", n, overlay), lambda: _curves_axes(n, right, top))
     if side_by_side:
         for ax, name in zip(axs, names, strict=True):
             if name in histories:
@@ -216,27 +243,12 @@ def _curves_figure(figures: _Figures, histories: dict[str, Any], *, metrics: Seq
         ax.yaxis.label.set_fontsize(text_size("label"))
         if steps is not None:
             ax.set_xlim(0, steps)
-        legend = ax.get_legend()
-        if legend is not None:
-            for text in legend.get_texts():
-                text.set_fontsize(text_size())
-    if overlay:
-        _runs_legend(fig, axs, list(histories), right + 0.01)
+        if side_by_side and ax.get_legend() is not None:
+            _legend_off_data(ax, headroom=True, fontsize=text_size())
+        if ax.get_yscale() == "log":
+            _loss_ticks(ax)
+    if not side_by_side:
+        _runs_legend(fig, axs, list(histories), right + 0.01 if overlay else None)
     fig.suptitle(title, fontsize=text_size("title"))
     return fig
 
-
-def _training_controls(schemes: Sequence[str], activations: Sequence[str], *, scheme: str,
-                       activation: str, depth: int, width: int, lr: float) -> dict[str, Any]:
-    return {
-        "scheme": widgets.Dropdown(options=list(schemes), value=scheme, description="init"),
-        "scale": _log_slider("scale", 1.0, -2, 1),
-        "depth": widgets.IntSlider(value=depth, min=1, max=8, description="depth",
-                                   continuous_update=False),
-        "width": widgets.Dropdown(options=sorted({32, 64, 128, 256, width}), value=width,
-                                  description="width"),
-        "activation": widgets.Dropdown(options=list(activations), value=activation,
-                                       description="activation"),
-        "lr": _log_slider("learning rate", lr, -3, 1),
-        "overlay": widgets.Checkbox(value=False, description="overlay runs"),
-    }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -18,8 +17,9 @@ from trainlab.explorers._training import (
     _train_mlp,
     _trained_problems,
 )
-from trainlab.explorers.core import _explorer_figure, _log_slider, fmt
+from trainlab.explorers.core import _explorer_figure, fmt
 from trainlab.explorers.live import Explorer, serves_grid
+from trainlab.explorers.spec import choice, log_slider
 from trainlab.style import (
     color,
     text_size,
@@ -45,13 +45,11 @@ def dead_relu_explorer(*, lr: float = 0.1, depth: int = 3, width: int = 128,
     """
     spec = _RunSpec(n_train=n_train, n_val=min(500, n_probe), steps=steps, seed=seed,
                     batch_size=min(64, n_train))
-    controls = {
-        "lr": _log_slider("learning rate", lr, -3, 1),
-        "activation": widgets.Dropdown(options=["relu", "leaky_relu"], value="relu",
-                                       description="activation"),
-        "optimizer": widgets.Dropdown(options=["sgd", "momentum", "adam"], value="sgd",
-                                      description="optimizer"),
-    }
+    controls = [
+        log_slider("lr", "learning rate", lr, -3, 1),
+        choice("activation", "activation", "relu", ("relu", "leaky_relu")),
+        choice("optimizer", "optimizer", "sgd", ("sgd", "momentum", "adam")),
+    ]
 
     def compute(lr: float, activation: str = "relu", optimizer: str = "sgd", report: Any = None,
                 cancelled: Any = None, dtype: str = "float32") -> dict[str, Any]:

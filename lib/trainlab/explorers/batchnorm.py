@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from trainlab import health
@@ -19,8 +18,9 @@ from trainlab.explorers._training import (
     _train_mlp,
     _trained_problems,
 )
-from trainlab.explorers.core import _check_choice, _log_slider, fmt
+from trainlab.explorers.core import fmt
 from trainlab.explorers.live import Explorer, serves_grid
+from trainlab.explorers.spec import choice, log_slider, toggle
 
 
 @serves_grid
@@ -40,16 +40,14 @@ def lr_explorer(*, lr: float = 0.1, activation: str = "relu", init: str = "kaimi
     ``final_val_acc`` / ``diverged`` / ``diverged_at`` as dicts by run name, and ``status``
     (each run's problems, :func:`_trained_problems`, prefixed by its name).
     """
-    _check_choice("activation", activation, activations)
     spec = _RunSpec(n_train=n_train, n_val=n_val, steps=steps, seed=seed,
                     batch_size=min(64, n_train))
-    controls = {
-        "lr": _log_slider("learning rate", lr, -3, 1),
-        "activation": widgets.Dropdown(options=list(activations), value=activation,
-                                       description="activation"),
-        "scale": _log_slider("init scale", 1.0, -1, 1),
-        "bn": widgets.Checkbox(value=True, description="with BN"),
-    }
+    controls = [
+        log_slider("lr", "learning rate", lr, -3, 1),
+        choice("activation", "activation", activation, activations),
+        log_slider("scale", "init scale", 1.0, -1, 1),
+        toggle("bn", "with BN", True),
+    ]
 
     default_activation = activation
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
@@ -14,11 +13,11 @@ from trainlab import health
 from trainlab.explorers._training import _Figures
 from trainlab.explorers.core import (
     Cancelled,
-    _check_choice,
     _check_int,
     _explorer_figure,
 )
 from trainlab.explorers.live import Explorer, serves_grid
+from trainlab.explorers.spec import slider, stepped
 from trainlab.style import (
     color,
     text_size,
@@ -65,21 +64,13 @@ def batch_groups_explorer(*, batch_per_stat: int = 2, groups: int = 10, seeds: i
     """
     from trainlab.reproduce.beyond_batchnorm import GN_GROUPS
 
-    _check_choice("batch_per_stat", batch_per_stat, _PER_STAT_BATCHES)
-    _check_choice("groups", groups, GN_GROUPS)
-    seeds = _check_int("seeds", seeds, 1, 3)
+    controls = [
+        stepped("B", "images per BN statistic B", batch_per_stat, _PER_STAT_BATCHES,
+                arg="batch_per_stat"),
+        stepped("groups", "GN groups G", groups, GN_GROUPS),
+        slider("seeds", "seeds", seeds, 1, 3),
+    ]
     steps = _check_int("steps", steps, 1, 2000)
-    controls = {
-        "B": widgets.SelectionSlider(options=list(_PER_STAT_BATCHES), value=batch_per_stat,
-                                     description="images per BN statistic B",
-                                     continuous_update=False,
-                                     style={"description_width": "initial"}),
-        "groups": widgets.SelectionSlider(options=list(GN_GROUPS), value=groups,
-                                          description="GN groups G", continuous_update=False,
-                                          style={"description_width": "initial"}),
-        "seeds": widgets.IntSlider(value=seeds, min=1, max=3, description="seeds",
-                                   continuous_update=False),
-    }
     runs: dict[tuple, dict[str, Any]] = {}
     data: list[Any] = []
     busy = threading.Lock()

@@ -1,5 +1,5 @@
 """What every explorer's result and figure go through: the status line, number formatting,
-bounded controls, figures outside pyplot and their PNG. The widget that shows them is
+checks of a builder's arguments, figures outside pyplot and their PNG. The widget that shows them is
 :class:`trainlab.explorers.live.Explorer`; the stored grids are :mod:`trainlab.explorers.spec`.
 """
 
@@ -12,7 +12,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -28,11 +27,6 @@ from trainlab.style import (
 
 DEFAULT_SCHEMES: tuple[str, ...] = SCALED_SCHEMES
 """Schemes the init explorer offers (:data:`trainlab.init.SCALED_SCHEMES`)."""
-
-_LOG_READOUT = ".3"
-"""d3-format of a log slider's readout: 3 significant digits, plain decimals from 1e-6 on,
-trailing zeros dropped (0.01, 0.00316, 10)."""
-
 
 class Cancelled(Exception):
     """Raised inside a live run when a newer control value has made it stale."""
@@ -143,14 +137,6 @@ def _factor_text(f: float) -> str:
     return f"(1 − {format_value(1.0 - f, 2)})" if f < 1 else f"(1 + {format_value(f - 1.0, 2)})"
 
 
-def _log_slider(description: str, value: float, lo_exp: float, hi_exp: float,
-                step: float = 0.1, continuous: bool = False) -> widgets.FloatLogSlider:
-    return widgets.FloatLogSlider(value=value, base=10, min=lo_exp, max=hi_exp, step=step,
-                                  description=description, continuous_update=continuous,
-                                  readout_format=_LOG_READOUT,
-                                  style={"description_width": "initial"})
-
-
 def _check_choice(name: str, value: Any, valid: Sequence[Any]) -> None:
     if value not in valid:
         raise ValueError(f"{name} must be one of {list(valid)}, got {value!r}")
@@ -180,3 +166,75 @@ def _decade_label(v: float, _pos: Any = None) -> str:
     if 1e-3 <= v < 1e4:
         return fmt(float(v))
     return f"1e{round(math.log10(v))}" if v > 0 else "0"
+
+
+_LEGEND_PLACES = ("upper right", "upper left", "lower left", "lower right", "center right",
+                  "center left", "upper center", "lower center")
+
+
+def _data_display_points(ax: Any) -> np.ndarray:
+    """Display coordinates of what ``ax`` plots, inside its box: its lines (every vertex, and
+    points along each segment of a line of up to 200 vertices, as drawn) and every point of
+    its scatters."""
+    pts = []
+    for line in ax.lines:
+        xy = np.asarray(line.get_xydata(), dtype=np.float64)
+        xy = line.get_transform().transform(xy[np.isfinite(xy).all(axis=1)])
+        if 2 <= len(xy) <= 200 and line.get_linestyle() not in ("None", "none", ""):
+            t = np.linspace(0.0, 1.0, 12)[:, None, None]
+            xy = (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)
+        pts.append(xy)
+    for coll in ax.collections:
+        offsets = np.asarray(coll.get_offsets(), dtype=np.float64)
+        if offsets.ndim == 2 and len(offsets) > 1:
+            offsets = offsets[np.isfinite(offsets).all(axis=1)]
+            pts.append(coll.get_offset_transform().transform(offsets))
+    found = np.concatenate(pts) if pts else np.zeros((0, 2))
+    box = ax.get_window_extent()
+    return found[(found[:, 0] >= box.x0) & (found[:, 0] <= box.x1) & (found[:, 1] >= box.y0)
+                 & (found[:, 1] <= box.y1)]
+
+
+def _legend_off_data(ax: Any, headroom: bool = False, **kwargs: Any) -> None:
+    """The axes' legend in the first of :data:`_LEGEND_PLACES` whose box holds the fewest
+    points of the panel's data (:func:`_data_display_points`; matplotlib's ``"best"`` left
+    legends on the data). ``headroom``: if every place holds some, raise the top of the y
+    range (on a log axis, in decades) by the legend's height, up to three times, so an upper
+    place comes free."""
+    renderer = ax.figure.canvas.get_renderer()
+    for attempt in range(4 if headroom else 1):
+        ax.get_xlim(), ax.get_ylim()    # autoscale now: transData is where the data will be
+        ax.apply_aspect()     # the box the panel will be drawn in (equal units, say)
+        pts = _data_display_points(ax)
+        best, fewest, height = _LEGEND_PLACES[0], None, 0.0
+        for place in _LEGEND_PLACES:
+            legend = ax.legend(loc=place, **kwargs)
+            ext = legend.get_window_extent(renderer)
+            inside = int(np.sum((pts[:, 0] >= ext.x0) & (pts[:, 0] <= ext.x1)
+                                & (pts[:, 1] >= ext.y0) & (pts[:, 1] <= ext.y1)))
+            if fewest is None or inside < fewest:
+                best, fewest = place, inside
+            height = ext.height / ax.get_window_extent(renderer).height
+            if inside == 0:
+                return
+        if attempt == 3 or not headroom:
+            break
+        lo, hi = ax.get_ylim()
+        grow = 1.0 / max(0.2, 1.0 - 1.15 * height)
+        if ax.get_yscale() == "log":
+            ax.set_ylim(lo, lo * (hi / lo) ** grow)
+        else:
+            ax.set_ylim(lo, lo + (hi - lo) * grow)
+    ax.legend(loc=best, **kwargs)
+
+
+def _fit_width(text: Any, size: float, smallest: float = 6.0) -> None:
+    """``text`` at font ``size``, or smaller (down to ``smallest`` points) so that one line of
+    it fits the figure's width (a long status line ran past both edges)."""
+    text.set_fontsize(size)
+    if not text.get_text():
+        return
+    fig = text.get_figure()
+    width = text.get_window_extent(fig.canvas.get_renderer()).width
+    if width > 0.98 * fig.bbox.width:
+        text.set_fontsize(max(smallest, size * 0.98 * fig.bbox.width / width))

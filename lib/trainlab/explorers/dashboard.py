@@ -27,7 +27,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -35,8 +34,9 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from trainlab import health
 from trainlab.data import mnist_subset
 from trainlab.explorers._training import _Figures, _trained_problems
-from trainlab.explorers.core import Cancelled, _explorer_figure, _log_slider, fmt
+from trainlab.explorers.core import Cancelled, _explorer_figure, fmt
 from trainlab.explorers.live import Explorer
+from trainlab.explorers.spec import choice, log_slider
 from trainlab.style import (
     color,
     text_size,
@@ -69,11 +69,8 @@ def training_dashboard(model_fn: Callable[..., Any], data: tuple[np.ndarray, ...
     """
     X, y, Xv, yv = data if data is not None else mnist_subset(2000, 500, seed)
     probe = (X[:n_probe], y[:n_probe])
-    controls = {
-        "lr": _log_slider("learning rate", lr, -3, 1),
-        "optimizer": widgets.Dropdown(options=["sgd", "momentum", "adam"], value=optimizer,
-                                      description="optimizer"),
-    }
+    controls = [log_slider("lr", "learning rate", lr, -3, 1),
+                choice("optimizer", "optimizer", optimizer, ("sgd", "momentum", "adam"))]
 
     def compute(lr: float, optimizer: str, report: Any = None, cancelled: Any = None
                 ) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -14,6 +13,7 @@ from trainlab.dropout import keep_prob_seeds
 from trainlab.explorers._training import _Figures
 from trainlab.explorers.core import Cancelled, _check_int, _explorer_figure
 from trainlab.explorers.live import Explorer, serves_grid
+from trainlab.explorers.spec import choice, slider
 from trainlab.style import (
     color,
     text_size,
@@ -64,8 +64,6 @@ def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
     ValueError for ``keep_prob`` outside [0.3, 1], fewer than 3 seeds, or a ``width``,
     ``depth`` or ``steps`` below 1.
     """
-    if not 0.3 <= keep_prob <= 1.0:
-        raise ValueError(f"keep_prob must be in [0.3, 1], got {keep_prob!r}")
     if len(seeds) < 3:
         raise ValueError(f"seeds must hold at least 3 seeds (a mean over seeds), got {seeds!r}")
     for name, value in (("width", width), ("depth", depth), ("steps", steps)):
@@ -73,20 +71,15 @@ def keep_prob_explorer(*, keep_prob: float = 0.5, n_train: int = 300,
     fixed = {"seeds": tuple(seeds), "batch_size": batch_size, "lr": lr,
              "record_every": record_every}
     seen: dict[tuple, dict[str, Any]] = {}
-    controls = {
-        "keep_prob": widgets.FloatSlider(value=keep_prob, min=0.3, max=1.0, step=0.05,
-                                         description="keep_prob", continuous_update=False,
-                                         readout_format=".2f"),
-        "n_train": widgets.Dropdown(options=sorted({*train_sizes, n_train}), value=n_train,
-                                    description="train images"),
-        "label_noise": widgets.Dropdown(
-            options=[(f"{100 * v:.0f} %", v) for v in sorted({*noise_levels, label_noise})],
-            value=label_noise, description="wrong labels"),
-        "width": widgets.Dropdown(options=sorted({*widths, width}), value=width,
-                                  description="width"),
-        "steps": widgets.Dropdown(options=sorted({*step_counts, steps}), value=steps,
-                                  description="steps"),
-    }
+    noises = sorted({*noise_levels, label_noise})
+    controls = [
+        slider("keep_prob", "keep_prob", keep_prob, 0.3, 1.0, 0.05, readout=".2f"),
+        choice("n_train", "train images", n_train, sorted({*train_sizes, n_train})),
+        choice("label_noise", "wrong labels", label_noise, noises,
+               labels=[f"{100 * v:.0f} %" for v in noises]),
+        choice("width", "width", width, sorted({*widths, width})),
+        choice("steps", "steps", steps, sorted({*step_counts, steps})),
+    ]
 
     def measure(kp: float, setting: tuple, on_record: Any = None) -> dict[str, Any]:
         key = (kp, *setting)

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
@@ -23,19 +22,20 @@ from trainlab.explorers._training import (
     _RunSpec,
     _train_mlp,
     _trained_problems,
-    _training_controls,
 )
 from trainlab.explorers.core import (
     DEFAULT_SCHEMES,
     _check_choice,
     _check_int,
+    _decade_label,
     _explorer_figure,
-    _log_slider,
+    _fit_width,
     _LogTicks,
     fmt,
     render_png,
 )
 from trainlab.explorers.live import Explorer, serves_grid
+from trainlab.explorers.spec import Control, choice, exponents, log_slider, slider, toggle
 from trainlab.init import WeightCache, init_forward_grid, init_forward_stats
 from trainlab.style import (
     OKABE_ITO,
@@ -62,7 +62,7 @@ class _InitFigure:
         ratios = (1.0, 1.0, 1.2) if gradients else (1.0, 1.2)
         grid = self.fig.add_gridspec(rows, n_hist, height_ratios=ratios, hspace=0.75,
                                      wspace=0.3, left=0.1, right=0.975, top=0.8,
-                                     bottom=0.1)
+                                     bottom=0.125)
         self.hax = [self.fig.add_subplot(grid[0, i]) for i in range(n_hist)]
         self.gax = [self.fig.add_subplot(grid[1, i]) for i in range(n_hist)] if gradients \
             else []
@@ -92,7 +92,7 @@ class _InitFigure:
         self.sax.set_yscale("log")
         self.sax.yaxis.set_minor_formatter(NullFormatter())
         self.sax.yaxis.set_major_locator(_LogTicks())
-        self.sax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt(float(v))))
+        self.sax.yaxis.set_major_formatter(FuncFormatter(_decade_label))   # 1e-5, not 0.00001
         self.sax.tick_params(labelsize=text_size())
         self.sax.grid(False)
         self.sax.set_xlabel("layer", fontsize=text_size("label"))
@@ -127,6 +127,7 @@ class _InitFigure:
         self.banner.set_text(f"{res['scheme']} × {fmt(res['scale'])}, {res['activation']}, "
                              f"width {res['width']}")
         self.status.set_text("" if ok else res["status"])
+        _fit_width(self.status, text_size("label"))
         return self.fig
 
     @staticmethod
@@ -177,7 +178,7 @@ def _set_scaled_xlabel(ax: Any, extent: float, what: str = "activation") -> None
     k = 0 if not 0 < extent < math.inf else math.floor(math.log10(extent))
     k = 0 if -2 <= k <= 3 else k
     unit = 10.0 ** k
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v / unit:.3g}"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v / unit:.4g}"))  # 1500
     ax.set_xlabel(what if k == 0 else f"{what}\n(×1e{k})", fontsize=text_size(), labelpad=1)
 
 
@@ -229,12 +230,12 @@ class _Grid:
 
     near = 3
 
-    def __init__(self, cache: WeightCache, slider: widgets.FloatLogSlider, max_depth: int,
+    def __init__(self, cache: WeightCache, scale: Control, max_depth: int,
                  bins: int = 30) -> None:
         self.cache, self.max_depth, self.bins = cache, max_depth, bins
-        n = int(round((slider.max - slider.min) / slider.step)) + 1
-        self.lo, self.step = slider.min, slider.step
-        self.scales = [float(10.0 ** (slider.min + i * slider.step)) for i in range(n)]
+        self.lo, self.step = exponents(scale)[0], scale.step
+        self.scales = [float(10.0 ** (self.lo + i * self.step))
+                       for i in range(len(scale.values))]
         self.results: dict[tuple, list[dict[str, Any]]] = {}
         self.nearby: dict[tuple, dict[int, dict[str, Any]]] = {}
         self._key: tuple | None = None
@@ -375,29 +376,22 @@ def init_explorer(*, depth: int = 6, width: int = 4096, batch: int = 16,
     """
     for s in schemes:
         _check_choice("schemes entry", s, DEFAULT_SCHEMES)
-    _check_choice("scheme", scheme, schemes)
-    if not 1e-3 <= scale <= 10:
-        raise ValueError(f"scale must be in [1e-3, 10], got {scale!r}")
-    widths = sorted(set(int(w) for w in widths) | {int(width)})
     _check_int("width", width, 1, 1 << 14)
-    depth = _check_int("depth", depth, 1, max_depth)
+    controls = [
+        choice("scheme", "init", scheme, schemes),
+        log_slider("scale", "scale", scale, -3, 1),
+        slider("depth", "depth", depth, 1, max_depth),
+        choice("width", "width", int(width), sorted({*map(int, widths), int(width)})),
+        choice("activation", "activation", list(activations)[0], activations),
+        toggle("gain", "activation's gain", True),
+        toggle("gradients", "gradients"),
+    ]
     if cache is None:
         cache = WeightCache(seed=seed, batch=_check_int("batch", batch, 2, 1 << 16))
     elif not isinstance(cache, WeightCache):
         raise TypeError(f"cache must be a WeightCache or None, got {type(cache).__name__}")
     figures: dict[tuple[int, bool], _InitFigure] = {}
-    controls = {
-        "scheme": widgets.Dropdown(options=list(schemes), value=scheme, description="init"),
-        "scale": _log_slider("scale", float(scale), -3, 1, continuous=False),
-        "depth": widgets.IntSlider(value=depth, min=1, max=max_depth, description="depth",
-                                   continuous_update=False),
-        "width": widgets.Dropdown(options=widths, value=int(width), description="width"),
-        "activation": widgets.Dropdown(options=list(activations), value=list(activations)[0],
-                                       description="activation"),
-        "gain": widgets.Checkbox(value=True, description="activation's gain"),
-        "gradients": widgets.Checkbox(value=False, description="gradients"),
-    }
-    grid = _Grid(cache, controls["scale"], max_depth)
+    grid = _Grid(cache, controls[1], max_depth)
     drawn = _Prerender(grid, max_panels)
 
     def compute(scheme: str, scale: float, depth: int, width: int, activation: str,
@@ -451,12 +445,17 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
     ``diverged``, ``diverged_at``, ``status`` (diverged, dead units on the validation images,
     chance accuracy: :func:`_trained_problems`), ``histories`` (label -> History shown).
     """
-    _check_choice("scheme", scheme, schemes)
-    _check_choice("activation", activation, activations)
     spec = _RunSpec(n_train=n_train, n_val=n_val, steps=steps, seed=seed,
                     batch_size=min(64, n_train))
-    controls = _training_controls(schemes, activations, scheme=scheme, activation=activation,
-                                  depth=depth, width=width, lr=lr)
+    controls = [
+        choice("scheme", "init", scheme, schemes),
+        log_slider("scale", "scale", 1.0, -2, 1),
+        slider("depth", "depth", depth, 1, 8),
+        choice("width", "width", width, sorted({32, 64, 128, 256, width})),
+        choice("activation", "activation", activation, activations),
+        log_slider("lr", "learning rate", lr, -3, 1),
+        toggle("overlay", "overlay runs"),
+    ]
     kept: dict[str, Any] = {}
 
     def compute(scheme: str, scale: float, depth: int, width: int, activation: str,

@@ -1,10 +1,13 @@
 """Live explorers for the lessons: one line in a notebook gives sliders and a figure that follows.
 
-Every builder returns an :class:`Explorer`, a real ``ipywidgets.VBox`` (controls on top, an
-``ipywidgets.Output`` below) that also exposes what tests and benchmarks need:
+Every builder declares its controls as data (a list of
+:class:`trainlab.explorers.spec.Control`) and returns an :class:`Explorer`, a real
+``ipywidgets.VBox`` (controls on top, an ``ipywidgets.Output`` below) whose widgets
+:func:`widget_for` builds from that declaration, and that also exposes what tests and
+benchmarks need:
 
-* ``.controls``: dict name -> widget (bounded sliders and dropdowns, so no value outside the
-  valid range can be entered);
+* ``.declared``: the controls as declared; ``.controls``: dict name -> widget (bounded sliders
+  and dropdowns, so no value outside the valid range can be entered);
 * ``.output``: the ``Output`` that shows the figure and a one-line status;
 * ``.update()``: recompute and redraw now, in the calling thread;
 * ``.wait()``: block until a run started by a control change has finished;
@@ -41,13 +44,14 @@ import html
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from trainlab.explorers.core import Cancelled, _outputs, _params_text, _status_line, render_png
+from trainlab.explorers.spec import Control, exponents
 
 _PARTIAL_EVERY_S = 0.25
 _PARTIAL_RATIO = 2.0
@@ -76,12 +80,34 @@ def serves_grid(builder: Callable[..., Explorer]) -> Callable[..., Explorer]:
     return wrapper
 
 
+def widget_for(c: Control) -> widgets.Widget:
+    """The ipywidgets control that shows ``c``: a stepped slider (IntSlider, FloatSlider or
+    FloatLogSlider), a SelectionSlider over listed values, a Dropdown or a Checkbox, labelled
+    with ``c.label``; sliders update on release (``continuous_update=False``)."""
+    common = {"value": c.default, "description": c.label}
+    if c.kind == "toggle":
+        return widgets.Checkbox(**common)
+    if c.kind == "choice":
+        return widgets.Dropdown(options=list(zip(c.labels, c.values, strict=True)) if c.labels
+                                else list(c.values), **common)
+    common.update(continuous_update=False, style={"description_width": "initial"})
+    if c.readout:
+        common["readout_format"] = c.readout
+    if c.step is None:
+        return widgets.SelectionSlider(options=list(c.values), **common)
+    if c.log:
+        lo, hi = exponents(c)
+        return widgets.FloatLogSlider(base=10, min=lo, max=hi, step=c.step, **common)
+    slider = widgets.IntSlider if isinstance(c.values[0], int) else widgets.FloatSlider
+    return slider(min=c.values[0], max=c.values[-1], step=c.step, **common)
+
 
 # --------------------------------------------------------------------------------------------
 # the explorer container
 # --------------------------------------------------------------------------------------------
 class Explorer(widgets.VBox):
-    """A ``VBox`` of controls and an ``Output`` that redraws whenever a control changes.
+    """A ``VBox`` of controls (built from their declaration, :func:`widget_for`) and an
+    ``Output`` that redraws whenever a control changes.
 
     ``compute(**values) -> dict`` turns the control values into numbers (with a ``"status"``
     entry; a ``"png"`` entry, the figure already rendered, skips ``render``);
@@ -97,11 +123,12 @@ class Explorer(widgets.VBox):
     numbers do not depend on how fast the controls moved).
     """
 
-    def __init__(self, controls: Mapping[str, widgets.Widget],
+    def __init__(self, controls: Sequence[Control],
                  compute: Callable[..., dict[str, Any]],
                  render: Callable[[dict[str, Any]], Figure | None], *, title: str = "",
                  live: bool = False) -> None:
-        self.controls: dict[str, widgets.Widget] = dict(controls)
+        self.declared: tuple[Control, ...] = tuple(controls)
+        self.controls: dict[str, widgets.Widget] = {c.name: widget_for(c) for c in controls}
         self.output = widgets.Output()
         self.last_result: dict[str, Any] = {}
         self.last_png: bytes | None = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
@@ -12,15 +11,15 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 from trainlab import health
 from trainlab.explorers._training import _Figures
 from trainlab.explorers.core import (
-    _check_int,
     _decade_label,
     _explorer_figure,
     _factor_text,
-    _log_slider,
+    _legend_off_data,
     _LogTicks,
     fmt,
 )
 from trainlab.explorers.live import Explorer, serves_grid
+from trainlab.explorers.spec import log_slider, slider
 from trainlab.style import (
     OKABE_ITO,
     color,
@@ -62,27 +61,13 @@ def preprocessing_explorer(*, offset: float = 5.0, scale: float = 1.0,
 
     Raises ValueError for an opening value outside its slider's range.
     """
-    if not -10 <= offset <= 10:
-        raise ValueError(f"offset must be in [-10, 10], got {offset!r}")
-    if not 0.01 <= scale <= 100:
-        raise ValueError(f"scale must be in [0.01, 100], got {scale!r}")
-    if not 0.05 <= step_fraction <= 1.1:
-        raise ValueError(f"step_fraction must be in [0.05, 1.1], got {step_fraction!r}")
-    steps = _check_int("steps", steps, 1, 200)
-    controls = {
-        "offset": widgets.FloatSlider(value=offset, min=-10.0, max=10.0, step=0.5,
-                                      description="input offset", continuous_update=False,
-                                      readout_format=".1f",
-                                      style={"description_width": "initial"}),
-        "scale": _log_slider("feature scale", scale, -2, 2),
-        "step": widgets.FloatSlider(value=step_fraction, min=0.05, max=1.1, step=0.05,
-                                    description="step η × 2/λ_max", continuous_update=False,
-                                    readout_format=".2f",
-                                    style={"description_width": "initial"}),
-        "steps": widgets.IntSlider(value=steps, min=1, max=200, description="GD steps",
-                                   continuous_update=False,
-                                   style={"description_width": "initial"}),
-    }
+    controls = [
+        slider("offset", "input offset", offset, -10.0, 10.0, 0.5, readout=".1f"),
+        log_slider("scale", "feature scale", scale, -2, 2),
+        slider("step", "step η × 2/λ_max", step_fraction, 0.05, 1.1, 0.05, readout=".2f",
+               arg="step_fraction"),
+        slider("steps", "GD steps", steps, 1, 200),
+    ]
 
     def compute(offset: float, scale: float, step: float, steps: int) -> dict[str, Any]:
         from trainlab.preprocess import line_fit_data, line_fit_descent
@@ -145,9 +130,9 @@ def _kappa(value: float) -> str:
 
 def _preprocessing_axes() -> tuple[Figure, list[Any]]:
     """Data, contour (with its colour bar) and excess-loss panels."""
-    fig = _explorer_figure(4.4 / (9.6 * 1.3), widen=1.3)
+    fig = _explorer_figure(5.0 / (9.6 * 1.3), widen=1.3)     # (b)'s legend below it
     grid = fig.add_gridspec(1, 3, width_ratios=(0.9, 1.3, 1.0), wspace=0.62, left=0.065,
-                            right=0.985, top=0.8, bottom=0.14)
+                            right=0.985, top=0.824, bottom=0.22)
     ax_d, ax_c, ax_l = (fig.add_subplot(grid[0, i]) for i in range(3))
     box = ax_c.get_position()
     ax_c.set_position([box.x0, box.y0, 0.85 * box.width, box.height])
@@ -175,8 +160,7 @@ def _equal_aspect_box(wlim: tuple[float, float], blim: tuple[float, float], ax: 
 def _valley_floor(ax: Any, run: dict[str, Any], wlim: tuple[float, float],
                   blim: tuple[float, float]) -> None:
     """A dotted white line through the minimum along the Hessian's eigenvector of the smallest
-    eigenvalue, the direction gradient descent crawls along (the legend's "best" place then
-    avoids the valley too)."""
+    eigenvalue, the direction gradient descent crawls along."""
     direction = run["eigenvectors"][:, -1]
     reach = np.hypot(wlim[1] - wlim[0], blim[1] - blim[0])
     t = np.linspace(-reach, reach, 200)[:, None]
@@ -185,39 +169,6 @@ def _valley_floor(ax: Any, run: dict[str, Any], wlim: tuple[float, float],
             label="_valley floor")
     ax.set_xlim(*wlim)
     ax.set_ylim(*blim)
-
-
-_LEGEND_PLACES = ("upper right", "upper left", "lower left", "lower right", "center right",
-                  "center left")
-
-
-def _legend_off_data(ax: Any, **kwargs: Any) -> None:
-    """The axes' legend in the first of :data:`_LEGEND_PLACES` whose box holds the fewest
-    points of the panel's lines (dense lines count every vertex; a line of two points is
-    sampled along its length): matplotlib's ``"best"`` put (b)'s legend on the valley floor."""
-    renderer = ax.figure.canvas.get_renderer()
-    ax.apply_aspect()     # the box the panel will be drawn in (equal units for (b))
-    points = []
-    for line in ax.lines:
-        xy = np.asarray(line.get_xydata(), dtype=np.float64)
-        if len(xy) == 2:
-            xy = xy[0] + np.linspace(0.0, 1.0, 50)[:, None] * (xy[1] - xy[0])
-        points.append(ax.transData.transform(xy[np.isfinite(xy).all(axis=1)]))
-    pts = np.concatenate(points) if points else np.zeros((0, 2))
-    box = ax.get_window_extent(renderer)
-    pts = pts[(pts[:, 0] >= box.x0) & (pts[:, 0] <= box.x1) & (pts[:, 1] >= box.y0)
-              & (pts[:, 1] <= box.y1)]
-    best, fewest = _LEGEND_PLACES[0], None
-    for place in _LEGEND_PLACES:
-        legend = ax.legend(loc=place, **kwargs)
-        ext = legend.get_window_extent(renderer)
-        inside = int(np.sum((pts[:, 0] >= ext.x0) & (pts[:, 0] <= ext.x1)
-                            & (pts[:, 1] >= ext.y0) & (pts[:, 1] <= ext.y1)))
-        if fewest is None or inside < fewest:
-            best, fewest = place, inside
-        if inside == 0:
-            break
-    ax.legend(loc=best, **kwargs)
 
 
 def _preprocessing_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
@@ -244,8 +195,7 @@ def _preprocessing_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
                     fontsize=text_size("label"))
     ax_d.set_ylabel("target y", fontsize=text_size("label"))
     ax_d.set_title("(a) data and fitted lines", fontsize=text_size("title"))
-    # on the side away from the data (the x axis runs from the data to the origin)
-    ax_d.legend(fontsize=text_size(), loc="upper right" if res["offset"] < 0 else "upper left")
+    _legend_off_data(ax_d, fontsize=text_size())     # in the headroom, off points and lines
     wlim, blim = _equal_aspect_box(*_weight_box(run), ax_c)
     losses, path = run["losses"], run["path"]
     out = np.flatnonzero(~(losses <= 100 * losses[0]))
@@ -262,8 +212,9 @@ def _preprocessing_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
     ax_c.set_title(f"(b) log10 L(w, b): κ = {_kappa(run['condition_number'])}",
                    fontsize=text_size("title"))
     _valley_floor(ax_c, run, wlim, blim)
-    _legend_off_data(ax_c, fontsize=text_size(), framealpha=0.85, handlelength=1.2,
-                     borderpad=0.3, labelspacing=0.25)
+    # below the panel: wherever it sat inside, at a large offset it covered the valley floor
+    ax_c.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False,
+                fontsize=text_size(), handlelength=1.2, columnspacing=1.0, borderpad=0.2)
     ax_c.xaxis.label.set_fontsize(text_size("label"))
     ax_c.yaxis.label.set_fontsize(text_size("label"))
     ax_c.xaxis.set_major_locator(MaxNLocator(nbins=5))
@@ -293,7 +244,7 @@ def _preprocessing_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
     ax_l.set_ylabel("excess loss L - L*", fontsize=text_size("label"))
     ax_l.set_title(f"(c) step η = {res['step_fraction']:.2f} × 2/λ_max",
                    fontsize=text_size("title"))
-    _legend_off_data(ax_l, fontsize=text_size())
+    _legend_off_data(ax_l, headroom=True, fontsize=text_size())
     for ax in (ax_d, ax_c, ax_l):
         ax.tick_params(labelsize=text_size())
     fig.suptitle(res["summary"] + ("" if res["status"] == "ok" else f"\n{res['status']}"),

@@ -1,8 +1,9 @@
 """An explorer as data: finite controls, ``compute(state)``, ``draw(result)``, stored grids.
 
-Every explorer's controls are bounded and stepped (a dropdown, a checkbox, an int slider, a
-stepped float slider, a log slider with a step in the exponent), so each control is a finite,
-ordered list of values (:func:`control_of`) and the explorer has a finite grid of states. An
+Every explorer declares its controls as data, a list of :class:`Control` (a dropdown, a
+checkbox, an int slider, a stepped float slider, a log slider with a step in the exponent,
+each a finite, ordered list of values), so the explorer has a finite grid of states; the live
+view's widgets are built from the same declaration (:func:`trainlab.explorers.live.widget_for`). An
 :class:`ExplorerSpec` names one explorer as a lesson builds it (its builder and the builder's
 keyword arguments) and the sub-grid that ``make explorers`` precomputes (:func:`precompute`):
 every state of the product of the listed values, computed with the explorer's own ``compute``
@@ -37,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 
 from trainlab._meta import __version__
@@ -57,15 +57,31 @@ class StaleGrid(Exception):
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Control:
-    """One control: its ``name``, visible ``label``, every value it can take (in order),
-    its ``default`` and its ``kind`` (``"slider"``: an ordered range shown as a slider;
-    ``"choice"``: a dropdown; ``"toggle"``: a checkbox)."""
+    """One control, declared as data: its ``name`` (the keyword of ``compute``), visible
+    ``label``, every value it can take (in order), its ``default`` and its ``kind``
+    (``"slider"``: an ordered range shown as a slider; ``"choice"``: a dropdown;
+    ``"toggle"``: a checkbox); for the widget (:func:`trainlab.explorers.live.widget_for`):
+    ``step`` (a stepped slider's step, in the exponent of a ``log`` slider; ``None``: a slider
+    over the listed values), ``log`` (values 10**e, e evenly stepped), ``readout`` (the
+    slider's d3 readout format) and ``labels`` (a dropdown's option texts). Build one with
+    :func:`slider`, :func:`log_slider`, :func:`stepped`, :func:`choice` or :func:`toggle`,
+    which refuse a default outside the control's values (naming ``arg``, the builder's
+    keyword, and the valid range)."""
 
     name: str
     label: str
     values: tuple[Any, ...]
     default: Any
     kind: str
+    step: float | None = None
+    log: bool = False
+    readout: str = ""
+    labels: tuple[str, ...] = ()
+
+
+LOG_READOUT = ".3"
+"""d3-format of a log slider's readout: 3 significant digits, plain decimals from 1e-6 on,
+trailing zeros dropped (0.01, 0.00316, 10)."""
 
 
 def _steps(lo: float, hi: float, step: float) -> list[float]:
@@ -78,25 +94,62 @@ def _clean(v: float) -> float:
     return float(f"{v:.12g}")
 
 
-def control_of(name: str, w: widgets.Widget) -> Control:
-    """The finite list of values of a bounded, stepped ipywidgets control."""
-    label = getattr(w, "description", "") or name
-    if isinstance(w, widgets.FloatLogSlider):
-        values = tuple(_clean(w.base ** e) for e in _steps(w.min, w.max, w.step))
-        kind = "slider"
-    elif isinstance(w, widgets.IntSlider):
-        values, kind = tuple(range(w.min, w.max + 1, w.step)), "slider"
-    elif isinstance(w, widgets.FloatSlider):
-        values, kind = tuple(_clean(v) for v in _steps(w.min, w.max, w.step)), "slider"
-    elif isinstance(w, widgets.SelectionSlider):
-        values, kind = tuple(w._options_values), "slider"
-    elif isinstance(w, widgets.Dropdown):
-        values, kind = tuple(w._options_values), "choice"
-    elif isinstance(w, widgets.Checkbox):
-        values, kind = (False, True), "toggle"
-    else:
-        raise TypeError(f"control {name!r}: {type(w).__name__} has no finite list of values")
-    return Control(name, label, values, w.value, kind)
+def _in_range(arg: str, value: Any, lo: float, hi: float, whole: bool = False) -> Any:
+    """``value`` if it is a number in [lo, hi] (an int if ``whole``), else ValueError."""
+    kind = int | np.integer if whole else int | float | np.integer | np.floating
+    if isinstance(value, bool) or not isinstance(value, kind) or not lo <= value <= hi:
+        what = "an int in" if whole else "in"
+        raise ValueError(f"{arg} must be {what} [{lo:g}, {hi:g}], got {value!r}")
+    return int(value) if whole else value
+
+
+def _one_of(arg: str, value: Any, values: Sequence[Any]) -> Any:
+    if value not in values:
+        raise ValueError(f"{arg} must be one of {list(values)}, got {value!r}")
+    return value
+
+
+def slider(name: str, label: str, default: float, lo: float, hi: float, step: float = 1, *,
+           readout: str = "", arg: str = "") -> Control:
+    """A stepped slider from ``lo`` to ``hi`` (ints if ``lo``, ``hi`` and ``step`` are)."""
+    whole = all(isinstance(v, int) for v in (lo, hi, step))
+    values = tuple(range(lo, hi + 1, step)) if whole else tuple(
+        _clean(v) for v in _steps(lo, hi, step))
+    default = _in_range(arg or name, default, lo, hi, whole)
+    return Control(name, label, values, default, "slider", step=step, readout=readout)
+
+
+def log_slider(name: str, label: str, default: float, lo_exp: float, hi_exp: float,
+               step: float = 0.1, *, arg: str = "") -> Control:
+    """A slider over ``10**e`` for ``e`` from ``lo_exp`` to ``hi_exp`` in steps of ``step``."""
+    values = tuple(_clean(10.0 ** e) for e in _steps(lo_exp, hi_exp, step))
+    default = _in_range(arg or name, default, values[0], values[-1])
+    return Control(name, label, values, default, "slider", step=step, log=True,
+                   readout=LOG_READOUT)
+
+
+def stepped(name: str, label: str, default: Any, values: Sequence[Any], *,
+            arg: str = "") -> Control:
+    """A slider over the listed ``values``."""
+    return Control(name, label, tuple(values), _one_of(arg or name, default, values), "slider")
+
+
+def choice(name: str, label: str, default: Any, values: Sequence[Any], *,
+           labels: Sequence[str] = (), arg: str = "") -> Control:
+    """A dropdown of ``values`` (shown as ``labels`` if given)."""
+    return Control(name, label, tuple(values), _one_of(arg or name, default, values), "choice",
+                   labels=tuple(labels))
+
+
+def toggle(name: str, label: str, default: bool = False) -> Control:
+    """A checkbox."""
+    return Control(name, label, (False, True), bool(default), "toggle")
+
+
+def exponents(control: Control) -> tuple[float, float]:
+    """The first and last exponent of a log slider (``10**lo .. 10**hi``)."""
+    lo, hi = (round(math.log10(v), 9) for v in (control.values[0], control.values[-1]))
+    return lo, hi
 
 
 def _canon(v: Any) -> Any:
@@ -269,7 +322,7 @@ class ExplorerSpec:
             _SKIP.reset(token)
 
     def controls(self, explorer: Any) -> list[Control]:
-        return [control_of(n, w) for n, w in explorer.controls.items()]
+        return list(explorer.declared)
 
     def states(self, controls: Sequence[Control]) -> Iterator[dict[str, Any]]:
         """Every state of the sub-grid, in control order (product of the listed values)."""

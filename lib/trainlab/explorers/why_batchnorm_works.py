@@ -6,7 +6,6 @@ import math
 import threading
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -15,13 +14,14 @@ from trainlab import health
 from trainlab.explorers._training import _Figures
 from trainlab.explorers.core import (
     Cancelled,
-    _check_choice,
     _check_int,
     _decade_label,
     _explorer_figure,
+    _legend_off_data,
     fmt,
 )
 from trainlab.explorers.live import Explorer, serves_grid
+from trainlab.explorers.spec import slider, stepped
 from trainlab.style import (
     OKABE_ITO,
     color,
@@ -67,26 +67,14 @@ def landscape_explorer(*, batch_size: int = 128, noise: float = 0.0, eta: float 
 
     Raises ValueError for an opening value outside its control's range.
     """
-    _check_choice("batch_size", batch_size, _LANDSCAPE_BATCHES)
-    if not 0.0 <= noise <= 3.0:
-        raise ValueError(f"noise must be in [0, 3], got {noise!r}")
-    if not 0.1 <= eta <= 2.0:
-        raise ValueError(f"eta must be in [0.1, 2], got {eta!r}")
+    controls = [
+        stepped("batch", "batch size", batch_size, _LANDSCAPE_BATCHES, arg="batch_size"),
+        slider("noise", "BN noise", noise, 0.0, 3.0, 0.25, readout=".2f"),
+        slider("eta", "probe η_max", eta, 0.1, 2.0, 0.05, readout=".2f"),
+    ]
     steps = _check_int("steps", steps, 1, 1000)
     probe_every = _check_int("probe_every", probe_every, 1, steps)
     n_etas = _check_int("n_etas", n_etas, 2, 16)
-    controls = {
-        "batch": widgets.SelectionSlider(options=list(_LANDSCAPE_BATCHES), value=batch_size,
-                                         description="batch size", continuous_update=False,
-                                         style={"description_width": "initial"}),
-        "noise": widgets.FloatSlider(value=noise, min=0.0, max=3.0, step=0.25,
-                                     description="BN noise", continuous_update=False,
-                                     readout_format=".2f",
-                                     style={"description_width": "initial"}),
-        "eta": widgets.FloatSlider(value=eta, min=0.1, max=2.0, step=0.05,
-                                   description="probe η_max", continuous_update=False,
-                                   readout_format=".2f", style={"description_width": "initial"}),
-    }
     trained: dict[tuple, tuple[Any, list, list]] = {}
     probed: dict[tuple, list] = {}
     data: list[Any] = []
@@ -250,7 +238,7 @@ def _landscape_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.tick_params(labelsize=text_size())
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=text_size(), loc="best")
+            _legend_off_data(ax, headroom=True, fontsize=text_size())
     fig.suptitle(res["summary"] + ("" if res["status"] == "ok" else f"\n{res['status']}"),
                  fontsize=text_size("title"))
     return fig
