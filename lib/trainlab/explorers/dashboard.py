@@ -130,16 +130,22 @@ def _dashboard_status(model: Any, hist: Any, res: dict[str, Any], probe: tuple) 
     return health.status(*problems)
 
 
+DASHBOARD_HEIGHT = 0.48
+"""The figure's height over its width (1056 x 507 px in the lecture style): with its controls,
+status line and a one-line cell it fits a 1280 x 720 live-deck slide (it was 0.663, 700 px)."""
+
+
 def _dashboard_axes() -> tuple[Figure, list[Any]]:
-    fig = _explorer_figure(0.663, widen=1.1)
-    grid = fig.add_gridspec(2, 2, hspace=0.45, wspace=0.25, left=0.08, right=0.98, top=0.9,
-                            bottom=0.09)
+    fig = _explorer_figure(DASHBOARD_HEIGHT, widen=1.1)
+    grid = fig.add_gridspec(2, 2, hspace=0.7, wspace=0.25, left=0.08, right=0.98, top=0.8,
+                            bottom=0.13)
     return fig, [fig.add_subplot(grid[i, j]) for i in range(2) for j in range(2)]
 
 
 def _dashboard_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
     """2 x 2 panels: activation and gradient histograms per layer, saturated/dead fraction
-    and log10 update-to-data ratio against the step."""
+    and log10 update-to-data ratio against the step; one legend row (the layers, a colour
+    each, and the 1e-3 rule of thumb) above the panels, off the data."""
     hist = res["history"]
     fig, (ax_a, ax_g, ax_s, ax_u) = figures.get(("dashboard",), _dashboard_axes)
     for i, v in enumerate(res["values"]):
@@ -157,7 +163,6 @@ def _dashboard_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
     ax_g.xaxis.set_major_locator(MaxNLocator(nbins=4))
     for ax in (ax_a, ax_g):
         ax.set_ylabel("fraction of entries", fontsize=text_size("label"))
-    ax_a.legend(fontsize=text_size())
     for layer in hist.layers:
         i = layer - 1
         steps, sat = hist.series("saturated", layer=layer)
@@ -172,7 +177,11 @@ def _dashboard_figure(figures: _Figures, res: dict[str, Any]) -> Figure:
                     fontsize=text_size("label"))
     ax_u.axhline(-3, ls="--", color="black", lw=1, label="1e-3 (rule of thumb)")
     ax_u.set_ylabel("log10 update / data ratio", fontsize=text_size("label"))
-    ax_u.legend(fontsize=text_size())
+    handles, labels = ax_a.get_legend_handles_labels()     # one row for the four panels
+    rule = ax_u.get_legend_handles_labels()
+    fig.legend(handles + rule[0][-1:], labels + rule[1][-1:], loc="upper center",
+               bbox_to_anchor=(0.5, 0.93), ncol=len(handles) + 1, frameon=False,
+               fontsize=text_size(), handlelength=1.5, columnspacing=1.2)
     for ax in (ax_s, ax_u):
         ax.set_xlabel("training step", fontsize=text_size("label"))
     for ax in (ax_a, ax_g, ax_s, ax_u):
