@@ -130,8 +130,8 @@ def _dashboard_status(model: Any, hist: Any, res: dict[str, Any], probe: tuple) 
     return health.status(*problems)
 
 
-DASHBOARD_HEIGHT = 0.48
-"""The figure's height over its width (1056 x 507 px in the lecture style): with its controls,
+DASHBOARD_HEIGHT = 0.455
+"""The figure's height over its width (1056 x 480 px in the screen style): with its controls,
 status line and a one-line cell it fits a 1280 x 720 live-deck slide (it was 0.663, 700 px)."""
 
 
