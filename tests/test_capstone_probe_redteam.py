@@ -25,14 +25,14 @@ def test_a_result_is_never_handed_to_another_learners_function(monkeypatch):
     a freed one inherits its result. Here A's right network passes, then B's wrong one (every
     label off by 3) must fail."""
     rng = np.random.default_rng(0)
-    y_train, y_val = rng.integers(0, 10, 40), rng.integers(0, 10, 20)
-    x_train = np.hstack([np.eye(10)[y_train], rng.random((40, 2))]).astype(np.float32)
-    x_val = np.hstack([np.eye(10)[y_val], rng.random((20, 2))]).astype(np.float32)
+    y_train, y_val = rng.integers(0, 10, 200), rng.integers(0, 10, 40)
+    x_train = np.hstack([np.eye(10)[y_train], rng.random((200, 2))]).astype(np.float32)
+    x_val = np.hstack([np.eye(10)[y_val], rng.random((40, 2))]).astype(np.float32)
     monkeypatch.setattr(cap_checks, "_mnist", lambda: (x_train, y_train, x_val, y_val))
     cap_checks._RESULTS.clear()
     recipe = {"hidden_dims": [10], "normalization": None, "init": 0.5, "keep_prob": 1.0,
               "reg": 0.0, "update_rule": "sgd", "optim_config": {"learning_rate": 0.5},
-              "lr_decay": 1.0, "batch_size": 2, "num_epochs": 30, "shift": 0, "n_val": 0,
+              "lr_decay": 1.0, "batch_size": 5, "num_epochs": 30, "shift": 0, "n_val": 20,
               "eps": 1e-2}
 
     class Learner:                      # stands for grading.StudentFunction
@@ -63,11 +63,11 @@ def test_a_recipe_made_of_python_overhead_is_refused():
     each: over an hour in the grading process, outside the sandbox's deadline. MAX_STEPS
     refuses it; MAX_BATCH_UNITS a batch of 8,000 through six 1,024-unit layers (2.1 GB)."""
     slow = {**REFERENCE, "hidden_dims": [16] * 6, "batch_size": 2, "num_epochs": 200,
-            "n_val": 0, "update_rule": "adam", "optim_config": {}, "keep_prob": 0.5}
+            "n_val": 1, "update_rule": "adam", "optim_config": {}, "keep_prob": 0.5}
     with pytest.raises(ExerciseError, match="update steps"):
         cap_checks.recipe_of(slow)
     wide = {**REFERENCE, "hidden_dims": [1024] * 6, "batch_size": 8000, "num_epochs": 1,
-            "n_val": 0}
+            "n_val": 1}
     with pytest.raises(ExerciseError, match="hidden activations"):
         cap_checks.recipe_of(wide)
 

@@ -236,12 +236,12 @@ def test_a_solver_that_ignores_the_update_rule_fails(sol):
 # the trained network: graded on its parameters, on a split it never saw
 # --------------------------------------------------------------------------------------------
 def _tiny_split(monkeypatch):
-    """40 training and 20 held-out 12-pixel 'images' whose first 10 pixels one-hot encode the
+    """200 training and 40 held-out 12-pixel 'images' whose first 10 pixels one-hot encode the
     label."""
     rng = np.random.default_rng(0)
-    y_train, y_val = rng.integers(0, 10, 40), rng.integers(0, 10, 20)
-    x_train = np.hstack([np.eye(10)[y_train], rng.random((40, 2))]).astype(np.float32)
-    x_val = np.hstack([np.eye(10)[y_val], rng.random((20, 2))]).astype(np.float32)
+    y_train, y_val = rng.integers(0, 10, 200), rng.integers(0, 10, 40)
+    x_train = np.hstack([np.eye(10)[y_train], rng.random((200, 2))]).astype(np.float32)
+    x_val = np.hstack([np.eye(10)[y_val], rng.random((40, 2))]).astype(np.float32)
     monkeypatch.setattr(cap_checks, "_mnist", lambda: (x_train, y_train, x_val, y_val))
     cap_checks._RESULTS.clear()
     return x_train, y_train, x_val, y_val
@@ -249,7 +249,7 @@ def _tiny_split(monkeypatch):
 
 RECIPE = {"hidden_dims": [10], "normalization": None, "init": 0.5, "keep_prob": 1.0,
           "reg": 0.0, "update_rule": "sgd", "optim_config": {"learning_rate": 0.5},
-          "lr_decay": 1.0, "batch_size": 2, "num_epochs": 30, "shift": 0, "n_val": 0,
+          "lr_decay": 1.0, "batch_size": 5, "num_epochs": 30, "shift": 0, "n_val": 20,
           "eps": 1e-2}
 """A recipe that learns the tiny split: the grader's training reaches a median of 1.0 over
 seeds, also for its 2-epoch probe."""
@@ -266,7 +266,7 @@ def _net(shift_labels=0, hidden=10, normalization=None):
 
 def _honest(xt, yt, seed, recipe=None):
     """A learner's train_capstone that trains (with the grader's own trainer)."""
-    net = cap_checks.train_recipe(xt, yt, cap_checks.recipe_of(recipe or RECIPE, 40, 12), seed)
+    net = cap_checks.train_recipe(xt, yt, cap_checks.recipe_of(recipe or RECIPE, 200, 12), seed)
     return {"hidden_dims": (recipe or RECIPE)["hidden_dims"], "normalization": None,
             "params": net["params"], "mean": net["mean"], "std": net["std"]}
 
@@ -283,11 +283,11 @@ def test_the_grader_trains_the_recipe_itself_and_grades_its_median(monkeypatch):
         cap_checks.check_training(lambda: RECIPE, spy, target=target, seed=0)
     assert [seed for seed, _ in calls] == [0, 1]          # two trainings of the probe
     probe = calls[0][1]
-    assert probe == cap_checks.probe_recipe(cap_checks.recipe_of(RECIPE, 40, 12), 0)
+    assert probe == cap_checks.probe_recipe(cap_checks.recipe_of(RECIPE, 200, 12), 0)
     assert probe["hidden_dims"] == [16] and probe["num_epochs"] == cap_checks.PROBE_EPOCHS
     accs = cap_checks.rerun_accuracies(lambda: RECIPE)
     assert len(accs) == 3 and np.median(accs) == 1.0 and accs.min() >= 0.9
-    recipe = cap_checks.recipe_of(RECIPE, 40, 12)
+    recipe = cap_checks.recipe_of(RECIPE, 200, 12)
     runs = [cap_checks.train_recipe(x_train, y_train, recipe, seed) for seed in (0, 1)]
     assert not np.array_equal(runs[0]["params"]["W1"], runs[1]["params"]["W1"])  # per seed
     # the median of the grader's runs is graded, whatever the learner's code returns
@@ -372,7 +372,8 @@ def test_networks_that_do_not_match_their_architecture_are_refused(monkeypatch, 
     ({"update_rule": ["adam"]}, "update_rule"),
     ({"hidden_dims": [True, 8]}, "hidden_dims"),
     ({"shift": 1}, "28 x 28"),
-    ({"n_val": 39}, "leaves no training images"),
+    ({"n_val": 199}, "leaves no training images"),
+    ({"n_val": 0}, r"n_val.\] = 0 is outside its valid range 1 to 4000"),
 ])
 def test_recipes_the_grader_cannot_run_are_refused_with_the_reason(monkeypatch, change, why):
     _tiny_split(monkeypatch)

@@ -750,7 +750,7 @@ RECIPE_KEYS = ("hidden_dims", "normalization", "init", "keep_prob", "reg", "upda
 the grader needs to train the same network itself (:func:`train_recipe`)."""
 RANGES: dict[str, tuple[float, float]] = {
     "keep_prob": (0.05, 1.0), "reg": (0.0, 1.0), "lr_decay": (0.0, 1.0),
-    "batch_size": (2, 8000), "num_epochs": (1, 200), "shift": (0, 3), "n_val": (0, 4000),
+    "batch_size": (2, 8000), "num_epochs": (1, 200), "shift": (0, 3), "n_val": (1, 4000),
     "eps": (1e-8, 1.0), "init": (1e-4, 10.0), "learning_rate": (1e-6, 10.0),
     "momentum": (0.0, 0.999), "decay_rate": (0.0, 0.9999), "beta1": (0.0, 0.999),
     "beta2": (0.0, 0.99999), "epsilon": (1e-12, 1e-2)}
@@ -805,8 +805,10 @@ def recipe_of(recipe: Any, n_train: int = 8000, input_dim: int = 784,
     missing = [k for k in RECIPE_KEYS if k not in recipe]
     unknown = sorted(str(k) for k in recipe if k not in RECIPE_KEYS)
     if missing or unknown:
-        raise ExerciseError(f"the recipe lacks {missing} and has unknown keys {unknown}; it "
-                            f"holds exactly {RECIPE_KEYS}")
+        wrong = "; ".join(part for part in (f"lacks {missing}" if missing else "",
+                                            f"has unknown keys {unknown}" if unknown else "")
+                          if part)
+        raise ExerciseError(f"the recipe {wrong}; it holds exactly {RECIPE_KEYS}")
     dims = recipe["hidden_dims"]
     if not isinstance(dims, list | tuple) or not 1 <= len(dims) <= MAX_DEPTH or \
             not all(isinstance(h, int | np.integer) and not isinstance(h, bool) and
@@ -856,7 +858,7 @@ def recipe_of(recipe: Any, n_train: int = 8000, input_dim: int = 784,
     cost = out["num_epochs"] * (n_train - out["n_val"]) * sum(
         a * b for a, b in zip(widths[:-1], widths[1:], strict=False))
     if cost > MAX_COST:
-        raise ExerciseError(f"the recipe's training costs {cost:.3g} multiply-adds per pass, "
+        raise ExerciseError(f"the recipe's training costs {cost:.3g} multiply-adds in all, "
                             f"more than the grader's {MAX_COST:.3g} (three times the "
                             f"reference's 15 epochs of 784-256-128-10): fewer epochs or "
                             f"narrower layers")
@@ -940,8 +942,8 @@ def _train_recipe(x_train: np.ndarray, y_train: np.ndarray, recipe: dict[str, An
                            for (rm, rv), (mu, var) in zip(running, stats, strict=True)]
         for state in states.values():
             state["learning_rate"] *= r["lr_decay"]
-        acc = float(_epoch) if n_val == 0 else float(np.mean(reference_loss(
-            params, xv, None, len(hidden), norm, running=running).argmax(1) == yv))
+        acc = float(np.mean(reference_loss(params, xv, None, len(hidden), norm,
+                                           running=running).argmax(1) == yv))
         if acc > best[0]:
             best = (acc, params, running)
     return {"hidden": len(hidden), "normalization": norm, "params": best[1],
@@ -995,7 +997,8 @@ def heldout_accuracies(fn: Callable[..., Any], seeds: Sequence[int] = SEEDS,
                     f"{spec['normalization']!r:.50}: train what the recipe says")
         return float(np.mean(predict(net, x_heldout) == y_heldout))
 
-    kw = tuple(sorted((k, repr(v)) for k, v in kwargs.items()))
+    kw = tuple(sorted((k, repr(sorted(v.items()) if isinstance(v, dict) else v))
+                      for k, v in kwargs.items()))     # a recipe in any key order: one key
     return np.array([_cached((id(fn), int(s), kw), lambda s=s: one(int(s)), fn) for s in seeds])
 
 
@@ -1027,9 +1030,9 @@ def rerun_accuracies(recipe_fn: Callable[[], Any] | dict[str, Any],
 
 def _hint(acc: float) -> str:
     if acc < 0.2:
-        return ("that is chance level: check that the loss falls, that mean and std are the "
-                "statistics your network was trained with, and that bn_params are the running "
-                "averages")
+        return ("check that the loss falls, that mean and std are the statistics your network "
+                "was trained with (the grader feeds it (x - mean) / std), and that bn_params "
+                "are the running averages")
     return ("standardise the inputs with training statistics, Kaiming init, batch norm before "
             "ReLU, random one-pixel shifts of the training images, about 15 epochs of SGD with "
             "momentum, the best validation epoch kept")
@@ -1065,7 +1068,8 @@ def check_training(recipe_fn: Callable[[], Any], train_fn: Callable[..., Any],
             f"{seed + 1}), the grader's trainings of the same recipe "
             f"{', '.join(f'{a:.4f}' for a in theirs)}; the means must agree within "
             f"{tolerance:.4f}: train_capstone must train exactly as the recipe it is given "
-            f"says" + (f". Hints: {_hint(float(mine.mean()))}" if mine.mean() < 0.2 else ""))
+            f"says" + (f". Hints: {_hint(0.0)}" if mine.mean() < theirs.mean() - tolerance
+                       else ""))
     accs = rerun_accuracies(recipe)
     median = float(np.median(accs))
     per_seed = ", ".join(f"{a:.4f}" for a in accs)
