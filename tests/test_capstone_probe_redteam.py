@@ -6,9 +6,9 @@ tiers come from the grader's own training of the recipe (README, lesson 08)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
+from test_checks_capstone import RECIPE, _net, _tiny_split  # the tiny one-hot split
 from trainlab.checks import ExerciseError
 from trainlab.checks import capstone as cap_checks
 
@@ -24,28 +24,15 @@ def test_a_result_is_never_handed_to_another_learners_function(monkeypatch):
     `homework.py grade` worker grades many): a later learner's proxy that gets the address of
     a freed one inherits its result. Here A's right network passes, then B's wrong one (every
     label off by 3) must fail."""
-    rng = np.random.default_rng(0)
-    y_train, y_val = rng.integers(0, 10, 200), rng.integers(0, 10, 40)
-    x_train = np.hstack([np.eye(10)[y_train], rng.random((200, 2))]).astype(np.float32)
-    x_val = np.hstack([np.eye(10)[y_val], rng.random((40, 2))]).astype(np.float32)
-    monkeypatch.setattr(cap_checks, "_mnist", lambda: (x_train, y_train, x_val, y_val))
-    cap_checks._RESULTS.clear()
-    recipe = {"hidden_dims": [10], "normalization": None, "init": 0.5, "keep_prob": 1.0,
-              "reg": 0.0, "update_rule": "sgd", "optim_config": {"learning_rate": 0.5},
-              "lr_decay": 1.0, "batch_size": 5, "num_epochs": 30, "shift": 0, "n_val": 20,
-              "eps": 1e-2}
+    _tiny_split(monkeypatch)
+    recipe = RECIPE
 
     class Learner:                      # stands for grading.StudentFunction
         def __init__(self, shift: int) -> None:
             self.shift = shift
 
         def __call__(self, xt, yt, seed, recipe=None):
-            h = recipe["hidden_dims"][0]
-            w1, w2 = np.zeros((12, h)), np.zeros((h, 10))
-            w1[:10, :10], w2[:10] = np.eye(10), np.roll(np.eye(10), self.shift, axis=1)
-            return {"hidden_dims": [h], "normalization": None, "mean": np.zeros(12),
-                    "std": np.ones(12),
-                    "params": {"W1": w1, "b1": np.zeros(h), "W2": w2, "b2": np.zeros(10)}}
+            return _net(self.shift, recipe["hidden_dims"][0])
 
     a = Learner(0)
     address = id(a)
