@@ -35,7 +35,7 @@ def _small_preprocessing() -> S.ExplorerSpec:
 def small_grid(tmp_path_factory):
     root = tmp_path_factory.mktemp("grids")
     S.precompute(_small_preprocessing(), root, log=lambda _m: None)
-    return root, S.load("preprocessing", root)
+    return root, S.load(_small_preprocessing(), root)
 
 
 def test_every_control_is_a_finite_list_and_its_widget_shows_exactly_that_list():
@@ -154,7 +154,7 @@ def test_a_changed_compute_function_invalidates_its_grid(tmp_path, monkeypatch, 
     doc["code_hash"] = "0" * 16
     S.path_of("preprocessing", stale).write_bytes(gzip.compress(json.dumps(doc).encode()))
     with pytest.raises(S.StaleGrid, match="code_hash '0000000000000000'"):
-        S.load("preprocessing", stale)
+        S.load(_small_preprocessing(), stale)
     monkeypatch.setattr(S, "GRID_DIR", stale)
     monkeypatch.setattr(S, "_LOADED", {})
     assert S.grid_for("preprocessing_explorer", {}) is None
@@ -291,3 +291,99 @@ def test_keep_prob_figure_is_the_same_whatever_order_the_states_are_visited():
         assert res_a["summary"] == res_b["summary"]
     assert forward[0.5][0] != forward[0.7][0]
     assert forward["back"][0] == forward[0.7][0] and backward["back"][0] == backward[0.5][0]
+
+
+def test_a_cross_of_subgrids_stores_each_state_once_and_other_subgrids_make_a_grid_stale(
+        small_grid):
+    s = S.spec("preprocessing")
+    cross = dataclasses.replace(s, grid=({"offset": (4.5, 5.0)}, {"scale": (0.1, 1.0)}))
+    controls = cross.controls(cross.build(quiet=True))
+    got = [(st["offset"], st["scale"]) for st in cross.states(controls)]
+    assert sorted(got) == [(4.5, 1.0), (5.0, 0.1), (5.0, 1.0)]    # (5, 1) is in both, once
+    assert cross.grid_json() == [{"offset": [4.5, 5.0]}, {"scale": [0.1, 1.0]}]
+    root, _grid = small_grid                      # stored for offsets 4.5, 5, 5.5 only
+    fewer = dataclasses.replace(_small_preprocessing(), grid={"offset": (4.5, 5.0)})
+    with pytest.raises(S.StaleGrid, match=r"grid \[\{'offset': \[4.5, 5.0, 5.5\]\}\] != "
+                                          r"\[\{'offset': \[4.5, 5.0\]\}\]"):
+        S.load(fewer, root)
+
+
+def _dead_relu_grid_at(index: int):
+    grid = S.load("dead-relu")
+    lrs = [S.decode(v) for c in grid.doc["controls"] if c["name"] == "lr" for v in c["grid"]]
+    state = next(st for st in grid.states()
+                 if S.state_key({"lr": st["lr"]}) == S.state_key({"lr": lrs[index]}))
+    return grid, lrs, state
+
+
+def test_the_states_drawn_ahead_go_on_the_way_the_slider_last_moved():
+    if not S.path_of("dead-relu").exists():
+        pytest.skip("no stored dead-relu grid: run `make explorers`")
+    grid, lrs, state = _dead_relu_grid_at(20)
+
+    def at(states):
+        return [lrs.index(next(v for v in lrs if S.state_key({"lr": v}) ==
+                               S.state_key({"lr": st["lr"]}))) for st in states]
+
+    assert at(grid.neighbours(state)) == [19, 21, 18, 22]
+    assert at(grid.neighbours(state, heading=("lr", -1))) == [19, 18, 17, 16, 21, 22]
+    assert at(grid.neighbours(state, heading=("lr", 1))) == [21, 22, 23, 24, 19, 18]
+    _g, _l, last = _dead_relu_grid_at(len(lrs) - 1)          # at the end: nothing ahead
+    assert at(grid.neighbours(last, heading=("lr", 1))) == [len(lrs) - 2, len(lrs) - 3]
+
+
+def test_a_slider_moved_left_gets_the_next_states_left_drawn_and_logs_its_time(
+        tmp_path, monkeypatch):
+    if not S.path_of("dead-relu").exists():
+        pytest.skip("no stored dead-relu grid: run `make explorers`")
+    log = tmp_path / "timings.jsonl"
+    monkeypatch.setenv("TRAINLAB_EXPLORER_TIMINGS", str(log))
+    ex = S.spec("dead-relu").build(attach_grid=True)
+    ex.wait_prerender(60)
+    _grid, lrs, _state = _dead_relu_grid_at(20)
+    keys = [S.state_key({"lr": v}) for v in lrs]
+    here = keys.index(S.state_key({"lr": ex.controls["lr"].value}))
+    ex.controls["lr"].value = lrs[here - 1]
+    assert ex._heading == ("lr", -1) and ex.served == 2
+    ex.wait_prerender(60)
+    for j in range(here - 2, here - 6, -1):                 # the next four to the left
+        assert ex.stored.key({**ex.values(), "lr": lrs[j]}) in ex._stored_pngs, j
+    line = json.loads(log.read_text().splitlines()[-1])
+    assert line["how"] == "png" and line["kernel_ms"] >= 0
+    assert line["title"] == "Dead ReLUs and the learning rate"
+
+
+def test_the_exported_viewer_of_a_cross_says_which_states_it_does_not_hold(tmp_path):
+    """A stored product of 2 x 2 states whose viewer holds only the cross through the lesson's
+    state (``web``): the fourth state is not exported, and the viewer says so."""
+    cross = dataclasses.replace(S.spec("preprocessing"),
+                                grid={"offset": (5.0, 5.5), "scale": (0.1, 1.0)},
+                                web=({"offset": (5.0, 5.5)}, {"scale": (0.1,)}),
+                                web_why="the cross")
+    S.precompute(cross, tmp_path / "grids", log=lambda _m: None)
+    grid = S.load(cross, tmp_path / "grids")
+    assert len(grid) == 4
+    entry = export_one(cross, tmp_path / "out", grid)
+    assert entry["states"] == 3                         # (5, 1), (5.5, 1), (5, 0.1)
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu"])
+        try:
+            tab = browser.new_page()
+            tab.goto((tmp_path / "out" / entry["path"]).as_uri())
+            img, status = tab.locator("#figure"), tab.locator("#status")
+            tab.focus("#ctl-offset")
+            tab.keyboard.press("ArrowRight")                # offset 5.5 at scale 1: stored
+            assert img.is_visible() and "not stored" not in status.text_content()
+            tab.focus("#ctl-scale")
+            tab.keyboard.press("ArrowLeft")                 # offset 5.5 at scale 0.1: not
+            assert not img.is_visible()
+            assert status.text_content().startswith("not stored in this viewer: ")
+            tab.focus("#ctl-offset")
+            tab.keyboard.press("ArrowLeft")                 # offset 5 at scale 0.1: stored
+            assert img.is_visible() and "not stored" not in status.text_content()
+        finally:
+            browser.close()

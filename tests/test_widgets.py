@@ -521,9 +521,17 @@ def test_live_explorer_draws_partial_results_and_cancels_stale_runs():
     ex = W.Explorer([slider("x", "x", 0.1, 0.0, 1.0, 0.1)], compute, render,
                     live=True)
     assert ex.last_result["x"] == 0.1 and ex.partial_draws >= 1
+    drawn = ex.partial_draws
     ex.controls["x"].value = 0.2
     assert "training…" in _text(ex)
+    deadline = time.monotonic() + 10
+    while ex.partial_draws == drawn and time.monotonic() < deadline:   # 0.2's first curves
+        time.sleep(0.01)
+    partial = ex.shown_png
+    assert partial is not None and partial != ex.last_png
     ex.controls["x"].value = 0.3
+    # a newer value keeps the figure on screen (0.2's curves), not the last finished run's
+    assert ex.shown_png == partial and "training…" in _text(ex)
     gate.set()
     ex.wait()
     assert ex.last_result["x"] == 0.3 and ("cancelled", 0.2) in seen

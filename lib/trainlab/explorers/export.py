@@ -56,7 +56,11 @@ def export_one(s: S.ExplorerSpec, outdir: Path, grid: S.Grid | None = None) -> d
     grid = grid or S.load(s.name)
     explorer = s.build(quiet=True)
     controls = grid.doc["controls"]
-    grid_values = [[S.decode(v) for v in c["grid"]] for c in controls]
+    shown = (grid.states() if s.web is None else
+             [st for st in s.states(s.controls(explorer), s.web) if grid.get(st) is not None])
+    grid_values = [[v for v in map(S.decode, c["grid"])
+                    if any(S.state_key({c["name"]: v}) == S.state_key({c["name"]: st[c["name"]]})
+                           for st in shown)] for c in controls]
     index = [{S.state_key({c["name"]: v}): i for i, v in enumerate(vals)}
              for c, vals in zip(controls, grid_values, strict=True)]
     page = outdir / s.name
@@ -64,7 +68,7 @@ def export_one(s: S.ExplorerSpec, outdir: Path, grid: S.Grid | None = None) -> d
         shutil.rmtree(page)
     (page / "states").mkdir(parents=True)
     states: dict[str, list[str]] = {}
-    for n, state in enumerate(grid.states()):
+    for n, state in enumerate(shown):
         result = grid.get(state)
         assert result is not None
         fig = explorer.render(result)
@@ -80,7 +84,8 @@ def export_one(s: S.ExplorerSpec, outdir: Path, grid: S.Grid | None = None) -> d
         want = S.state_key({c["name"]: S.decode(c["default"])})
         keys = [S.state_key({c["name"]: v}) for v in vals]
         default.append(keys.index(want) if want in keys else 0)
-    data = {"name": s.name, "lesson": s.lesson, "title": s.title, "grid_note": s.why,
+    data = {"name": s.name, "lesson": s.lesson, "title": s.title,
+            "grid_note": s.web_why if s.web is not None else s.why,
             "controls": [{"name": c["name"], "label": c["label"], "kind": c["kind"],
                           "values": [_value_text(v) for v in vals]}
                          for c, vals in zip(controls, grid_values, strict=True)],
@@ -129,6 +134,7 @@ _PAGE = """<!doctype html>
  input[type=range] { width: 12rem; }
  :focus-visible { outline: 3px solid #0072B2; outline-offset: 2px; }
  #figure { max-width: 100%; height: auto; display: block; }
+ #figure[hidden] { display: none; }
  #status { font-family: monospace; margin-top: .3rem; overflow-wrap: anywhere; }
  .note { color: #555; font-size: .85rem; }
 </style>
@@ -147,12 +153,18 @@ _PAGE = """<!doctype html>
   var pos = D.default.slice(), inputs = [];
   function show() {
     var key = pos.join(","), st = D.states[key];
-    if (!st) { return; }
     var img = document.getElementById("figure");
+    img.setAttribute("data-state", key);
+    if (!st) {
+      img.hidden = true;
+      document.getElementById("status").textContent = "not stored in this viewer: "
+        + D.grid_note + "; move a control back to the lesson's value";
+      return;
+    }
+    img.hidden = false;
     img.src = st[0];
     img.alt = D.title + ": " + D.controls.map(function (c, i) {
       return c.label + " " + c.values[pos[i]]; }).join(", ");
-    img.setAttribute("data-state", key);
     document.getElementById("status").textContent = st[1];
   }
   D.controls.forEach(function (c, i) {

@@ -17,6 +17,7 @@ from trainlab.explorers._training import (
     _curves_figure,
     _Figures,
     _live_hook,
+    _loss_ticks,
     _probe,
     _run_summary,
     _RunSpec,
@@ -483,8 +484,25 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
     figures = _Figures()
 
     def render(res: dict[str, Any]) -> Figure:
-        return _curves_figure(figures, res["histories"], metrics=("loss", "acc"),
-                              side_by_side=False,
-                              title=res["summary"], steps=spec.steps)
+        fig = _curves_figure(figures, res["histories"], metrics=("loss", "acc"),
+                             side_by_side=False,
+                             title=res["summary"], steps=spec.steps)
+        _at_least_a_span(fig.axes[0])
+        return fig
 
     return Explorer(controls, compute, render, title="Initialisation and training", live=True)
+
+
+MIN_LOSS_SPAN = 1.1
+"""The init-training explorer's loss panel spans at least this factor around its curves: a loss
+that barely moves (scale 0.01 at a small learning rate: 2.30252 to 2.30265, nothing learns) is
+drawn flat, as it is, instead of its noise magnified to fill the panel, whose six-digit tick
+labels then pushed the axis label off the figure."""
+
+
+def _at_least_a_span(ax: Any) -> None:
+    lo, hi = ax.get_ylim()
+    if ax.get_yscale() == "log" and 0 < lo and hi < lo * MIN_LOSS_SPAN:
+        mid, half = math.sqrt(lo * hi), math.sqrt(MIN_LOSS_SPAN)
+        ax.set_ylim(mid / half, mid * half)
+        _loss_ticks(ax)

@@ -41,7 +41,9 @@ import base64
 import contextvars
 import functools
 import html
+import json
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -51,7 +53,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from trainlab.explorers.core import Cancelled, _outputs, _params_text, _status_line, render_png
-from trainlab.explorers.spec import Control, exponents
+from trainlab.explorers.spec import Control, exponents, state_key
 
 _PARTIAL_EVERY_S = 0.25
 _PARTIAL_RATIO = 2.0
@@ -132,6 +134,9 @@ class Explorer(widgets.VBox):
         self.output = widgets.Output()
         self.last_result: dict[str, Any] = {}
         self.last_png: bytes | None = None
+        self.shown_png: bytes | None = None
+        """The figure on screen: a live run's latest curves while it trains, else last_png.
+        A control change during a run keeps it (with "training…") until the new run draws."""
         self.compute = compute
         self.render = render
         self.live = live
@@ -148,6 +153,9 @@ class Explorer(widgets.VBox):
         self._stored_pngs: dict[str, bytes] = {}
         self._pending: list[dict[str, Any]] = []
         self._prerender: threading.Thread | None = None
+        self._heading: tuple[str, int] | None = None
+        self._received: tuple[float, float] | None = None
+        self._title = title
         header = [widgets.HTML(f"<b>{html.escape(title)}</b>")] if title else []
         boxes = widgets.Box(list(self.controls.values()),
                             layout=widgets.Layout(flex_flow="row wrap"))
@@ -163,14 +171,16 @@ class Explorer(widgets.VBox):
     def _stored(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
         return self.stored.get(params) if self.stored is not None else None
 
-    def _on_change(self, _change: dict) -> None:
+    def _on_change(self, change: dict) -> None:
+        self._heading = self._direction(change)
+        self._received = (time.time(), time.perf_counter())
         if not self.live or self._stored(self.values()) is not None:
             self.update()
             return
         with self._lock:
             self._generation += 1
             token = self._generation
-            self._show(self.last_png, "training… " + _params_text(self.values()))
+            self._show(self.shown_png, "training… " + _params_text(self.values()))
         thread = threading.Thread(target=self._run, args=(self.values(), token), daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
@@ -218,10 +228,12 @@ class Explorer(widgets.VBox):
             if result is not None:
                 self.served += 1
                 png = self._stored_pngs.get(self.stored.key(params))
+                how = "png" if png is not None else "drawn"
                 if png is not None:
                     result["png"] = png
                 self._prerender_neighbours(params)
             else:
+                how = "computed"
                 with self._compute_lock:  # a stale run stops at its next record step first
                     if cancelled():
                         raise Cancelled
@@ -233,7 +245,7 @@ class Explorer(widgets.VBox):
             return self.last_result
         except Exception as exc:  # noqa: BLE001 - a slider must never raise into the kernel
             result = {"status": f"error: {type(exc).__name__}: {exc}"}
-            png = None
+            png, how = None, "error"
         result["params"] = params
         with self._lock:
             if cancelled():
@@ -241,13 +253,41 @@ class Explorer(widgets.VBox):
             self.last_result = result
             self.last_png = png
             self._show(png, _status_line(result))
+        self._log_timing(how)
         return result
+
+    def _log_timing(self, how: str) -> None:
+        """With ``TRAINLAB_EXPLORER_TIMINGS`` set to a file, append one JSON line per control
+        change: when the kernel received it (epoch seconds), the milliseconds until the output
+        was replaced, and how the figure came ("png": a stored state drawn beforehand, "drawn":
+        a stored state drawn now, "computed"; a live run logs its final figure). The browser
+        benchmark splits keypress-to-figure into the kernel's share and the rest with it."""
+        path = os.environ.get("TRAINLAB_EXPLORER_TIMINGS")
+        received, self._received = self._received, None
+        if not path or received is None:
+            return
+        line = {"title": self._title, "received": received[0],
+                "kernel_ms": 1e3 * (time.perf_counter() - received[1]), "how": how}
+        with open(path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+
+    def _direction(self, change: Mapping[str, Any]) -> tuple[str, int] | None:
+        """The control that ``change`` moved and which way along its values (-1 or +1); None
+        for a choice, a toggle or a value not among the declared ones."""
+        for c in self.declared:
+            if self.controls[c.name] is change.get("owner") and c.kind not in ("choice", "toggle"):
+                old, new = (state_key({c.name: change.get(k)}) for k in ("old", "new"))
+                keys = [state_key({c.name: v}) for v in c.values]
+                if old in keys and new in keys and old != new:
+                    return c.name, (1 if keys.index(new) > keys.index(old) else -1)
+        return None
 
     def _prerender_neighbours(self, params: Mapping[str, Any]) -> None:
         """Draw, in a background thread, the stored states one or two grid steps away from
-        ``params`` along each control (nearest first), so the next keypress shows a PNG."""
+        ``params`` along each control (nearest first; the next few along the way the last
+        control moved before those), so the next keypress shows a PNG."""
         with self._lock:
-            self._pending = [s for s in self.stored.neighbours(params)
+            self._pending = [s for s in self.stored.neighbours(params, heading=self._heading)
                              if self.stored.key(s) not in self._stored_pngs]
             if not self._pending or (self._prerender is not None
                                      and self._prerender.is_alive()):
@@ -285,6 +325,7 @@ class Explorer(widgets.VBox):
             return render_png(fig) if fig is not None else None
 
     def _show(self, png: bytes | None, text: str) -> None:
+        self.shown_png = png
         self.output.outputs = _outputs(png, text)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:

@@ -282,15 +282,21 @@ class ExplorerSpec:
     ``builder``: ``"module:function"`` in :mod:`trainlab.explorers`; ``kwargs``: the
     lesson's arguments (JSON values; ``{"cache": {"WeightCache": {...}}}`` stands for a
     :class:`~trainlab.init.WeightCache`); ``grid``: control name -> the values precomputed
-    (a control left out keeps only its lesson value; ``"all"``: every value)."""
+    (a control left out keeps only its lesson value; ``"all"``: every value), the product of
+    those lists; or a tuple of such dicts, the union of their products (a cross through the
+    lesson's state where the product is needlessly large)."""
 
     name: str
     lesson: str
     title: str
     builder: str
     kwargs: dict[str, Any] = field(default_factory=dict)
-    grid: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, Any] | tuple[dict[str, Any], ...] = field(default_factory=dict)
     why: str = ""
+    web: tuple[dict[str, Any], ...] | None = None
+    """The sub-grids the exported viewer holds (None: every stored state), for a stored grid
+    whose images would weigh too much on a web page; ``web_why`` says which."""
+    web_why: str = ""
 
     @property
     def module(self) -> Any:
@@ -324,11 +330,32 @@ class ExplorerSpec:
     def controls(self, explorer: Any) -> list[Control]:
         return list(explorer.declared)
 
-    def states(self, controls: Sequence[Control]) -> Iterator[dict[str, Any]]:
-        """Every state of the sub-grid, in control order (product of the listed values)."""
+    def grid_json(self) -> list[dict[str, Any]]:
+        """The sub-grids as stored with the results: a grid made for other sub-grids is stale."""
+        return json.loads(json.dumps([{k: list(v) if isinstance(v, tuple) else v
+                                       for k, v in part.items()} for part in self.parts()]))
+
+    def parts(self) -> tuple[dict[str, Any], ...]:
+        """The sub-grids whose union is stored (``grid`` as one dict, or a tuple of them)."""
+        return self.grid if isinstance(self.grid, tuple) else (self.grid,)
+
+    def states(self, controls: Sequence[Control],
+               parts: Sequence[Mapping[str, Any]] | None = None) -> Iterator[dict[str, Any]]:
+        """Every state of the stored grid (or of ``parts``), in control order: the product of
+        the listed values of each sub-grid (:meth:`parts`), each state once."""
+        seen: set[str] = set()
+        for part in parts if parts is not None else self.parts():
+            for state in self._product(part, controls):
+                key = state_key(state)
+                if key not in seen:
+                    seen.add(key)
+                    yield state
+
+    def _product(self, part: Mapping[str, Any],
+                 controls: Sequence[Control]) -> Iterator[dict[str, Any]]:
         lists = []
         for c in controls:
-            chosen = self.grid.get(c.name)
+            chosen = part.get(c.name)
             if chosen is None:
                 vals: Sequence[Any] = (c.default,)
             elif chosen == "all":
@@ -367,7 +394,11 @@ SPECS: tuple[ExplorerSpec, ...] = (
                  "width 4096, with gain, no gradients"),
     ExplorerSpec("init-training", "03", "Training after each initialisation",
                  "initialisation:init_training_explorer", {"depth": 3, "width": 128},
-                 {"scale": "all"}, "every scale at the lesson's scheme, activation and lr"),
+                 {"scale": "all", "lr": "all"},
+                 "every scale and learning rate at the lesson's scheme, activation, depth "
+                 "and width", web=({"scale": "all"}, {"lr": "all"}),
+                 web_why="every scale at the lesson's learning rate and every learning rate at "
+                         "scale 1, at the lesson's scheme, activation, depth and width"),
     ExplorerSpec("lr", "04", "Learning rate with and without BN", "batchnorm:lr_explorer",
                  {"lr": 1.0}, {"lr": "all"}, "every learning rate at the lesson's setting"),
     ExplorerSpec("landscape", "05", "The loss landscape along the gradient",
@@ -418,7 +449,7 @@ def precompute(s: ExplorerSpec, root: Path | None = None,
             log(f"  {s.name}: {i + 1}/{len(states)} states, {time.perf_counter() - start:.0f} s")
     doc = {"format": FORMAT, "name": s.name, "lesson": s.lesson, "title": s.title,
            "version": __version__, "code_hash": s.code_hash(),
-           "config": s.kwargs, "grid_note": s.why,
+           "config": s.kwargs, "grid": s.grid_json(), "grid_note": s.why,
            "controls": [{"name": c.name, "label": c.label, "kind": c.kind,
                          "values": [encode(v) for v in c.values], "default": encode(c.default),
                          "grid": [encode(v) for v in c.values
@@ -436,7 +467,9 @@ def precompute(s: ExplorerSpec, root: Path | None = None,
 
 @dataclass
 class Grid:
-    """A loaded, fresh grid: the stored results by state key (decoded on first use)."""
+    """A loaded, fresh grid: the stored results by state key (decoded on first use); a
+    stored grid is fresh when its format, package version, code hash, the lesson's arguments
+    and its sub-grids are this code's (:func:`load`)."""
 
     spec: ExplorerSpec
     doc: dict[str, Any]
@@ -462,35 +495,55 @@ class Grid:
     def key(state: Mapping[str, Any]) -> str:
         return state_key(state)
 
-    def neighbours(self, state: Mapping[str, Any], steps: int = 2) -> list[dict[str, Any]]:
+    def neighbours(self, state: Mapping[str, Any], steps: int = 2,
+                   heading: tuple[str, int] | None = None, ahead: int = 4) -> list[dict[str, Any]]:
         """The stored states 1..``steps`` grid steps from ``state`` along one control,
-        nearest first (the states one keypress away come first)."""
+        nearest first (the states one keypress away come first); with ``heading`` (a control's
+        name and the direction, -1 or +1, it last moved in), the next ``ahead`` states that way
+        come before all others: a slider held down or pressed again goes on the same way."""
         if not hasattr(self, "_axes"):
             self._axes = {c["name"]: [decode(v) for v in c["grid"]]
                           for c in self.doc["controls"]}
         out: list[dict[str, Any]] = []
+        keys_out: set[str] = set()
+
+        def add(name: str, values: list[Any], j: int) -> None:
+            if 0 <= j < len(values):
+                other = {**state, name: values[j]}
+                key = state_key(other)
+                if key in self.doc["states"] and key not in keys_out:
+                    keys_out.add(key)
+                    out.append(other)
+
+        def index(name: str) -> tuple[list[Any], int | None]:
+            values = self._axes.get(name, [])
+            keys = [state_key({name: v}) for v in values]
+            here = state_key({name: state[name]})
+            return values, (keys.index(here) if here in keys else None)
+
+        if heading is not None and heading[0] in self._axes:
+            values, i = index(heading[0])
+            if i is not None:
+                for d in range(1, ahead + 1):
+                    add(heading[0], values, i + heading[1] * d)
         for d in range(1, steps + 1):
-            for name, values in self._axes.items():
-                keys = [state_key({name: v}) for v in values]
-                here = state_key({name: state[name]})
-                if here not in keys:
-                    continue
-                i = keys.index(here)
-                for j in (i - d, i + d):
-                    if 0 <= j < len(values):
-                        other = {**state, name: values[j]}
-                        if state_key(other) in self.doc["states"]:
-                            out.append(other)
+            for name in self._axes:
+                values, i = index(name)
+                if i is not None:
+                    add(name, values, i - d)
+                    add(name, values, i + d)
         return out
 
 
-def load(name: str, root: Path | None = None) -> Grid:
-    """The stored grid of explorer ``name``; :class:`StaleGrid` if it was made by other code
-    (package version or code hash), FileNotFoundError if there is none."""
-    s = spec(name)
+def load(name: str | ExplorerSpec, root: Path | None = None) -> Grid:
+    """The stored grid of explorer ``name`` (or of the spec given); :class:`StaleGrid` if it
+    was made by other code (package version or code hash) or for other sub-grids,
+    FileNotFoundError if there is none."""
+    s = name if isinstance(name, ExplorerSpec) else spec(name)
+    name = s.name
     doc = json.loads(gzip.decompress(path_of(name, root).read_bytes()))
     want = {"format": FORMAT, "version": __version__, "code_hash": s.code_hash(),
-            "config": s.kwargs}
+            "config": s.kwargs, "grid": s.grid_json()}
     got = {k: doc.get(k) for k in want}
     if got != want:
         bad = [f"{k} {got[k]!r} != {want[k]!r}" for k in want if got[k] != want[k]]
