@@ -77,6 +77,12 @@ def _p50(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _ms(value: float) -> str:
+    """A kernel share in ms, or "-" where no run finished (each live run was cancelled by the
+    next keypress: its kernel time is not a keypress's)."""
+    return "-" if value != value else f"{value:.0f}"
+
+
 def run(lessons: list[str] | None = None) -> dict[str, Any]:
     if not TB.CHROMIUM.exists():
         print(f"skipped: {TB.CHROMIUM} is missing (apt-get install -y chromium)")
@@ -95,7 +101,7 @@ def run(lessons: list[str] | None = None) -> dict[str, Any]:
         results[explorer] = {"served": {**a, "kernel_p50_ms": ka},
                              "recompute": {**b, "kernel_p50_ms": kb},
                              "ratio": b["p50_ms"] / a["p50_ms"]}
-        print(f"{explorer:16} {a['p50_ms']:14.0f} {ka:9.0f} {b['p50_ms']:17.0f} {kb:9.0f} "
+        print(f"{explorer:16} {a['p50_ms']:14.0f} {_ms(ka):>9} {b['p50_ms']:17.0f} {_ms(kb):>9} "
               f"{results[explorer]['ratio']:6.1f} {a['max_ms']:14.0f} {b['max_ms']:17.0f}")
     TB.ARTIFACTS.mkdir(exist_ok=True)
     (TB.ARTIFACTS / "latency-bench.json").write_text(json.dumps(results, indent=1))

@@ -119,6 +119,13 @@ def test_the_live_view_of_a_grid_state_is_the_figure_drawn_from_the_stored_resul
         assert served.output.outputs[-1]["data"]["text/plain"] == \
             computed.output.outputs[-1]["data"]["text/plain"]
     assert served.served == 2 and computed.served == 0
+    import io
+
+    from PIL import Image  # the image carries its size: one layout in the front end
+
+    size = Image.open(io.BytesIO(served.last_png)).size
+    assert served.output.outputs[0]["metadata"] == {
+        "image/png": {"width": size[0], "height": size[1]}}
     served.controls["offset"].value = 0.0            # off the grid: computed
     assert served.served == 2 and served.last_result["offset"] == 0.0
 

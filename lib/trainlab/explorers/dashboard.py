@@ -11,7 +11,7 @@ tanh MLP, 300 SGD steps with stats, 256 probe images):
   so the full grid is about 3.3 CPU hours;
 * one stored state is 1.04 MB gzip'd (the histograms are drawn from the raw activations and
   gradients of 5 layers × 256 probe images × 100 units), so 123 states are about 128 MB per
-  model -- against a committed total of a few MB (the nine grids hold 0.56 MB); even a
+  model -- against a committed total of a few MB (the nine grids hold 0.99 MB); even a
   learning-rate-only sub-grid at SGD (41 states) would be 43 MB;
 * the model is whatever callable the lesson passes (``model_fn``), not data: a grid would need
   ``model_fn`` described as data and its builder's code in the stored hash.

@@ -44,6 +44,7 @@ import html
 import json
 import math
 import os
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -325,8 +326,16 @@ class Explorer(widgets.VBox):
             return render_png(fig) if fig is not None else None
 
     def _show(self, png: bytes | None, text: str) -> None:
+        """Replace the output by the figure and the status line in one step; the image carries
+        its size (``metadata["image/png"]``), so the front end lays the page out once, at the
+        final height, instead of collapsing the output until the new image is decoded (a
+        jump of the page below it, and a second layout of a long notebook)."""
         self.shown_png = png
-        self.output.outputs = _outputs(png, text)
+        outputs = _outputs(png, text)
+        if png is not None and png[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", png[16:24])
+            outputs[0]["metadata"] = {"image/png": {"width": width, "height": height}}
+        self.output.outputs = outputs
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """The widget view plus the current figure as a plain PNG and the status as text, for
