@@ -180,9 +180,10 @@ change just asked of the browser is done before a key is pressed."""
 
 
 def _press_latencies(page, image, key: str, presses: int) -> list[float]:
-    """Seconds from each of ``presses`` presses of ``key`` to the explorer's next new figure on
-    screen, measured inside the page (:data:`_WATCH_JS`: keydown time stamp to the frame after
-    the new image is decoded), so the harness's own polling adds nothing."""
+    """Seconds from each of ``presses`` presses of ``key`` to the explorer's next new figure,
+    measured inside the page (:data:`_WATCH_JS`: keydown time stamp to the animation frame
+    after the new image is decoded, the frame that paints it), so the harness's own polling
+    adds nothing."""
     output = image.locator("xpath=ancestor::div[contains(@class, 'widget-output')][1]")
     handle = output.element_handle()
     latencies = []

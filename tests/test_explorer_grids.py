@@ -384,13 +384,15 @@ def test_the_exported_viewer_of_a_cross_says_which_states_it_does_not_hold(tmp_p
             img, status = tab.locator("#figure"), tab.locator("#status")
             tab.focus("#ctl-offset")
             tab.keyboard.press("ArrowRight")                # offset 5.5 at scale 1: stored
-            assert img.is_visible() and "not stored" not in status.text_content()
+            assert img.is_visible() and "not in this viewer" not in status.text_content()
             tab.focus("#ctl-scale")
             tab.keyboard.press("ArrowLeft")                 # offset 5.5 at scale 0.1: not
             assert not img.is_visible()
-            assert status.text_content().startswith("not stored in this viewer: ")
+            assert status.text_content() == (
+                "input offset 5.5 with feature scale 0.1 is not in this viewer (it holds the "
+                "cross): set input offset to 5 or feature scale to 1, the lesson's value")
             tab.focus("#ctl-offset")
             tab.keyboard.press("ArrowLeft")                 # offset 5 at scale 0.1: stored
-            assert img.is_visible() and "not stored" not in status.text_content()
+            assert img.is_visible() and "not in this viewer" not in status.text_content()
         finally:
             browser.close()

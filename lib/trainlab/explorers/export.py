@@ -15,7 +15,7 @@ For every explorer with a stored grid (:mod:`trainlab.explorers.spec`) this writ
 Why images and not JS plots of the numbers: the nine figures are matplotlib figures with
 hand-made layouts (histogram rows, log axes, contour surfaces, error bands); redrawing them in JS
 would be a second implementation that can drift from ``render``. Pre-rendered, each state is one
-image of 15-40 kB, and the sub-grids are sized so that a lesson's pages stay under 10 MB.
+image of 13-40 kB, and the sub-grids are sized so that a lesson's pages stay under 10 MB.
 """
 
 from __future__ import annotations
@@ -156,9 +156,15 @@ _PAGE = """<!doctype html>
     var img = document.getElementById("figure");
     img.setAttribute("data-state", key);
     if (!st) {
+      var off = [];
+      D.controls.forEach(function (c, i) { if (pos[i] !== D.default[i]) { off.push(i); } });
+      var here = off.map(function (i) {
+        return D.controls[i].label + " " + D.controls[i].values[pos[i]]; }).join(" with ");
+      var back = off.map(function (i) {
+        return D.controls[i].label + " to " + D.controls[i].values[D.default[i]]; }).join(" or ");
       img.hidden = true;
-      document.getElementById("status").textContent = "not stored in this viewer: "
-        + D.grid_note + "; move a control back to the lesson's value";
+      document.getElementById("status").textContent = here + " is not in this viewer (it holds "
+        + D.grid_note + "): set " + back + ", the lesson's value";
       return;
     }
     img.hidden = false;

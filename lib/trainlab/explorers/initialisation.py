@@ -477,7 +477,8 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
         kept[label] = hist
         res = {**_run_summary(hist), "histories": {**earlier, label: hist}, "label": label}
         res["status"] = health.status(*_trained_problems(model, hist, _probe(spec)))
-        res["summary"] = (f"train loss {fmt(res['final_train_loss'])}, val accuracy "
+        res["summary"] = (f"diverged at step {hist.diverged_at}" if hist.diverged else
+                          f"train loss {fmt(res['final_train_loss'])}, val accuracy "
                           f"{fmt(res['final_val_acc'])}")
         return res
 
@@ -488,6 +489,7 @@ def init_training_explorer(*, scheme: str = "kaiming_normal", activation: str = 
                              side_by_side=False,
                              title=res["summary"], steps=spec.steps)
         _at_least_a_span(fig.axes[0])
+        fig.axes[1].set_ylim(0, 1)   # accuracy: chance (0.1) in its place, its noise not magnified
         return fig
 
     return Explorer(controls, compute, render, title="Initialisation and training", live=True)
