@@ -261,7 +261,8 @@ class Explorer(widgets.VBox):
         """With ``TRAINLAB_EXPLORER_TIMINGS`` set to a file, append one JSON line per control
         change: when the kernel received it (epoch seconds), the milliseconds until the output
         was replaced, and how the figure came ("png": a stored state drawn beforehand, "drawn":
-        a stored state drawn now, "computed"; a live run logs its final figure). The browser
+        a stored state drawn now, "computed", "error"; a live run logs its final figure, a cancelled
+        run nothing). The browser
         benchmark splits keypress-to-figure into the kernel's share and the rest with it."""
         path = os.environ.get("TRAINLAB_EXPLORER_TIMINGS")
         received, self._received = self._received, None
